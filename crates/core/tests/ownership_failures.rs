@@ -199,3 +199,44 @@ fn messages_carry_deaths_to_their_receiver() {
     sim.flush();
     assert_winds_down_clean(&mut sim);
 }
+
+/// A registration (the ref is stored in an object of `holder`) must go to the owner
+/// only: here the executor would otherwise hand it to a caller that dies before passing
+/// it on, while the ref is still on its way to the holder in another reply.
+#[test]
+fn registration_news_goes_only_to_the_owner() {
+    let mut sim = Sim::new(4);
+    let (owner, caller, executor, holder) = (w(0), w(1), w(2), w(3));
+    let r = sim.put(owner, &[]);
+    let lend = sim.submit(owner, &[r], 0);
+    let exec = sim.start(caller, &lend);
+    sim.deserialize(caller, r, owner, None);
+    let reply = sim.finish(exec);
+    sim.deliver_reply(reply);
+    sim.drop_handle(owner, r);
+    sim.flush();
+
+    let via_caller = sim.submit(caller, &[r], 0);
+    let for_holder = sim.submit(holder, &[], 1);
+    let exec_caller = sim.start(executor, &via_caller);
+    let mut exec_holder = sim.start(executor, &for_holder);
+    sim.return_refs(&mut exec_holder, 1, &[r]);
+    let reply_caller = sim.finish(exec_caller);
+    assert!(
+        reply_caller
+            .report
+            .get(r)
+            .is_some_and(|x| x.stored_in.is_empty() && x.in_use),
+        "the registration stays with the executor, which reports itself a user"
+    );
+    sim.send_reply(reply_caller);
+    sim.drop_handle(caller, r);
+    sim.kill(caller);
+    let reply_holder = sim.finish(exec_holder);
+    sim.send_reply(reply_holder);
+    sim.flush();
+    assert_safe(&sim);
+    assert!(!sim.freed(r), "the holder keeps it in its return value");
+    assert_eq!(sim.get(holder, for_holder.ret(1)), Ok(vec![r]));
+    assert_winds_down_clean(&mut sim);
+}

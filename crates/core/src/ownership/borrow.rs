@@ -6,6 +6,13 @@ use super::reference::{insert_unique, remove_item};
 use super::table::RefTable;
 use crate::ids::{ObjectId, WorkerId};
 
+/// Whether news of a use renews an outstanding removal request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renew {
+    Yes,
+    No,
+}
+
 /// Why borrowers are being popped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pop {
@@ -103,11 +110,17 @@ impl RefTable {
     /// Adds `borrower` to an owned object's borrowers and asks it to report removal.
     /// A borrower already known dead is skipped: the death barrier registered every live
     /// worker it handed refs to.
+    ///
+    /// With `Renew::Yes` (we just heard that `borrower` uses the ref), a new request is
+    /// sent even if one is outstanding: the answer to the older one may have left before
+    /// the use we heard of began. The borrower counts until every request is answered,
+    /// in whatever order the answers come (an older one may carry news).
     pub(crate) fn add_borrower(
         &mut self,
         id: ObjectId,
         borrower: WorkerId,
         contained_in: Option<ObjectId>,
+        renew: Renew,
     ) {
         if borrower == self.me || self.dead.contains(&borrower) {
             return;
@@ -123,31 +136,39 @@ impl RefTable {
         // One request per (borrower, containing object): a borrower holding the ref in
         // two of its objects answers each, and counts until both are answered.
         insert_unique(&mut r.borrow.borrowers, borrower);
-        if insert_unique(&mut r.borrow.waits, (borrower, contained_in)) {
-            self.effects.push(Effect::Send {
-                to: borrower,
-                message: ProtocolMessage::WaitForRefRemoved {
-                    id,
-                    owner: me,
-                    contained_in,
-                },
-            });
+        let outstanding = r
+            .borrow
+            .waits
+            .iter()
+            .any(|&(b, c, _)| b == borrower && c == contained_in);
+        if outstanding && renew == Renew::No {
+            return;
         }
+        self.next_request += 1;
+        let request = self.next_request;
+        r.borrow.waits.push((borrower, contained_in, request));
+        self.effects.push(Effect::Send {
+            to: borrower,
+            message: ProtocolMessage::WaitForRefRemoved {
+                id,
+                owner: me,
+                contained_in,
+                request,
+            },
+        });
     }
 
     /// Reports `id` (and, recursively, the ids nested in it) into `report` for
-    /// `recipient`, and clears what now travels with the report.
+    /// `recipient`, and clears what now travels with it.
     ///
     /// For a task reply, the executor's own pin of the argument is not a use, and a ref
-    /// whose owner tracks us directly is reported without its borrowers (we answer the
-    /// owner ourselves); the refs nested in it are still reported.
+    /// whose owner tracks us directly is reported without its news (we answer the owner
+    /// ourselves); the refs nested in it are still reported.
     ///
-    /// Entries naming the recipient itself (as a borrower, or as the holder of an
-    /// object the ref is stored in), unless it owns the ref, stay here: handed to the
-    /// recipient they would be dropped as news about itself, and the recipient would
-    /// fall out of the only chain that reports it to the owner. Keeping them, we report
-    /// ourselves as still using the ref, so the recipient keeps us in its chain and we
-    /// pass them on when asked.
+    /// Stored-in entries register their holders with the owner: they go to the owner
+    /// only. Sent to anyone else, they could die with it while the ref is still on its
+    /// way to the holder, which could not then re-register it after the death. Until the
+    /// owner takes them we count as a user of the ref, so that the owner asks us.
     pub(crate) fn pop_borrowers(
         &mut self,
         id: ObjectId,
@@ -176,24 +197,13 @@ impl RefTable {
                     contains: r.nested.contains.clone(),
                 };
                 if !monitored {
-                    let names_recipient = |w: WorkerId| w == recipient && recipient != r.owner;
-                    let (kept, sent): (Vec<_>, Vec<_>) = std::mem::take(&mut r.borrow.borrowers)
-                        .into_iter()
-                        .partition(|&b| names_recipient(b));
-                    r.borrow.borrowers = kept;
-                    reported.borrowers = sent;
-                    let (kept, sent): (Vec<_>, Vec<_>) = std::mem::take(&mut r.borrow.stored_in)
-                        .into_iter()
-                        .partition(|&(_, holder)| names_recipient(holder));
-                    r.borrow.stored_in = kept;
-                    reported.stored_in = sent;
-                    let pins = u32::from(deduct);
-                    reported.in_use = r.local.saturating_sub(pins) as usize
-                        + r.submitted as usize
-                        + r.nested.contained_in_owned.len()
-                        > 0
-                        || !r.borrow.borrowers.is_empty()
-                        || !r.borrow.stored_in.is_empty();
+                    let pins = u32::from(deduct) as usize;
+                    if recipient == r.owner {
+                        reported.stored_in = std::mem::take(&mut r.borrow.stored_in);
+                    }
+                    reported.in_use =
+                        r.ref_count().saturating_sub(pins) > 0 || !r.borrow.stored_in.is_empty();
+                    reported.borrowers = std::mem::take(&mut r.borrow.borrowers);
                 }
                 report.refs.push(reported);
             }
@@ -243,19 +253,16 @@ impl RefTable {
                 .collect();
             if owned {
                 for b in new_borrowers {
-                    self.add_borrower(id, b, None);
+                    self.add_borrower(id, b, None, Renew::Yes);
+                }
+                for &(outer, holder) in &reported.stored_in {
+                    self.add_nested(outer, holder, &[(id, me)]);
                 }
             } else {
-                let r = self.entry(id, reported.owner);
-                for b in new_borrowers {
-                    insert_unique(&mut r.borrow.borrowers, b);
-                }
+                self.forward_to_owner(id, reported.owner, new_borrowers, &reported.stored_in);
             }
             for &outer in &reported.contained_in_borrowed {
                 self.add_borrowed(id, reported.owner, Some(outer));
-            }
-            for &(outer, outer_owner) in &reported.stored_in {
-                self.add_nested(outer, outer_owner, &[(id, reported.owner)]);
             }
             // What we now answer for must reach the owner with the objects containing it.
             if !owned && self.refs.get(&id).is_some_and(|r| r.needs_report()) {
@@ -270,12 +277,76 @@ impl RefTable {
         }
     }
 
+    /// We learnt who else uses `id` (owned by `owner`): tell the owner directly, and stay
+    /// a user of `id` until it acknowledges. Forwarding at once, rather than keeping the
+    /// news until asked as Ray does, registers every borrower with the owner itself: no
+    /// chain of forwarders can lose one, nor close into a cycle nobody asks.
+    fn forward_to_owner(
+        &mut self,
+        id: ObjectId,
+        owner: WorkerId,
+        borrowers: Vec<WorkerId>,
+        stored_in: &[(ObjectId, WorkerId)],
+    ) {
+        let me = self.me;
+        for &(outer, holder) in stored_in {
+            if holder == me {
+                // We hold it in one of our objects: that is a use of ours too.
+                self.add_nested(outer, me, &[(id, owner)]);
+            }
+        }
+        let borrowers: Vec<WorkerId> = borrowers.into_iter().filter(|&b| b != owner).collect();
+        if (borrowers.is_empty() && stored_in.is_empty()) || self.dead.contains(&owner) {
+            return;
+        }
+        self.entry(id, owner).forwards_pending += 1;
+        self.effects.push(Effect::Send {
+            to: owner,
+            message: ProtocolMessage::Forward {
+                id,
+                borrowers,
+                stored_in: stored_in.to_vec(),
+            },
+        });
+    }
+
+    /// Owner side: a borrower forwarded news about other users of `id`.
+    fn on_forward(
+        &mut self,
+        from: WorkerId,
+        id: ObjectId,
+        borrowers: Vec<WorkerId>,
+        stored_in: Vec<(ObjectId, WorkerId)>,
+    ) {
+        if self.refs.get(&id).is_some_and(|r| r.owned_by_us) {
+            let me = self.me;
+            for b in borrowers {
+                self.add_borrower(id, b, None, Renew::Yes);
+            }
+            for (outer, holder) in stored_in {
+                self.add_nested(outer, holder, &[(id, me)]);
+            }
+        }
+        self.effects.push(Effect::Send {
+            to: from,
+            message: ProtocolMessage::ForwardAck { id },
+        });
+    }
+
+    /// Borrower side: the owner has our forwarded news about `id`.
+    fn on_forward_ack(&mut self, id: ObjectId) {
+        if let Some(r) = self.refs.get_mut(&id) {
+            r.forwards_pending = r.forwards_pending.saturating_sub(1);
+            if r.ref_count() == 0 {
+                self.try_release(id);
+            }
+        }
+    }
+
     /// Handles a protocol message from another worker.
-    /// Messages from workers known to be dead are ignored, except `AssignOwner`: the
-    /// object is ours and must be adopted to be released (anyone the dead putter passed
-    /// it to is registered by the death barrier before we release it).
+    /// Messages from workers known to be dead are ignored.
     pub fn handle_message(&mut self, from: WorkerId, message: ProtocolMessage) {
-        if self.dead.contains(&from) && !matches!(message, ProtocolMessage::AssignOwner { .. }) {
+        if self.dead.contains(&from) {
             return;
         }
         match message {
@@ -283,14 +354,22 @@ impl RefTable {
                 id,
                 owner,
                 contained_in,
-            } => self.on_wait_for_ref_removed(id, owner, contained_in),
+                request,
+            } => self.on_wait_for_ref_removed(id, owner, contained_in, request),
             ProtocolMessage::RefRemoved {
                 id,
-                contained_in,
+                answered,
                 report,
-            } => self.on_ref_removed(from, id, contained_in, &report),
+            } => self.on_ref_removed(from, id, &answered, &report),
             ProtocolMessage::DeathAck { epoch, in_use } => self.on_death_ack(from, epoch, in_use),
             ProtocolMessage::AssignOwner { id } => self.on_assign_owner(from, id),
+            ProtocolMessage::OwnerAssigned { .. } => {}
+            ProtocolMessage::Forward {
+                id,
+                borrowers,
+                stored_in,
+            } => self.on_forward(from, id, borrowers, stored_in),
+            ProtocolMessage::ForwardAck { id } => self.on_forward_ack(id),
         }
     }
 
@@ -300,6 +379,7 @@ impl RefTable {
         id: ObjectId,
         owner: WorkerId,
         contained_in: Option<ObjectId>,
+        request: u64,
     ) {
         self.entry(id, owner);
         if let Some(outer) = contained_in {
@@ -309,15 +389,15 @@ impl RefTable {
         let Some(r) = self.refs.get_mut(&id) else {
             return;
         };
-        r.removal_waits.push(contained_in);
+        r.removal_waits.push((contained_in, request));
         r.owner_monitors = true;
         if r.ref_count() == 0 {
             self.try_release(id);
         }
     }
 
-    /// Answers every request of the owner waiting for us to stop using `id`; the first
-    /// answer carries our report on who we passed it on to.
+    /// Answers, in one message, every request of the owner waiting for us to stop using
+    /// `id`, with our report.
     pub(crate) fn answer_removal_waits(&mut self, id: ObjectId) {
         let Some(r) = self.refs.get_mut(&id) else {
             return;
@@ -331,36 +411,37 @@ impl RefTable {
         if self.dead.contains(&owner) {
             return;
         }
-        for contained_in in waits {
-            let report = std::mem::take(&mut report);
-            self.effects.push(Effect::Send {
-                to: owner,
-                message: ProtocolMessage::RefRemoved {
-                    id,
-                    contained_in,
-                    report,
-                },
-            });
-        }
+        self.effects.push(Effect::Send {
+            to: owner,
+            message: ProtocolMessage::RefRemoved {
+                id,
+                answered: waits,
+                report,
+            },
+        });
     }
 
-    /// Owner side: `putter` stored `id` for us; it is the first borrower.
+    /// Owner side: `putter` stored `id` for us; it is the first borrower. We answer at
+    /// once; the putter waited for us before using the ref.
     fn on_assign_owner(&mut self, putter: WorkerId, id: ObjectId) {
-        let r = self.entry(id, self.me);
-        if !r.awaiting_assignment {
-            return;
+        if !self.refs.contains_key(&id) {
+            self.entry(id, self.me);
+            self.add_borrower(id, putter, None, Renew::No);
         }
-        r.awaiting_assignment = false;
-        self.add_borrower(id, putter, None);
-        self.try_release(id);
+        self.effects.push(Effect::Send {
+            to: putter,
+            message: ProtocolMessage::OwnerAssigned { id },
+        });
     }
 
-    /// Owner side: borrower `from` answered the request made with `contained_in`.
+    /// Owner side: borrower `from` answered the `answered` requests (each made about an
+    /// object of its that contained the ref, or none). It stops being a borrower once
+    /// every request made to it is answered.
     fn on_ref_removed(
         &mut self,
         from: WorkerId,
         id: ObjectId,
-        contained_in: Option<ObjectId>,
+        answered: &[(Option<ObjectId>, u64)],
         report: &BorrowReport,
     ) {
         if !self.refs.contains_key(&id) {
@@ -368,8 +449,10 @@ impl RefTable {
         }
         self.merge_remote_borrowers(id, from, report);
         if let Some(r) = self.refs.get_mut(&id) {
-            remove_item(&mut r.borrow.waits, &(from, contained_in));
-            if !r.borrow.waits.iter().any(|&(b, _)| b == from) {
+            for &(contained_in, request) in answered {
+                remove_item(&mut r.borrow.waits, &(from, contained_in, request));
+            }
+            if !r.borrow.waits.iter().any(|&(b, _, _)| b == from) {
                 remove_item(&mut r.borrow.borrowers, &from);
             }
         }

@@ -26,6 +26,7 @@
 //! again. A new death during a hold restarts it. The cost is one small message per pair
 //! of workers per death, and a delay of one round trip on frees after a death.
 
+use super::borrow::Renew;
 use super::message::{Effect, LossReason, ProtocolMessage};
 use super::reference::remove_item;
 use super::table::{DeathHold, RefTable};
@@ -48,20 +49,15 @@ impl RefTable {
         self.death_epoch += 1;
         self.peers.remove(&worker);
         let mut owner_lost = Vec::new();
-        let mut assignment_lost = Vec::new();
         let mut stored_in_lost = Vec::new();
         for (&id, r) in self.refs.iter_mut() {
             if r.owned_by_us {
                 remove_item(&mut r.borrow.borrowers, &worker);
-                r.borrow.waits.retain(|&(b, _)| b != worker);
-                if r.awaiting_assignment && id.creator == worker {
-                    // The putter died before assigning it to us: it uses it no more.
-                    r.awaiting_assignment = false;
-                    assignment_lost.push(id);
-                }
+                r.borrow.waits.retain(|&(b, _, _)| b != worker);
             } else if r.owner == worker {
                 r.owner_died = true;
                 r.removal_waits.clear();
+                r.forwards_pending = 0;
                 r.borrow.borrowers.clear();
                 r.borrow.stored_in.clear();
                 owner_lost.push(id);
@@ -86,11 +82,7 @@ impl RefTable {
             epoch: self.death_epoch,
             awaiting: self.peers.clone(),
         });
-        for id in owner_lost
-            .into_iter()
-            .chain(assignment_lost)
-            .chain(stored_in_lost)
-        {
+        for id in owner_lost.into_iter().chain(stored_in_lost) {
             self.try_release(id);
         }
         self.maybe_end_hold();
@@ -124,7 +116,7 @@ impl RefTable {
     pub(crate) fn on_death_ack(&mut self, from: WorkerId, epoch: u64, in_use: Vec<ObjectId>) {
         for id in in_use {
             if self.refs.get(&id).is_some_and(|r| r.owned_by_us) {
-                self.add_borrower(id, from, None);
+                self.add_borrower(id, from, None, Renew::Yes);
             }
         }
         if let Some(hold) = self.hold.as_mut()

@@ -14,17 +14,29 @@ pub enum ProtocolMessage {
         id: ObjectId,
         owner: WorkerId,
         contained_in: Option<ObjectId>,
+        request: u64,
     },
-    /// Borrower → owner: I stopped using `id` (answering the request made with
-    /// `contained_in`); here is who I passed it on to.
+    /// Borrower → owner: I stopped using `id`, answering all these requests (each made
+    /// about an object of mine that contained it, or none); here is what I learnt.
     RefRemoved {
         id: ObjectId,
-        contained_in: Option<ObjectId>,
+        answered: Vec<(Option<ObjectId>, u64)>,
         report: BorrowReport,
     },
+    /// Borrower → owner: a report told me that these workers use `id`, or hold it in
+    /// these objects of theirs. I stay a user until you acknowledge.
+    Forward {
+        id: ObjectId,
+        borrowers: Vec<WorkerId>,
+        stored_in: Vec<(ObjectId, WorkerId)>,
+    },
+    /// Owner → borrower: `Forward` about `id` received.
+    ForwardAck { id: ObjectId },
     /// Putter → owner: I stored `id` on your behalf (`put` with an explicit owner);
     /// you own it now, and I borrow it.
     AssignOwner { id: ObjectId },
+    /// Owner → putter: `id` adopted; the putter may now use and hand out its ref.
+    OwnerAssigned { id: ObjectId },
     /// Any worker → every live worker, on applying death number `epoch`: the objects you
     /// own that I still use (see the death barrier in `failure.rs`).
     DeathAck { epoch: u64, in_use: Vec<ObjectId> },

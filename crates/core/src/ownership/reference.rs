@@ -17,6 +17,9 @@ pub(crate) struct Reference {
     pub submitted: u32,
     /// Tasks depending on this object that may still be re-executed (owner side).
     pub lineage: u32,
+    /// News about other borrowers forwarded to the owner and not acknowledged yet: we
+    /// stay a user until then, so that they are covered meanwhile.
+    pub forwards_pending: u32,
     /// Objects this one is nested in, or contains.
     pub nested: Nesting,
     /// Borrowers this worker knows of (on the owner: all of them that are registered; on a
@@ -25,9 +28,10 @@ pub(crate) struct Reference {
     pub borrow: BorrowInfo,
     /// A nested ref (ours, or one contained in it) is in use and not yet reported.
     pub nested_to_report: bool,
-    /// The owner's outstanding requests to hear when this borrower stops using the ref,
-    /// by the object (ours) it said contains the ref, if any. Answered all at once.
-    pub removal_waits: Vec<Option<ObjectId>>,
+    /// The owner's outstanding requests to hear when this borrower stops using the ref:
+    /// (the object of ours it said contains the ref, if any; request number). Answered
+    /// all at once, each answer echoing its request.
+    pub removal_waits: Vec<(Option<ObjectId>, u64)>,
     /// The owner tracks this borrower directly (it subscribed, or will: `put_with_owner`),
     /// so task replies need not report the ref to the caller.
     pub owner_monitors: bool,
@@ -47,9 +51,6 @@ pub(crate) struct Reference {
     pub pinned_at: Option<NodeId>,
     /// The value was freed explicitly (`free`), the record is kept.
     pub freed: bool,
-    /// We own it but another worker minted it (`put_with_owner`) and its `AssignOwner`
-    /// has not arrived yet: the putter still counts as a user.
-    pub awaiting_assignment: bool,
 }
 
 /// Containment edges between objects.
@@ -66,10 +67,10 @@ pub(crate) struct Nesting {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BorrowInfo {
     pub borrowers: Vec<WorkerId>,
-    /// Owner side: the removal requests sent and not yet answered, by borrower and by
-    /// the object of the borrower's that contains the ref. A borrower stays one until
+    /// Owner side: the removal requests sent and not yet answered: (borrower, object of
+    /// the borrower's that contains the ref, request number). A borrower stays one until
     /// all of its requests are answered.
-    pub waits: Vec<(WorkerId, Option<ObjectId>)>,
+    pub waits: Vec<(WorkerId, Option<ObjectId>, u64)>,
     /// (outer object, owner of the outer object): we stored this ref in an object owned
     /// by another worker (a task return value); that worker becomes a borrower.
     pub stored_in: Vec<(ObjectId, WorkerId)>,
@@ -83,6 +84,7 @@ impl Reference {
             local: 0,
             submitted: 0,
             lineage: 0,
+            forwards_pending: 0,
             nested: Nesting::default(),
             borrow: BorrowInfo::default(),
             nested_to_report: false,
@@ -96,13 +98,16 @@ impl Reference {
             owner_died: false,
             pinned_at: None,
             freed: false,
-            awaiting_assignment: false,
         }
     }
 
-    /// Direct uses in this worker: handles, pending task arguments, owned containers.
+    /// Direct uses in this worker: handles, pending task arguments, owned containers,
+    /// news forwarded to the owner and not acknowledged.
     pub fn ref_count(&self) -> usize {
-        self.local as usize + self.submitted as usize + self.nested.contained_in_owned.len()
+        self.local as usize
+            + self.submitted as usize
+            + self.forwards_pending as usize
+            + self.nested.contained_in_owned.len()
     }
 
     /// This worker uses the ref, or holds information about it its owner must get: the
@@ -125,7 +130,6 @@ impl Reference {
             || !self.borrow.borrowers.is_empty()
             || !self.borrow.stored_in.is_empty()
             || (holding && self.owned_by_us)
-            || self.awaiting_assignment
             || pinned_by_lineage)
     }
 

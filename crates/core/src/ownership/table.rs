@@ -4,6 +4,7 @@
 //! Protocol events between workers live in `borrow.rs`; deaths, sweeps, nodes and
 //! lineage eviction in `failure.rs`. All of them are methods of [`RefTable`].
 
+use super::borrow::Renew;
 use super::message::{BorrowReport, Effect, ProtocolMessage};
 use super::reference::{Reference, insert_unique, remove_item};
 use crate::ids::{NodeId, ObjectId, TaskId, WorkerId};
@@ -87,6 +88,7 @@ pub struct RefTable {
     pub(crate) peers: FxHashSet<WorkerId>,
     pub(crate) dead: FxHashSet<WorkerId>,
     pub(crate) death_epoch: u64,
+    pub(crate) next_request: u64,
     pub(crate) hold: Option<DeathHold>,
     pub(crate) effects: Vec<Effect>,
 }
@@ -102,6 +104,7 @@ impl RefTable {
             peers: FxHashSet::default(),
             dead: FxHashSet::default(),
             death_epoch: 0,
+            next_request: 0,
             hold: None,
             effects: Vec::new(),
         }
@@ -256,9 +259,11 @@ impl RefTable {
     /// `put` on behalf of another worker: `owner` will own the new object (so it
     /// outlives us), and we hold one handle as a borrower. Sends `AssignOwner`.
     ///
-    /// The value must not contain refs: the new owner could hear of them before it hears
-    /// of the object, and answer for them too early. (Ray dropped `_owner` puts in 2.56;
-    /// doreisa-rs needs them only for plain data, such as chunks handed to a node.)
+    /// This is a blocking round trip: the ref must not be used nor handed out before
+    /// the owner answers `OwnerAssigned` ([`RefTable::owner_assigned`]), so that the
+    /// owner hears of the object before anything else about it. The value must not
+    /// contain refs. (Ray dropped its `_owner` puts in 2.56; doreisa-rs keeps them for
+    /// plain data, such as chunks handed over to a node.)
     pub fn put_with_owner(&mut self, id: ObjectId, owner: WorkerId) {
         if owner == self.me {
             self.put(id, &[], None);
@@ -273,6 +278,11 @@ impl RefTable {
                 message: ProtocolMessage::AssignOwner { id },
             });
         }
+    }
+
+    /// The owner adopted `id` (answer to our `put_with_owner`): the ref may be used.
+    pub fn owner_assigned(&mut self, id: ObjectId) -> bool {
+        self.refs.get(&id).is_some_and(|r| !r.owner_died)
     }
 
     /// A task we submit: its return values are owned by us (one local handle each) and
@@ -444,8 +454,6 @@ impl RefTable {
         self.refs.entry(id).or_insert_with(|| {
             let mut r = Reference::new(owner, owner == me);
             r.owner_died = dead && owner != me;
-            // Ours but minted elsewhere: a `put_with_owner` whose assignment is on its way.
-            r.awaiting_assignment = owner == me && id.creator != me;
             r
         })
     }
@@ -552,7 +560,7 @@ impl RefTable {
             for &(inner, inner_owner) in inners {
                 let owned = self.entry(inner, inner_owner).owned_by_us;
                 if owned {
-                    self.add_borrower(inner, outer_owner, Some(outer));
+                    self.add_borrower(inner, outer_owner, Some(outer), Renew::No);
                 } else {
                     let r = self.entry(inner, inner_owner);
                     if !r.owner_died {

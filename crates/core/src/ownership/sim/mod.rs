@@ -278,22 +278,37 @@ impl Sim {
         id
     }
 
-    /// `w` puts a value (without refs in it) on behalf of `owner`, which owns it.
+    /// `w` puts a value (without refs in it) on behalf of the live worker `owner`,
+    /// which owns it. A blocking round trip: the assignment and its answer are
+    /// delivered at once, before `w` can use the ref.
     pub fn put_with_owner(&mut self, w: WorkerId, owner: WorkerId) -> ObjectId {
+        assert!(self.alive(owner), "put_with_owner needs a live owner");
         let worker = &mut self.workers[w.0 as usize];
         let id = worker.minter.next_put();
         worker.table.put_with_owner(id, owner);
         *worker.handles.entry(id).or_default() += 1;
-        if self.alive(owner) {
-            self.values.insert(
-                id,
-                Value {
-                    owner,
-                    nested: Vec::new(),
-                },
-            );
-        }
+        let value = Value {
+            owner,
+            nested: Vec::new(),
+        };
+        self.values.insert(id, value);
         self.pump(w);
+        for (from, to) in [(w, owner), (owner, w)] {
+            let at = self.queue.iter().rposition(|env| {
+                env.from == from
+                    && env.to == to
+                    && matches!(
+                        env.payload,
+                        Payload::Protocol(
+                            ProtocolMessage::AssignOwner { .. }
+                                | ProtocolMessage::OwnerAssigned { .. }
+                        )
+                    )
+            });
+            if let Some(at) = at {
+                self.deliver_at(at);
+            }
+        }
         id
     }
 

@@ -95,6 +95,37 @@ fn usable(sim: &Sim, w: WorkerId) -> Vec<ObjectId> {
     ids
 }
 
+/// `DOREISA_SIM_WATCH=w1:o0.3r1` (worker, object) adds that worker's record of that
+/// object to the trace after every step where it changed (for replays).
+fn watched() -> Option<(WorkerId, String)> {
+    let spec = std::env::var("DOREISA_SIM_WATCH").ok()?;
+    let (worker, object) = spec.split_once(':')?;
+    let worker = worker.trim_start_matches('w').parse().ok()?;
+    Some((WorkerId(worker), object.to_string()))
+}
+
+fn watch(
+    sim: &Sim,
+    watched: &Option<(WorkerId, String)>,
+    last: &mut Option<String>,
+    trace: &mut Vec<String>,
+) {
+    let Some((w, object)) = watched else { return };
+    let table = sim.table(*w);
+    let now = table
+        .ids()
+        .into_iter()
+        .find(|id| format!("{id:?}") == *object)
+        .and_then(|id| table.describe(id));
+    if now != *last {
+        trace.push(format!(
+            "    watch {w:?}:{object} = {}",
+            now.as_deref().unwrap_or("none")
+        ));
+        *last = now;
+    }
+}
+
 /// Runs the program of `seed`. With `log_messages`, a failure's trace also lists every
 /// message delivered.
 pub fn run_program(seed: u64, log_messages: bool) -> Result<ProgramStats, Box<ProgramFailure>> {
@@ -108,6 +139,8 @@ pub fn run_program(seed: u64, log_messages: bool) -> Result<ProgramStats, Box<Pr
     }
     let mut kills = 0;
     let mut trace = Vec::new();
+    let watched = if log_messages { watched() } else { None };
+    let mut last_watch = None;
     let fail = |step: usize, trace: &[String], error: String, log: &[String]| {
         let mut trace = trace.to_vec();
         if log_messages {
@@ -241,16 +274,23 @@ pub fn run_program(seed: u64, log_messages: bool) -> Result<ProgramStats, Box<Pr
             }
         };
         trace.push(action);
+        watch(&sim, &watched, &mut last_watch, &mut trace);
         if let Err(e) = sim.check_safety() {
             return Err(fail(step, &trace, e, sim.log()));
         }
     }
 
-    sim.flush();
-    if let Err(e) = sim
-        .check_safety()
-        .and_then(|_| sim.check_owner_death_answers())
-    {
+    // Deliver what is left one message at a time, checking as we go.
+    while !sim.queue().is_empty() {
+        let description = format!("flush: deliver {:?}", sim.queue()[0]);
+        sim.deliver_at(0);
+        trace.push(description);
+        watch(&sim, &watched, &mut last_watch, &mut trace);
+        if let Err(e) = sim.check_safety() {
+            return Err(fail(steps, &trace, e, &[]));
+        }
+    }
+    if let Err(e) = sim.check_owner_death_answers() {
         return Err(fail(steps, &trace, e, sim.log()));
     }
     sim.wind_down();
