@@ -159,9 +159,7 @@ fn borrower_tree() {
 fn nested_object_no_borrow() {
     let mut sim = Sim::new(2);
     let (owner, borrower) = (w(0), w(1));
-    let inner = sim.put(owner, &[]);
-    let mid = sim.put(owner, &[inner]);
-    let outer = sim.put(owner, &[mid]);
+    let (inner, mid, outer) = nested_three(&mut sim, owner);
     let task = sim.submit(owner, &[outer], 1);
     for id in [outer, mid, inner] {
         sim.drop_handle(owner, id);
@@ -190,9 +188,7 @@ fn nested_object_no_borrow() {
 fn nested_object() {
     let mut sim = Sim::new(2);
     let (owner, borrower) = (w(0), w(1));
-    let inner = sim.put(owner, &[]);
-    let mid = sim.put(owner, &[inner]);
-    let outer = sim.put(owner, &[mid]);
+    let (inner, mid, outer) = nested_three(&mut sim, owner);
     let task = sim.submit(owner, &[outer], 1);
     for id in [outer, mid, inner] {
         sim.drop_handle(owner, id);
@@ -229,9 +225,7 @@ struct DifferentOwners {
 /// to id1, keeps it, and replies to b1.
 fn different_owners_prologue(sim: &mut Sim) -> DifferentOwners {
     let (owner, b1, b2) = (w(0), w(1), w(2));
-    let id1 = sim.put(owner, &[]);
-    let id2 = sim.put(owner, &[id1]);
-    let id3 = sim.put(owner, &[id2]);
+    let (id1, id2, id3) = nested_three(sim, owner);
     let owner_task = sim.submit(owner, &[id3], 1);
     for id in [id1, id2, id3] {
         sim.drop_handle(owner, id);
@@ -458,9 +452,7 @@ fn foreign_owner() {
 fn duplicate_nested_object() {
     let mut sim = Sim::new(3);
     let (owner, b1, b2) = (w(0), w(1), w(2));
-    let id1 = sim.put(owner, &[]);
-    let id2 = sim.put(owner, &[id1]);
-    let id3 = sim.put(owner, &[id2]);
+    let (id1, id2, id3) = nested_three(&mut sim, owner);
     let task1 = sim.submit(owner, &[id3], 1);
     let task2 = sim.submit(owner, &[id2], 1);
     for id in [id1, id2, id3] {
@@ -508,12 +500,7 @@ fn duplicate_nested_object() {
 fn return_object_id_no_borrow() {
     let mut sim = Sim::new(2);
     let (caller, owner) = (w(0), w(1));
-    let task = sim.submit(caller, &[], 1);
-    let mut exec = sim.start(owner, &task);
-    let inner = sim.put(owner, &[]);
-    sim.return_refs(&mut exec, 1, &[inner]);
-    sim.drop_handle(owner, inner);
-    let reply = sim.finish(exec);
+    let (task, inner, reply) = task_returns_owned_ref(&mut sim, caller, owner);
     assert!(reply.report.is_empty() && sim.table(owner).has(inner));
 
     sim.deliver_reply(reply);
@@ -530,12 +517,7 @@ fn return_object_id_no_borrow() {
 fn return_object_id_borrow() {
     let mut sim = Sim::new(2);
     let (caller, owner) = (w(0), w(1));
-    let task = sim.submit(caller, &[], 1);
-    let mut exec = sim.start(owner, &task);
-    let inner = sim.put(owner, &[]);
-    sim.return_refs(&mut exec, 1, &[inner]);
-    sim.drop_handle(owner, inner);
-    let reply = sim.finish(exec);
+    let (task, inner, reply) = task_returns_owned_ref(&mut sim, caller, owner);
     sim.deliver_reply(reply);
     sim.flush();
     assert!(sim.table(owner).has(inner) && !sim.freed(inner));
@@ -553,12 +535,7 @@ fn return_object_id_borrow() {
 fn return_object_id_borrow_chain() {
     let mut sim = Sim::new(3);
     let (caller, owner, borrower) = (w(0), w(1), w(2));
-    let task = sim.submit(caller, &[], 1);
-    let mut exec = sim.start(owner, &task);
-    let inner = sim.put(owner, &[]);
-    sim.return_refs(&mut exec, 1, &[inner]);
-    sim.drop_handle(owner, inner);
-    let reply = sim.finish(exec);
+    let (task, inner, reply) = task_returns_owned_ref(&mut sim, caller, owner);
     sim.deliver_reply(reply);
     let ret = task.ret(1);
     let task2 = sim.submit(caller, &[ret], 1);
@@ -591,12 +568,7 @@ fn return_object_id_borrow_chain() {
 /// caller passes `ret` to the borrower, which returns `inner` inside its own return.
 fn return_borrowed_prologue(sim: &mut Sim, flush_early: bool) -> (ObjectId, ObjectId) {
     let (caller, owner, borrower) = (w(0), w(1), w(2));
-    let task = sim.submit(caller, &[], 1);
-    let mut exec = sim.start(owner, &task);
-    let inner = sim.put(owner, &[]);
-    sim.return_refs(&mut exec, 1, &[inner]);
-    sim.drop_handle(owner, inner);
-    let reply = sim.finish(exec);
+    let (task, inner, reply) = task_returns_owned_ref(sim, caller, owner);
     sim.deliver_reply(reply);
     let ret = task.ret(1);
     let task2 = sim.submit(caller, &[ret], 1);

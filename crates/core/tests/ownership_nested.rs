@@ -80,9 +80,7 @@ fn delayed_wait_for_ref_removed() {
 fn repeated_deserialization() {
     let mut sim = Sim::new(2);
     let (owner, borrower) = (w(0), w(1));
-    let inner = sim.put(owner, &[]);
-    let middle = sim.put(owner, &[inner]);
-    let outer = sim.put(owner, &[middle]);
+    let (inner, middle, outer) = nested_three(&mut sim, owner);
     lend(&mut sim, owner, borrower, outer);
     for id in [inner, middle, outer] {
         sim.drop_handle(owner, id);
@@ -113,9 +111,7 @@ fn repeated_deserialization() {
 fn forward_nested_refs() {
     let mut sim = Sim::new(3);
     let (owner, b1, b2) = (w(0), w(1), w(2));
-    let inner = sim.put(owner, &[]);
-    let middle = sim.put(owner, &[inner]);
-    let outer = sim.put(owner, &[middle]);
+    let (inner, middle, outer) = nested_three(&mut sim, owner);
     lend(&mut sim, owner, b1, outer);
     for id in [inner, middle, outer] {
         sim.drop_handle(owner, id);

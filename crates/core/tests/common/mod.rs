@@ -1,7 +1,7 @@
 //! Helpers shared by the ownership protocol tests.
 #![allow(dead_code)]
 
-use doreisa_core::ownership::sim::{Sim, TaskSpec};
+use doreisa_core::ownership::sim::{Sim, TaskReply, TaskSpec};
 use doreisa_core::{ObjectId, WorkerId};
 
 pub fn w(i: u64) -> WorkerId {
@@ -45,4 +45,30 @@ pub fn assert_winds_down_clean(sim: &mut Sim) {
     if let Err(e) = sim.check_clean() {
         panic!("leak: {e}");
     }
+}
+
+/// `caller` submits a task that `owner` runs: it puts `inner`, returns it inside the
+/// task's return value and drops its own handle. Returns the task, `inner` and the
+/// reply (not delivered yet).
+pub fn task_returns_owned_ref(
+    sim: &mut Sim,
+    caller: WorkerId,
+    owner: WorkerId,
+) -> (TaskSpec, ObjectId, TaskReply) {
+    let task = sim.submit(caller, &[], 1);
+    let mut exec = sim.start(owner, &task);
+    let inner = sim.put(owner, &[]);
+    sim.return_refs(&mut exec, 1, &[inner]);
+    sim.drop_handle(owner, inner);
+    let reply = sim.finish(exec);
+    (task, inner, reply)
+}
+
+/// `owner` puts `inner`, `middle = [inner]` and `outer = [middle]`, keeping one handle
+/// on each. Returns (inner, middle, outer).
+pub fn nested_three(sim: &mut Sim, owner: WorkerId) -> (ObjectId, ObjectId, ObjectId) {
+    let inner = sim.put(owner, &[]);
+    let middle = sim.put(owner, &[inner]);
+    let outer = sim.put(owner, &[middle]);
+    (inner, middle, outer)
 }
