@@ -69,6 +69,36 @@ impl TaskId {
     }
 }
 
+impl WorkerId {
+    /// Workers are numbered within their node: the high bits name the node.
+    pub const fn new(node: NodeId, index: u16) -> Self {
+        WorkerId((node.0 << 16) | index as u64)
+    }
+
+    /// The node hosting this worker.
+    pub const fn node(self) -> NodeId {
+        NodeId(self.0 >> 16)
+    }
+
+    /// The worker's index within its node.
+    pub const fn index(self) -> u16 {
+        (self.0 & 0xFFFF) as u16
+    }
+}
+
+/// An actor, created on one node.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ActorId {
+    pub creator: WorkerId,
+    pub seq: u64,
+}
+
+impl fmt::Debug for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a{}.{}", self.creator.0, self.seq)
+    }
+}
+
 /// Mints object and task ids for one worker.
 #[derive(Debug)]
 pub struct IdMinter {
@@ -94,6 +124,14 @@ impl IdMinter {
         let seq = self.bump();
         TaskId {
             submitter: self.worker,
+            seq,
+        }
+    }
+
+    pub fn next_actor(&mut self) -> ActorId {
+        let seq = self.bump();
+        ActorId {
+            creator: self.worker,
             seq,
         }
     }
@@ -172,5 +210,13 @@ mod tests {
         assert_eq!(put.creating_task(), None);
         assert_ne!(put.seq, task.seq);
         assert_eq!(format!("{r1:?}"), "o7.1r1");
+    }
+
+    #[test]
+    fn workers_name_their_node() {
+        let w = WorkerId::new(NodeId(3), 2);
+        assert_eq!(w.node(), NodeId(3));
+        assert_eq!(w.index(), 2);
+        assert_ne!(w, WorkerId::new(NodeId(2), 3));
     }
 }

@@ -1,8 +1,43 @@
 //! doreisa-objstore: the per-node object store.
 //!
-//! Immutable objects by id with zero-copy reads, memory accounting against a capacity,
-//! pinning of primary copies, waiting for an object to appear, eviction of secondary
-//! copies and spilling under pressure.
+//! Immutable objects by key with zero-copy reads ([`bytes::Bytes`]), memory accounting
+//! against a capacity, pinning of primary copies, waiting for an object to appear, eviction
+//! of secondary copies and spilling under pressure.
 //!
-//! It knows nothing about refs, owners or the network, and must not depend on any other
-//! doreisa crate.
+//! - [`ObjectStore::put`] stores a [`CopyKind::Primary`] copy (the one an owner relies on:
+//!   pinned, never evicted) or a [`CopyKind::Secondary`] copy (a cache, dropped under
+//!   pressure). When memory is short, secondary copies are evicted least recently used
+//!   first, then primary copies are spilled to one file each in [`StoreConfig::spill_dir`],
+//!   least recently used first; without a spill directory the put fails with
+//!   [`StoreError::Full`] and changes nothing.
+//! - [`ObjectStore::get`] returns a zero-copy handle, reading a spilled object back first.
+//! - [`ObjectStore::wait`] is a runtime-agnostic future; [`ObjectStore::wait_timeout`]
+//!   blocks.
+//!
+//! The store is generic over its key type ([`ObjectKey`]). It knows nothing about refs,
+//! owners or the network, and must not depend on any other doreisa crate nor on an async
+//! runtime.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use doreisa_objstore::{CopyKind, ObjectStore, StoreConfig};
+//!
+//! let store = ObjectStore::<u64>::new(StoreConfig::new(1024));
+//! store.put(7, Bytes::from_static(b"hello"), CopyKind::Primary).unwrap();
+//! assert_eq!(store.get(7).unwrap().unwrap(), "hello");
+//! assert_eq!(store.stats().used_bytes, 5);
+//! ```
+
+mod error;
+mod spill;
+mod store;
+mod types;
+mod wait;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::StoreError;
+pub use store::ObjectStore;
+pub use types::{CopyKind, ObjectKey, StoreConfig, StoreStats};
+pub use wait::WaitFuture;

@@ -1,0 +1,291 @@
+//! An embedded cluster: N virtual nodes in this process, each with its own thread (an
+//! actix system running the node actor), compute pool and object store, connected by
+//! the in-memory transport. The same `Worker` API works on a multi-process cluster.
+
+use crate::ObjectStore;
+use crate::error::{CoreError, Result};
+use crate::ids::{NodeId, WorkerId};
+use crate::registry::Registry;
+use crate::runtime::actor::{GetStatus, NodeActor, NodeStatus};
+use crate::runtime::compute::ComputePool;
+use crate::runtime::event::NodeEvent;
+use crate::runtime::inbox::Inbox;
+use crate::runtime::node::NodeState;
+use crate::runtime::transport::InMemoryTransport;
+use crate::runtime::worker::{NodeShared, Worker};
+use actix::{Actor, Addr};
+use doreisa_objstore::{StoreConfig, StoreStats};
+use rustc_hash::FxHashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Settings of an embedded cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub nodes: usize,
+    /// Threads running task bodies, per node.
+    pub compute_threads: usize,
+    /// Object store capacity, per node.
+    pub store_capacity: u64,
+    /// Where nodes spill primary copies under memory pressure (a folder per node).
+    pub spill_dir: Option<PathBuf>,
+    /// How long an idle thread polls for work before parking.
+    pub spin: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nodes: 2,
+            compute_threads: 1,
+            store_capacity: 2 << 30,
+            spill_dir: None,
+            spin: Duration::from_micros(50),
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn nodes(mut self, nodes: usize) -> Self {
+        self.nodes = nodes;
+        self
+    }
+
+    pub fn store_capacity(mut self, bytes: u64) -> Self {
+        self.store_capacity = bytes;
+        self
+    }
+
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
+    pub fn compute_threads(mut self, threads: usize) -> Self {
+        self.compute_threads = threads;
+        self
+    }
+}
+
+use crate::runtime::transport::InMemoryPeers as Peers;
+
+struct NodeRuntime {
+    id: NodeId,
+    inbox: Arc<Inbox<NodeEvent>>,
+    store: Arc<ObjectStore>,
+    alive: Arc<AtomicBool>,
+    addr: Addr<NodeActor>,
+    thread: Option<JoinHandle<()>>,
+    workers: Vec<WorkerId>,
+}
+
+/// N virtual nodes in this process, and a driver worker on the first one.
+pub struct Cluster {
+    nodes: Vec<NodeRuntime>,
+    driver: Worker,
+    peers: Peers,
+}
+
+impl Cluster {
+    /// Starts `config.nodes` nodes that can run what `registry` holds.
+    pub fn start(config: ClusterConfig, registry: Registry) -> Result<Self> {
+        if config.nodes == 0 {
+            return Err(CoreError::Invalid("a cluster has at least one node".into()));
+        }
+        let registry = Arc::new(registry);
+        let ids: Vec<NodeId> = (0..config.nodes as u64).map(NodeId).collect();
+        let mut states = Vec::new();
+        let mut peers = FxHashMap::default();
+        for &id in &ids {
+            let inbox = Arc::new(Inbox::new());
+            let mut store_config = StoreConfig::new(config.store_capacity);
+            if let Some(dir) = &config.spill_dir {
+                store_config = store_config.with_spill_dir(dir.join(format!("node-{}", id.0)));
+            }
+            let store = Arc::new(ObjectStore::new(store_config));
+            let shared = Arc::new(NodeShared::new(
+                id,
+                inbox.clone(),
+                store.clone(),
+                registry.clone(),
+                ids.clone(),
+                config.spin,
+            ));
+            let alive = Arc::new(AtomicBool::new(true));
+            peers.insert(id, (inbox.clone(), alive.clone()));
+            states.push((NodeState::new(shared, &ids), inbox, store, alive));
+        }
+        let driver_id = WorkerId::new(ids[0], 1);
+        let driver = Worker::new(states[0].0.add_worker(driver_id));
+        for (state, ..) in states.iter_mut().skip(1) {
+            state.add_peer(driver_id);
+        }
+        let peers: Peers = Arc::new(peers);
+        let mut nodes = Vec::new();
+        for (state, inbox, store, alive) in states {
+            let id = state.id;
+            let mut workers = vec![WorkerId::new(id, 0)];
+            if id == ids[0] {
+                workers.push(driver_id);
+            }
+            let (addr, thread) = spawn_node(
+                state,
+                inbox.clone(),
+                peers.clone(),
+                registry.clone(),
+                &config,
+            )?;
+            nodes.push(NodeRuntime {
+                id,
+                inbox,
+                store,
+                alive,
+                addr,
+                thread: Some(thread),
+                workers,
+            });
+        }
+        Ok(Cluster {
+            nodes,
+            driver,
+            peers,
+        })
+    }
+
+    /// The driver: a worker on the first node, for the program that started the cluster.
+    pub fn driver(&self) -> &Worker {
+        &self.driver
+    }
+
+    /// The nodes, alive or not.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    fn node(&self, id: NodeId) -> Result<&NodeRuntime> {
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .ok_or(CoreError::UnknownNode(id))
+    }
+
+    /// The object store figures of `node`.
+    pub fn store_stats(&self, node: NodeId) -> Result<StoreStats> {
+        Ok(self.node(node)?.store.stats())
+    }
+
+    /// Bytes used in all object stores.
+    pub fn store_bytes(&self) -> u64 {
+        self.nodes.iter().map(|n| n.store.stats().used_bytes).sum()
+    }
+
+    /// Objects held in all object stores.
+    pub fn store_objects(&self) -> usize {
+        self.nodes.iter().map(|n| n.store.stats().objects).sum()
+    }
+
+    /// Asks every live node for its status.
+    pub fn status(&self) -> Vec<NodeStatus> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime");
+        self.nodes
+            .iter()
+            .filter(|n| n.alive.load(Ordering::Acquire))
+            .filter_map(|n| runtime.block_on(n.addr.send(GetStatus)).ok())
+            .collect()
+    }
+
+    /// Kills `node` as a crash would: it stops at once, its values and the objects its
+    /// workers owned are gone, and the other nodes are told (in order).
+    pub fn kill_node(&mut self, node: NodeId) -> Result<()> {
+        let index = self
+            .nodes
+            .iter()
+            .position(|n| n.id == node)
+            .ok_or(CoreError::UnknownNode(node))?;
+        if !self.nodes[index].alive.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.nodes[index].inbox.push(NodeEvent::Stop);
+        self.nodes[index].inbox.close();
+        if let Some(thread) = self.nodes[index].thread.take() {
+            let _ = thread.join();
+        }
+        let workers = self.nodes[index].workers.clone();
+        for other in &self.nodes {
+            if other.alive.load(Ordering::Acquire) {
+                other.inbox.push(NodeEvent::NodeLeft {
+                    node,
+                    workers: workers.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every node.
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        for node in &self.nodes {
+            node.alive.store(false, Ordering::Release);
+            node.inbox.push(NodeEvent::Stop);
+            node.inbox.close();
+        }
+        for node in &mut self.nodes {
+            if let Some(thread) = node.thread.take() {
+                let _ = thread.join();
+            }
+        }
+        let _ = &self.peers;
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn spawn_node(
+    state: NodeState,
+    inbox: Arc<Inbox<NodeEvent>>,
+    peers: Peers,
+    registry: Arc<Registry>,
+    config: &ClusterConfig,
+) -> Result<(Addr<NodeActor>, JoinHandle<()>)> {
+    let id = state.id;
+    let (threads, spin) = (config.compute_threads, config.spin);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("doreisa-{id:?}"))
+        .spawn(move || {
+            let system = actix::System::new();
+            let pool = match ComputePool::start(id, threads, registry, inbox.clone(), spin) {
+                Ok(pool) => pool,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let transport = Box::new(InMemoryTransport::new(id, peers));
+            let addr = system.block_on(async move {
+                NodeActor::new(state, inbox, pool, transport, spin).start()
+            });
+            let _ = tx.send(Ok(addr));
+            let _ = system.run();
+        })
+        .map_err(|e| CoreError::Invalid(format!("cannot start a node thread: {e}")))?;
+    let addr = rx
+        .recv()
+        .map_err(|_| CoreError::Invalid("a node thread died at start".into()))?
+        .map_err(CoreError::Invalid)?;
+    Ok((addr, thread))
+}

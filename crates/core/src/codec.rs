@@ -1,0 +1,57 @@
+//! The one place that knows the wire encoding of control messages and small values.
+//!
+//! bincode 2 with serde, standard configuration (varints), pinned to 2.0.1: 3.x does not
+//! compile, and every version carries an "unmaintained" advisory, so nothing else in the
+//! code base names it. Bulk data (object payloads, chunks) is never encoded here: it
+//! travels as raw bytes.
+
+use crate::error::CoreError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Appends the encoding of `value` to `out`.
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CoreError> {
+    bincode::serde::encode_into_std_write(value, out, config())
+        .map(|_| ())
+        .map_err(|e| CoreError::Codec(e.to_string()))
+}
+
+/// Encodes `value`.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CoreError> {
+    let mut out = Vec::new();
+    encode_into(value, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a whole `T` from `bytes`; trailing bytes are an error.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
+    let (value, read) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| CoreError::Codec(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CoreError::Codec(format!(
+            "{} trailing bytes after the value",
+            bytes.len() - read
+        )));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_garbage() {
+        let value = (7u64, String::from("heat"), vec![1.5f64, -2.0]);
+        let bytes = encode(&value).unwrap();
+        assert_eq!(decode::<(u64, String, Vec<f64>)>(&bytes).unwrap(), value);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode::<(u64, String, Vec<f64>)>(&longer).is_err());
+        assert!(decode::<(u64, String, Vec<f64>)>(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

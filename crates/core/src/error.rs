@@ -1,0 +1,54 @@
+//! The error type of doreisa-core.
+
+use crate::ids::{ActorId, NodeId, ObjectId, TaskId};
+use crate::ownership::LossReason;
+
+/// Everything that can go wrong in the runtime, as seen by its users.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum CoreError {
+    #[error("the owner of {0:?} died: its objects share its fate")]
+    OwnerDied(ObjectId),
+    #[error("{id:?} is lost ({reason})")]
+    ObjectLost { id: ObjectId, reason: LossReason },
+    #[error("{0:?} was freed explicitly")]
+    ObjectFreed(ObjectId),
+    #[error("task {task:?} failed: {message}")]
+    TaskFailed { task: TaskId, message: String },
+    #[error("actor {0:?} is dead")]
+    ActorDied(ActorId),
+    #[error("no function registered as {0:?}")]
+    UnknownFunction(String),
+    #[error("no actor class registered as {0:?}")]
+    UnknownActorClass(String),
+    #[error("node {0:?} is not part of the cluster")]
+    UnknownNode(NodeId),
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("encoding error: {0}")]
+    Codec(String),
+    #[error("object store: {0}")]
+    Store(String),
+    #[error("the cluster is shut down")]
+    Stopped,
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+}
+
+impl std::fmt::Display for LossReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossReason::OwnerDied => "its owner died",
+            LossReason::NotReconstructable => "its node died and put values cannot be rebuilt",
+            LossReason::LineageEvicted => "its node died and its lineage was evicted",
+        })
+    }
+}
+
+impl From<doreisa_objstore::StoreError> for CoreError {
+    fn from(e: doreisa_objstore::StoreError) -> Self {
+        CoreError::Store(e.to_string())
+    }
+}
+
+/// Result with [`CoreError`].
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

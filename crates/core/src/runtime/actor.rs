@@ -1,0 +1,141 @@
+//! The node actor: the thin actix shell around [`NodeState`]. It pumps the node's inbox
+//! in batches into the state, then carries out the outbox (messages to other nodes
+//! through the transport, jobs to the compute pool). Control requests (status) come as
+//! actix messages.
+
+use crate::runtime::compute::ComputePool;
+use crate::runtime::event::{Envelope, NodeCounters, NodeEvent};
+use crate::runtime::inbox::Inbox;
+use crate::runtime::node::NodeState;
+use crate::runtime::transport::Transport;
+use actix::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The actor running one node.
+pub struct NodeActor {
+    state: NodeState,
+    inbox: Arc<Inbox<NodeEvent>>,
+    pool: ComputePool,
+    transport: Box<dyn Transport>,
+    spin: Duration,
+    batch: Vec<NodeEvent>,
+    by_node: FxHashMap<crate::NodeId, Vec<Envelope>>,
+}
+
+impl NodeActor {
+    pub fn new(
+        state: NodeState,
+        inbox: Arc<Inbox<NodeEvent>>,
+        pool: ComputePool,
+        transport: Box<dyn Transport>,
+        spin: Duration,
+    ) -> Self {
+        NodeActor {
+            state,
+            inbox,
+            pool,
+            transport,
+            spin,
+            batch: Vec::new(),
+            by_node: FxHashMap::default(),
+        }
+    }
+
+    /// Waits for the inbox, handles what is there, and schedules itself again.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        let inbox = self.inbox.clone();
+        let spin = self.spin;
+        ctx.spawn(
+            async move { inbox.wait_async(spin).await }
+                .into_actor(self)
+                .map(|_, actor, ctx| {
+                    actor.drain();
+                    if actor.state.out.stop || actor.inbox.is_closed() {
+                        actor.pool.stop();
+                        ctx.stop();
+                        System::current().stop();
+                    } else {
+                        actor.pump(ctx);
+                    }
+                }),
+        );
+    }
+
+    fn drain(&mut self) {
+        while self.inbox.drain_into(&mut self.batch) > 0 {
+            for event in self.batch.drain(..) {
+                self.state.handle(event);
+                if self.state.out.stop {
+                    return;
+                }
+            }
+            self.flush();
+        }
+    }
+
+    /// Carries out the outbox.
+    fn flush(&mut self) {
+        let out = std::mem::take(&mut self.state.out);
+        let (from, epoch) = (self.state.id, self.state.epoch());
+        for (node, message) in out.messages {
+            self.by_node.entry(node).or_default().push(Envelope {
+                from,
+                epoch,
+                message,
+            });
+        }
+        for (node, envelopes) in self.by_node.iter_mut() {
+            if !envelopes.is_empty() {
+                self.transport.send(*node, std::mem::take(envelopes));
+            }
+        }
+        self.pool.submit(out.jobs);
+    }
+}
+
+impl Actor for NodeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.pump(ctx);
+    }
+}
+
+/// What a node reports about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub node: crate::NodeId,
+    pub records: usize,
+    pub pending_tasks: usize,
+    pub waiting_tasks: usize,
+    pub running_tasks: usize,
+    pub actors: usize,
+    pub counters: NodeCounters,
+    pub store: crate::runtime::StoreSummary,
+}
+
+/// Asks a node for its [`NodeStatus`].
+#[derive(Message)]
+#[rtype(result = "NodeStatus")]
+pub struct GetStatus;
+
+impl Handler<GetStatus> for NodeActor {
+    type Result = MessageResult<GetStatus>;
+
+    fn handle(&mut self, _: GetStatus, _: &mut Self::Context) -> Self::Result {
+        let (pending, waiting, running) = self.state.task_counts();
+        MessageResult(NodeStatus {
+            node: self.state.id,
+            records: self.state.records(),
+            pending_tasks: pending,
+            waiting_tasks: waiting,
+            running_tasks: running,
+            actors: self.state.actor_count(),
+            counters: self.state.counters.clone(),
+            store: self.state.store_summary(),
+        })
+    }
+}

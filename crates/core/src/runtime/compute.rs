@@ -1,0 +1,168 @@
+//! The compute pool of a node: threads that run task bodies, so that the node's control
+//! thread never runs user code. Jobs arrive in batches; results go back to the node's
+//! inbox in batches.
+
+use crate::error::CoreError;
+use crate::ids::NodeId;
+use crate::object_ref::Payload;
+use crate::registry::{Registry, TaskContext};
+use crate::runtime::event::{Computed, NodeEvent};
+use crate::runtime::inbox::Inbox;
+use crate::runtime::node::Job;
+use crate::runtime::worker::Worker;
+use crate::task::TaskKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The threads running task bodies for one node.
+pub struct ComputePool {
+    queues: Vec<Arc<Inbox<Job>>>,
+    threads: Vec<JoinHandle<()>>,
+    next: usize,
+}
+
+impl ComputePool {
+    pub fn start(
+        node: NodeId,
+        threads: usize,
+        registry: Arc<Registry>,
+        results: Arc<Inbox<NodeEvent>>,
+        spin: Duration,
+    ) -> std::io::Result<Self> {
+        let mut pool = ComputePool {
+            queues: Vec::new(),
+            threads: Vec::new(),
+            next: 0,
+        };
+        for i in 0..threads.max(1) {
+            let queue = Arc::new(Inbox::new());
+            let (registry, results, queue_for_thread) =
+                (registry.clone(), results.clone(), queue.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("doreisa-{node:?}-compute-{i}"))
+                .spawn(move || run(queue_for_thread, registry, results, spin))?;
+            pool.queues.push(queue);
+            pool.threads.push(thread);
+        }
+        Ok(pool)
+    }
+
+    /// Hands `jobs` to the threads (a contiguous share each, round robin).
+    pub fn submit(&mut self, jobs: Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let n = self.queues.len();
+        if n == 1 || jobs.len() == 1 {
+            let queue = &self.queues[self.next % n];
+            self.next += 1;
+            queue.push_many(jobs);
+            return;
+        }
+        let per_thread = jobs.len().div_ceil(n);
+        let mut jobs = jobs.into_iter();
+        for _ in 0..n {
+            let share: Vec<Job> = jobs.by_ref().take(per_thread).collect();
+            let queue = &self.queues[self.next % n];
+            self.next += 1;
+            queue.push_many(share);
+        }
+    }
+
+    /// Stops the threads once they finish what they run (queued jobs are dropped).
+    pub fn stop(&mut self) {
+        for queue in &self.queues {
+            queue.close();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ComputePool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(
+    queue: Arc<Inbox<Job>>,
+    registry: Arc<Registry>,
+    results: Arc<Inbox<NodeEvent>>,
+    spin: Duration,
+) {
+    let mut jobs = Vec::new();
+    let mut done = Vec::new();
+    loop {
+        queue.drain_into(&mut jobs);
+        if queue.is_closed() {
+            return;
+        }
+        for job in jobs.drain(..) {
+            done.push(NodeEvent::Computed(Box::new(execute(job, &registry))));
+        }
+        if !done.is_empty() {
+            results.push_many(done.drain(..));
+            continue;
+        }
+        queue.wait_blocking(spin);
+    }
+}
+
+/// Runs one task body; a panic becomes a task failure.
+fn execute(job: Job, registry: &Registry) -> Computed {
+    let Job {
+        spec,
+        args,
+        worker,
+        actor,
+    } = job;
+    let ctx = TaskContext {
+        worker: worker.clone(),
+    };
+    let worker = Worker::new(worker);
+    let task = spec.task;
+    let mut actor = actor;
+    let mut created = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        worker.enter(|| match &spec.kind {
+            TaskKind::Function(name) => registry.lookup(name)?(&ctx, args),
+            TaskKind::CreateActor { actor: id, class } => {
+                let instance = registry.actor(class)?(&ctx, args)?;
+                created = Some((*id, instance));
+                Ok(vec![().encode_payload()?])
+            }
+            TaskKind::Method { method, .. } => {
+                let (_, instance) = actor.as_mut().expect("method without its actor");
+                instance.call(&ctx, method, args)
+            }
+        })
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the task panicked".to_string());
+        Err(CoreError::TaskFailed { task, message })
+    });
+    let outcome = match outcome {
+        Ok(values) if values.len() != spec.num_returns as usize => Err(CoreError::TaskFailed {
+            task,
+            message: format!(
+                "returned {} values, {} expected",
+                values.len(),
+                spec.num_returns
+            ),
+        }),
+        other => other,
+    };
+    Computed {
+        spec,
+        outcome,
+        actor: created.or(actor),
+    }
+}

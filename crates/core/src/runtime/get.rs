@@ -1,0 +1,125 @@
+//! A pending `get`: the slot a node fills and the thread (or task) that waits on it.
+
+use crate::error::{CoreError, Result};
+use crate::ids::ObjectId;
+use bytes::Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+enum Waiter {
+    Thread(Thread),
+    Task(Notify),
+}
+
+/// The values of `ids`, filled in by the node as they become available.
+pub struct GetRequest {
+    pub ids: Vec<ObjectId>,
+    results: Mutex<Vec<Option<Result<Bytes>>>>,
+    remaining: AtomicUsize,
+    /// Complete once this many are ready (for `wait`).
+    needed: usize,
+    waiter: OnceLock<Waiter>,
+}
+
+impl GetRequest {
+    /// Waits for all of `ids`.
+    pub fn all(ids: Vec<ObjectId>) -> Self {
+        let n = ids.len();
+        Self::some(ids, n)
+    }
+
+    /// Completes once `needed` of `ids` are ready.
+    pub fn some(ids: Vec<ObjectId>, needed: usize) -> Self {
+        let n = ids.len();
+        GetRequest {
+            ids,
+            results: Mutex::new((0..n).map(|_| None).collect()),
+            remaining: AtomicUsize::new(needed.min(n)),
+            needed: needed.min(n),
+            waiter: OnceLock::new(),
+        }
+    }
+
+    /// Node side: value (or error) for position `index`; wakes the waiter when enough.
+    pub fn fill(&self, index: usize, value: Result<Bytes>) {
+        let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        if results[index].is_some() {
+            return;
+        }
+        results[index] = Some(value);
+        drop(results);
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            match self.waiter.get() {
+                Some(Waiter::Thread(t)) => t.unpark(),
+                Some(Waiter::Task(n)) => n.notify_one(),
+                None => {}
+            }
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.remaining.load(Ordering::Acquire) == 0
+    }
+
+    /// Blocks until done, spinning for `spin` first; `false` on timeout.
+    pub fn wait_blocking(&self, spin: Duration, timeout: Option<Duration>) -> bool {
+        self.waiter
+            .get_or_init(|| Waiter::Thread(std::thread::current()));
+        let start = Instant::now();
+        while start.elapsed() < spin {
+            if self.is_done() {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        loop {
+            if self.is_done() {
+                return true;
+            }
+            let left = match timeout {
+                Some(t) => match t.checked_sub(start.elapsed()) {
+                    Some(left) => left,
+                    None => return self.is_done(),
+                },
+                None => Duration::from_millis(100),
+            };
+            std::thread::park_timeout(left.min(Duration::from_millis(100)));
+        }
+    }
+
+    /// Waits asynchronously until done.
+    pub async fn wait_async(&self) {
+        let Waiter::Task(notify) = self.waiter.get_or_init(|| Waiter::Task(Notify::new())) else {
+            panic!("get request waited on by a thread and a task");
+        };
+        loop {
+            let notified = notify.notified();
+            if self.is_done() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes the results (call once done); missing ones are timeouts.
+    pub fn take(&self, timeout: Duration) -> Vec<Result<Bytes>> {
+        let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        results
+            .iter_mut()
+            .map(|r| r.take().unwrap_or(Err(CoreError::Timeout(timeout))))
+            .collect()
+    }
+
+    /// Which positions are ready now.
+    pub fn ready(&self) -> Vec<bool> {
+        let results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        results.iter().map(Option::is_some).collect()
+    }
+
+    pub fn needed(&self) -> usize {
+        self.needed
+    }
+}

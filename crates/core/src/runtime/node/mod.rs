@@ -1,0 +1,338 @@
+//! The state of one node, as plain data and functions: the reference tables of the
+//! workers it hosts, the tasks it submitted and runs, the objects it waits for. It is
+//! driven by [`NodeEvent`]s and fills an [`Outbox`]; it never touches threads, sockets
+//! or clocks, so it can be driven step by step in tests. The node actor
+//! (`runtime::actor`) is the thin shell that feeds it.
+
+mod membership;
+mod objects;
+mod tasks;
+
+use crate::error::CoreError;
+use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
+use crate::ownership::{Effect, LossReason, RefTable, TableConfig};
+use crate::registry::{ActorInstance, ArgBytes};
+use crate::runtime::event::{Command, Envelope, NodeCounters, NodeEvent, NodeMessage};
+use crate::runtime::get::GetRequest;
+use crate::runtime::worker::{NodeShared, WorkerShared};
+use crate::task::TaskSpec;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A task body to run on the compute pool.
+pub struct Job {
+    pub spec: TaskSpec,
+    pub args: Vec<ArgBytes>,
+    pub worker: Arc<WorkerShared>,
+    /// For a method: the instance to run it on (handed back when done).
+    pub actor: Option<(ActorId, Box<dyn ActorInstance>)>,
+}
+
+/// What handling events produced, for the shell to carry out.
+#[derive(Default)]
+pub struct Outbox {
+    pub messages: Vec<(NodeId, NodeMessage)>,
+    pub jobs: Vec<Job>,
+    pub stop: bool,
+}
+
+/// Something waiting for an object's value on this node.
+enum ObjectWaiter {
+    Get(Arc<GetRequest>, usize),
+    Arg(TaskId, usize),
+    Fetch(NodeId),
+}
+
+/// A task submitted by a worker of this node, not finished.
+struct PendingTask {
+    spec: TaskSpec,
+    executor: NodeId,
+}
+
+/// A task accepted here, waiting for argument values.
+struct WaitingTask {
+    spec: TaskSpec,
+    args: Vec<Option<ArgBytes>>,
+    missing: usize,
+}
+
+/// An actor living here.
+#[derive(Default)]
+struct ActorSlot {
+    instance: Option<Box<dyn ActorInstance>>,
+    /// Method calls in arrival order; the head runs when its arguments are ready.
+    queue: VecDeque<TaskId>,
+    busy: bool,
+    dead: Option<CoreError>,
+}
+
+/// The state of one node.
+pub struct NodeState {
+    pub id: NodeId,
+    shared: Arc<NodeShared>,
+    tables: FxHashMap<WorkerId, RefTable>,
+    workers: FxHashMap<WorkerId, Arc<WorkerShared>>,
+    /// The worker that runs the tasks sent to this node.
+    executor: WorkerId,
+    /// Deaths applied (one per worker), stamped on outgoing messages.
+    epoch: u64,
+    dead_nodes: FxHashSet<NodeId>,
+    live_nodes: Vec<NodeId>,
+    // caller side
+    pending: FxHashMap<TaskId, PendingTask>,
+    lineage: FxHashMap<TaskId, TaskSpec>,
+    /// Owned here, primary copy on another node.
+    primary_elsewhere: FxHashMap<ObjectId, NodeId>,
+    /// Values that cannot be obtained, and why.
+    failed: FxHashMap<ObjectId, CoreError>,
+    /// Actor objects owned here: releasing one stops its actor.
+    actor_objects: FxHashMap<ObjectId, (ActorId, NodeId)>,
+    // executor side
+    waiting: FxHashMap<TaskId, WaitingTask>,
+    running: FxHashMap<TaskId, TaskSpec>,
+    actors: FxHashMap<ActorId, ActorSlot>,
+    /// Primary copies kept here for owners on other nodes.
+    held_for_remote: FxHashSet<ObjectId>,
+    // objects
+    waiters: FxHashMap<ObjectId, Vec<ObjectWaiter>>,
+    fetching: FxHashMap<ObjectId, NodeId>,
+    /// Protocol messages between workers of this node, delivered in the same step.
+    local_protocol: VecDeque<(WorkerId, WorkerId, crate::ownership::ProtocolMessage)>,
+    effects: Vec<Effect>,
+    pub out: Outbox,
+    pub counters: NodeCounters,
+}
+
+impl NodeState {
+    /// A node with its executor worker (index 0) and the given extra workers (drivers).
+    pub fn new(shared: Arc<NodeShared>, nodes: &[NodeId]) -> Self {
+        let id = shared.id;
+        let executor = WorkerId::new(id, 0);
+        let mut state = NodeState {
+            id,
+            shared,
+            tables: FxHashMap::default(),
+            workers: FxHashMap::default(),
+            executor,
+            epoch: 0,
+            dead_nodes: FxHashSet::default(),
+            live_nodes: nodes.to_vec(),
+            pending: FxHashMap::default(),
+            lineage: FxHashMap::default(),
+            primary_elsewhere: FxHashMap::default(),
+            failed: FxHashMap::default(),
+            actor_objects: FxHashMap::default(),
+            waiting: FxHashMap::default(),
+            running: FxHashMap::default(),
+            actors: FxHashMap::default(),
+            held_for_remote: FxHashSet::default(),
+            waiters: FxHashMap::default(),
+            fetching: FxHashMap::default(),
+            local_protocol: VecDeque::new(),
+            effects: Vec::new(),
+            out: Outbox::default(),
+            counters: NodeCounters::default(),
+        };
+        state.add_worker(executor);
+        state
+    }
+
+    /// Hosts a new worker here (the executor, or a driver); returns its shared handle.
+    pub fn add_worker(&mut self, worker: WorkerId) -> Arc<WorkerShared> {
+        let mut table = RefTable::new(worker, TableConfig::default());
+        for &node in &self.live_nodes {
+            // Peers: the executor of every node and the workers of this one.
+            table.add_peer(WorkerId::new(node, 0));
+        }
+        for &other in self.tables.keys() {
+            table.add_peer(other);
+        }
+        for table_of_other in self.tables.values_mut() {
+            table_of_other.add_peer(worker);
+        }
+        self.tables.insert(worker, table);
+        let shared = Arc::new(WorkerShared::new(worker, self.shared.clone()));
+        self.workers.insert(worker, shared.clone());
+        shared
+    }
+
+    pub(crate) fn store(&self) -> &crate::ObjectStore {
+        &self.shared.store
+    }
+
+    pub fn executor(&self) -> Arc<WorkerShared> {
+        self.workers[&self.executor].clone()
+    }
+
+    /// Records on every local table that `worker` (hosted elsewhere) is a live peer.
+    pub fn add_peer(&mut self, worker: WorkerId) {
+        for table in self.tables.values_mut() {
+            table.add_peer(worker);
+        }
+    }
+
+    /// Handles one event; results accumulate in `self.out`.
+    pub fn handle(&mut self, event: NodeEvent) {
+        match event {
+            NodeEvent::Command(command) => self.on_command(command),
+            NodeEvent::Remote(envelope) => self.on_remote(envelope),
+            NodeEvent::Computed(done) => self.on_computed(*done),
+            NodeEvent::NodeLeft { node, workers } => self.on_node_left(node, workers),
+            NodeEvent::Stop => self.out.stop = true,
+        }
+        self.settle();
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Put { worker, id, nested } => {
+                let node = self.id;
+                self.table(worker).put(id, &nested, Some(node));
+                self.object_arrived(id);
+            }
+            Command::Drop { worker, id } => self.table(worker).remove_local(id),
+            Command::Deserialized {
+                worker,
+                id,
+                owner,
+                outer,
+            } => self.table(worker).deserialize_ref(id, owner, outer),
+            Command::Submit { worker, spec } => self.submit(worker, spec),
+            Command::Get { worker, request } => self.get(worker, request),
+            Command::Free { worker, ids } => self.table(worker).free(&ids),
+        }
+    }
+
+    fn on_remote(&mut self, envelope: Envelope) {
+        debug_assert!(
+            envelope.epoch <= self.epoch,
+            "a message from {:?} carries deaths this node has not applied",
+            envelope.from
+        );
+        if self.dead_nodes.contains(&envelope.from) {
+            return;
+        }
+        match envelope.message {
+            NodeMessage::Protocol { from, to, message } => {
+                if let Some(table) = self.tables.get_mut(&to) {
+                    table.handle_message(from, message);
+                }
+            }
+            NodeMessage::Task(spec) => self.accept_task(spec),
+            NodeMessage::Reply(reply) => self.on_reply(reply),
+            NodeMessage::Fetch { id, requester } => self.on_fetch(id, requester),
+            NodeMessage::Object { id, data } => self.on_object(id, data),
+            NodeMessage::ObjectFailed { id, error } => self.on_object_failed(id, error),
+            NodeMessage::Free { ids } => self.on_free(&ids),
+            NodeMessage::KillActor { actor } => self.kill_actor(actor),
+        }
+    }
+
+    fn table(&mut self, worker: WorkerId) -> &mut RefTable {
+        self.tables
+            .get_mut(&worker)
+            .unwrap_or_else(|| panic!("{worker:?} is not hosted on this node"))
+    }
+
+    /// Sends `message` to `node` (handled at once when it is this node).
+    fn send(&mut self, node: NodeId, message: NodeMessage) {
+        if node == self.id {
+            let envelope = Envelope {
+                from: self.id,
+                epoch: self.epoch,
+                message,
+            };
+            self.on_remote(envelope);
+        } else if !self.dead_nodes.contains(&node) {
+            self.counters.messages_sent += 1;
+            self.out.messages.push((node, message));
+        }
+    }
+
+    /// The epoch to stamp on outgoing messages.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Carries out what the reference tables decided, until nothing is left.
+    fn settle(&mut self) {
+        loop {
+            let mut any = false;
+            let workers: Vec<WorkerId> = self.tables.keys().copied().collect();
+            for worker in workers {
+                let mut effects = std::mem::take(&mut self.effects);
+                self.table(worker).drain_effects_into(&mut effects);
+                if effects.is_empty() {
+                    self.effects = effects;
+                    continue;
+                }
+                any = true;
+                for effect in effects.drain(..) {
+                    self.apply_effect(worker, effect);
+                }
+                self.effects = effects;
+            }
+            while let Some((from, to, message)) = self.local_protocol.pop_front() {
+                any = true;
+                if let Some(table) = self.tables.get_mut(&to) {
+                    table.handle_message(from, message);
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn apply_effect(&mut self, worker: WorkerId, effect: Effect) {
+        match effect {
+            Effect::Send { to, message } => {
+                if to.node() == self.id {
+                    self.local_protocol.push_back((worker, to, message));
+                } else {
+                    self.send(
+                        to.node(),
+                        NodeMessage::Protocol {
+                            from: worker,
+                            to,
+                            message,
+                        },
+                    );
+                }
+            }
+            Effect::ReleaseValue { id, owned: true } => self.release_owned(id),
+            Effect::ReleaseValue { id, owned: false } => self.release_copy(id),
+            Effect::FreedOnRequest { id } => {
+                self.release_owned(id);
+                self.fail_object(id, CoreError::ObjectFreed(id));
+            }
+            Effect::Forgotten { id } => {
+                if !self.tables.values().any(|t| t.has(id)) {
+                    self.failed.remove(&id);
+                }
+            }
+            Effect::Lost { id, reason } => {
+                let error = match reason {
+                    LossReason::OwnerDied => CoreError::OwnerDied(id),
+                    reason => CoreError::ObjectLost { id, reason },
+                };
+                self.fail_object(id, error);
+            }
+            Effect::Reconstruct { id, task } => self.reconstruct(worker, id, task),
+            Effect::LineageReleased { task } => {
+                self.lineage.remove(&task);
+            }
+        }
+    }
+
+    /// Number of records in the reference tables of this node (for tests and status).
+    pub fn records(&self) -> usize {
+        self.tables.values().map(RefTable::len).sum()
+    }
+
+    /// Tasks submitted here and not finished, waiting for arguments, and running.
+    pub fn task_counts(&self) -> (usize, usize, usize) {
+        (self.pending.len(), self.waiting.len(), self.running.len())
+    }
+}

@@ -1,0 +1,517 @@
+//! Tasks on a node: submission and placement (caller side), argument resolution,
+//! dispatch and completion (executor side), replies, actors, and re-execution from
+//! lineage.
+
+use super::{ActorSlot, Job, NodeState, ObjectWaiter, PendingTask, WaitingTask};
+use crate::error::CoreError;
+use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
+use crate::ownership::{FinishedTask, SubmittedTask};
+use crate::registry::ArgBytes;
+use crate::runtime::event::{Computed, NodeMessage, task_failed};
+use crate::task::{Placement, ReturnData, ReturnValue, TaskArg, TaskKind, TaskReply, TaskSpec};
+use bytes::Bytes;
+use doreisa_objstore::CopyKind;
+
+/// Return values up to this size travel in the reply, to be stored by their owner.
+const INLINE_RETURN_MAX: usize = 64 * 1024;
+
+impl NodeState {
+    // ----- caller side ---------------------------------------------------------------
+
+    pub(super) fn submit(&mut self, worker: WorkerId, spec: TaskSpec) {
+        let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
+        let retryable = spec.retries > 0;
+        self.table(worker).submit_task(SubmittedTask {
+            task: spec.task,
+            num_returns: spec.num_returns,
+            args: &referenced,
+            retryable,
+            spec_bytes: spec.approximate_size(),
+        });
+        if let TaskKind::CreateActor { actor, .. } = &spec.kind
+            && let Placement::Node(node) = spec.placement
+        {
+            self.actor_objects.insert(spec.return_id(1), (*actor, node));
+        }
+        if retryable {
+            self.lineage.insert(spec.task, spec.clone());
+        }
+        self.counters.tasks_submitted += 1;
+        self.send_task(worker, spec);
+    }
+
+    /// Sends `spec` (submitted by `worker`) to the node that should run it.
+    fn send_task(&mut self, worker: WorkerId, spec: TaskSpec) {
+        let executor = self.choose_node(worker, &spec);
+        let Some(executor) = executor else {
+            let error = CoreError::Invalid(format!("no live node can run {:?}", spec.task));
+            self.task_failed_for_caller(spec, error);
+            return;
+        };
+        self.pending.insert(
+            spec.task,
+            PendingTask {
+                spec: spec.clone(),
+                executor,
+            },
+        );
+        self.send(executor, NodeMessage::Task(spec));
+    }
+
+    fn choose_node(&self, worker: WorkerId, spec: &TaskSpec) -> Option<NodeId> {
+        let alive = |n: &NodeId| !self.dead_nodes.contains(n);
+        match spec.placement {
+            Placement::Node(node) | Placement::Actor(_, node) => Some(node).filter(alive),
+            Placement::Spread | Placement::Locality => {
+                // Where most of the ref arguments are: the primary copy for objects we
+                // own, the owner's node for the others.
+                let mut votes: Vec<(NodeId, usize)> = Vec::new();
+                for (id, owner) in spec.referenced() {
+                    let node = if self.shared.store.contains(id) {
+                        self.id
+                    } else if owner.node() == self.id {
+                        self.tables[&worker]
+                            .pinned_at(id)
+                            .or_else(|| self.primary_elsewhere.get(&id).copied())
+                            .unwrap_or(self.id)
+                    } else {
+                        owner.node()
+                    };
+                    match votes.iter_mut().find(|(n, _)| *n == node) {
+                        Some((_, count)) => *count += 1,
+                        None => votes.push((node, 1)),
+                    }
+                }
+                votes.sort_by_key(|&(n, c)| (std::cmp::Reverse(c), n != self.id, n));
+                votes
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .find(alive)
+                    .or(Some(self.id))
+            }
+        }
+    }
+
+    /// A task of ours can never run or finish: its returns fail with `error`.
+    fn task_failed_for_caller(&mut self, spec: TaskSpec, error: CoreError) {
+        let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
+        self.pending.remove(&spec.task);
+        self.table(spec.caller)
+            .task_failed(spec.task, spec.num_returns, &referenced);
+        for index in 1..=spec.num_returns {
+            self.fail_object(spec.return_id(index), error.clone());
+        }
+    }
+
+    /// The reply of a task submitted here.
+    pub(super) fn on_reply(&mut self, reply: TaskReply) {
+        let Some(pending) = self.pending.remove(&reply.task) else {
+            // Already failed or re-sent: its values are not wanted.
+            self.discard_returns(&reply);
+            return;
+        };
+        let spec = pending.spec;
+        let caller = spec.caller;
+        let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
+        let nested: Vec<(ObjectId, Vec<(ObjectId, WorkerId)>)> = match &reply.outcome {
+            Ok(returns) => returns
+                .iter()
+                .filter(|r| !r.nested.is_empty())
+                .map(|r| (r.id, r.nested.clone()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        self.table(caller).task_finished(FinishedTask {
+            task: spec.task,
+            num_returns: spec.num_returns,
+            args: &referenced,
+            executor: reply.executor,
+            report: &reply.report,
+            nested_in_returns: &nested,
+            keep_lineage: spec.retries > 0 && reply.outcome.is_ok(),
+        });
+        tracing::debug!(task = ?spec.task, ok = reply.outcome.is_ok(), "finished");
+        match reply.outcome {
+            Ok(returns) => {
+                for ret in returns {
+                    self.store_return(caller, ret);
+                }
+            }
+            Err(message) => {
+                for index in 1..=spec.num_returns {
+                    self.fail_object(
+                        spec.return_id(index),
+                        task_failed(spec.task, message.clone()),
+                    );
+                }
+            }
+        }
+    }
+
+    fn store_return(&mut self, caller: WorkerId, ret: ReturnValue) {
+        let wanted = self.tables[&caller].in_scope(ret.id);
+        match ret.data {
+            ReturnData::Inline(bytes) => {
+                if !wanted {
+                    return;
+                }
+                if let Err(e) = self.shared.store.put(ret.id, bytes, CopyKind::Primary) {
+                    self.fail_object(ret.id, e.into());
+                    return;
+                }
+                let node = self.id;
+                self.table(caller).object_pinned_at(ret.id, node);
+            }
+            ReturnData::Stored { node, .. } => {
+                if !wanted {
+                    if node != self.id {
+                        self.send(node, NodeMessage::Free { ids: vec![ret.id] });
+                    } else {
+                        self.shared.store.delete(ret.id);
+                    }
+                    return;
+                }
+                self.table(caller).object_pinned_at(ret.id, node);
+                if node != self.id {
+                    self.primary_elsewhere.insert(ret.id, node);
+                    if self.waiters.contains_key(&ret.id) {
+                        self.ensure_fetch(ret.id, caller);
+                    }
+                    return;
+                }
+            }
+        }
+        self.object_arrived(ret.id);
+    }
+
+    fn discard_returns(&mut self, reply: &TaskReply) {
+        if let Ok(returns) = &reply.outcome {
+            for ret in returns {
+                if let ReturnData::Stored { node, .. } = ret.data
+                    && node != self.id
+                {
+                    self.send(node, NodeMessage::Free { ids: vec![ret.id] });
+                }
+            }
+        }
+    }
+
+    /// A value we own was lost with its node: run its task again.
+    pub(super) fn reconstruct(&mut self, worker: WorkerId, id: ObjectId, task: TaskId) {
+        let Some(mut spec) = self.lineage.get(&task).cloned() else {
+            self.fail_object(
+                id,
+                CoreError::ObjectLost {
+                    id,
+                    reason: crate::ownership::LossReason::LineageEvicted,
+                },
+            );
+            return;
+        };
+        if self.pending.contains_key(&task) {
+            return;
+        }
+        if spec.retries == 0 || !self.table(worker).resubmit_task(task) {
+            self.fail_object(
+                id,
+                task_failed(task, "lost, and no retries left to rebuild it"),
+            );
+            return;
+        }
+        spec.retries -= 1;
+        if let Placement::Node(node) = spec.placement
+            && self.dead_nodes.contains(&node)
+        {
+            spec.placement = Placement::Locality;
+        }
+        self.lineage.insert(task, spec.clone());
+        tracing::debug!(?task, ?id, "rebuilding from lineage");
+        self.send_task(worker, spec);
+    }
+
+    // ----- executor side -------------------------------------------------------------
+
+    /// A task to run here.
+    pub(super) fn accept_task(&mut self, spec: TaskSpec) {
+        let task = spec.task;
+        match &spec.kind {
+            TaskKind::Method { actor, .. } => match self.actors.get_mut(actor) {
+                Some(slot) if slot.dead.is_none() => slot.queue.push_back(task),
+                Some(slot) => {
+                    let error = slot.dead.clone().expect("dead");
+                    self.reply_failure(spec, error);
+                    return;
+                }
+                None => {
+                    let error = CoreError::ActorDied(*actor);
+                    self.reply_failure(spec, error);
+                    return;
+                }
+            },
+            TaskKind::CreateActor { actor, .. } => {
+                self.actors.insert(*actor, ActorSlot::default());
+            }
+            TaskKind::Function(_) => {}
+        }
+        let mut waiting = WaitingTask {
+            args: vec![None; spec.args.len()],
+            missing: 0,
+            spec,
+        };
+        let mut fetches = Vec::new();
+        for (index, arg) in waiting.spec.args.iter().enumerate() {
+            match arg {
+                TaskArg::Value { bytes, .. } => {
+                    waiting.args[index] = Some(ArgBytes {
+                        bytes: bytes.clone(),
+                        from: None,
+                    })
+                }
+                TaskArg::Ref { id, owner } => match self.local_value(*id) {
+                    Some(Ok(bytes)) => {
+                        waiting.args[index] = Some(ArgBytes {
+                            bytes,
+                            from: Some(*id),
+                        })
+                    }
+                    Some(Err(error)) => {
+                        let spec = waiting.spec.clone();
+                        self.reply_failure(spec, error);
+                        return;
+                    }
+                    None => {
+                        waiting.missing += 1;
+                        fetches.push((index, *id, *owner));
+                    }
+                },
+            }
+        }
+        self.waiting.insert(task, waiting);
+        for (index, id, owner) in fetches {
+            self.waiters
+                .entry(id)
+                .or_default()
+                .push(ObjectWaiter::Arg(task, index));
+            self.ensure_fetch(id, owner);
+        }
+        self.try_start(task);
+    }
+
+    /// Argument `index` of `task` (the value of `id`) is here, or failed.
+    pub(super) fn argument_ready(
+        &mut self,
+        task: TaskId,
+        index: usize,
+        id: ObjectId,
+        value: Result<Bytes, CoreError>,
+    ) {
+        let Some(waiting) = self.waiting.get_mut(&task) else {
+            return;
+        };
+        match value {
+            Ok(bytes) => {
+                if waiting.args[index].is_none() {
+                    waiting.args[index] = Some(ArgBytes {
+                        bytes,
+                        from: Some(id),
+                    });
+                    waiting.missing -= 1;
+                }
+                self.try_start(task);
+            }
+            Err(error) => {
+                let waiting = self.waiting.remove(&task).expect("waiting");
+                if let TaskKind::Method { actor, .. } = &waiting.spec.kind
+                    && let Some(slot) = self.actors.get_mut(actor)
+                {
+                    slot.queue.retain(|t| *t != task);
+                }
+                self.reply_failure(waiting.spec, error);
+            }
+        }
+    }
+
+    /// Starts `task` if its arguments are here (and, for a method, its turn has come).
+    fn try_start(&mut self, task: TaskId) {
+        let Some(waiting) = self.waiting.get(&task) else {
+            return;
+        };
+        if waiting.missing > 0 {
+            return;
+        }
+        let actor = match &waiting.spec.kind {
+            TaskKind::Method { actor, .. } => {
+                let slot = self.actors.get(actor).expect("actor slot");
+                if slot.busy || slot.instance.is_none() || slot.queue.front() != Some(&task) {
+                    return;
+                }
+                Some(*actor)
+            }
+            _ => None,
+        };
+        let waiting = self.waiting.remove(&task).expect("waiting");
+        let args = waiting
+            .args
+            .into_iter()
+            .map(|a| a.expect("ready"))
+            .collect();
+        let instance = actor.map(|a| {
+            let slot = self.actors.get_mut(&a).expect("actor slot");
+            slot.queue.pop_front();
+            slot.busy = true;
+            (a, slot.instance.take().expect("instance"))
+        });
+        let executor = self.executor;
+        let referenced = waiting.spec.referenced();
+        self.table(executor).begin_task(&referenced);
+        self.running.insert(task, waiting.spec.clone());
+        tracing::debug!(?task, "run");
+        let worker = self.workers[&executor].clone();
+        self.out.jobs.push(Job {
+            spec: waiting.spec,
+            args,
+            worker,
+            actor: instance,
+        });
+    }
+
+    /// Starts the next method call of `actor`, if ready.
+    fn next_method(&mut self, actor: ActorId) {
+        if let Some(&next) = self.actors.get(&actor).and_then(|s| s.queue.front()) {
+            self.try_start(next);
+        }
+    }
+
+    /// A task body finished on the compute pool.
+    pub(super) fn on_computed(&mut self, done: Computed) {
+        let spec = done.spec;
+        self.running.remove(&spec.task);
+        self.counters.tasks_run += 1;
+        let mut actor_to_advance = None;
+        if let Some((actor, instance)) = done.actor
+            && let Some(slot) = self.actors.get_mut(&actor)
+        {
+            slot.busy = false;
+            match (&spec.kind, &done.outcome) {
+                (TaskKind::CreateActor { .. }, Err(error)) => slot.dead = Some(error.clone()),
+                _ => slot.instance = Some(instance),
+            }
+            actor_to_advance = Some(actor);
+        } else if let TaskKind::CreateActor { actor, .. } = &spec.kind
+            && let Err(error) = &done.outcome
+            && let Some(slot) = self.actors.get_mut(actor)
+        {
+            slot.dead = Some(error.clone());
+        }
+        let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
+        let executor = self.executor;
+        let caller = spec.caller;
+        if self.dead_nodes.contains(&caller.node()) {
+            // Nobody wants the reply; keep what the task learnt about borrowers.
+            self.table(executor).abandon_task(&referenced);
+        } else {
+            let outcome = match done.outcome {
+                Ok(encoded) => Ok(self.place_returns(&spec, encoded)),
+                Err(error) => Err(error.to_string()),
+            };
+            let report = self.table(executor).end_task(&referenced, caller);
+            let reply = TaskReply {
+                task: spec.task,
+                caller,
+                executor,
+                report,
+                outcome,
+            };
+            self.send(caller.node(), NodeMessage::Reply(reply));
+        }
+        if let Some(actor) = actor_to_advance {
+            self.fail_queued_if_dead(actor);
+            self.next_method(actor);
+        }
+    }
+
+    /// Stores or inlines the values a task returned.
+    fn place_returns(
+        &mut self,
+        spec: &TaskSpec,
+        encoded: Vec<crate::object_ref::Encoded>,
+    ) -> Vec<ReturnValue> {
+        let executor = self.executor;
+        let caller = spec.caller;
+        let mut returns = Vec::with_capacity(encoded.len());
+        for (i, value) in encoded.into_iter().enumerate() {
+            let id = spec.return_id(i as u32 + 1);
+            if !value.nested.is_empty() {
+                self.table(executor).add_nested(id, caller, &value.nested);
+            }
+            let size = value.bytes.len();
+            let data = if caller.node() != self.id && size <= INLINE_RETURN_MAX {
+                ReturnData::Inline(value.bytes)
+            } else {
+                match self.shared.store.put(id, value.bytes, CopyKind::Primary) {
+                    Ok(()) => {
+                        if caller.node() != self.id {
+                            self.held_for_remote.insert(id);
+                        }
+                        ReturnData::Stored {
+                            node: self.id,
+                            size: size as u64,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(?id, error = %e, "cannot store a return value");
+                        ReturnData::Inline(Bytes::new())
+                    }
+                }
+            };
+            returns.push(ReturnValue {
+                id,
+                data,
+                nested: value.nested,
+            });
+        }
+        returns
+    }
+
+    /// `spec` cannot run here: reply with the error without running it.
+    fn reply_failure(&mut self, spec: TaskSpec, error: CoreError) {
+        let reply = TaskReply {
+            task: spec.task,
+            caller: spec.caller,
+            executor: self.executor,
+            report: Default::default(),
+            outcome: Err(error.to_string()),
+        };
+        self.send(spec.caller.node(), NodeMessage::Reply(reply));
+    }
+
+    fn fail_queued_if_dead(&mut self, actor: ActorId) {
+        let Some(slot) = self.actors.get_mut(&actor) else {
+            return;
+        };
+        let Some(error) = slot.dead.clone() else {
+            return;
+        };
+        let queued: Vec<TaskId> = slot.queue.drain(..).collect();
+        for task in queued {
+            if let Some(waiting) = self.waiting.remove(&task) {
+                self.reply_failure(waiting.spec, error.clone());
+            }
+        }
+    }
+
+    /// The last handle of `actor` is gone: stop it once idle, fail what is queued.
+    pub(super) fn kill_actor(&mut self, actor: ActorId) {
+        if let Some(slot) = self.actors.get_mut(&actor) {
+            slot.dead = Some(CoreError::ActorDied(actor));
+            slot.instance = None;
+            self.fail_queued_if_dead(actor);
+            self.actors.remove(&actor);
+        }
+    }
+
+    /// Actors alive on this node.
+    pub fn actor_count(&self) -> usize {
+        self.actors.len()
+    }
+}

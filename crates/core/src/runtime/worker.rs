@@ -1,0 +1,484 @@
+//! `Worker`: the handle user code and task bodies use (put, get, wait, free, submit
+//! tasks, create and call actors). Every operation is a command pushed to the inbox of
+//! the worker's node, where the worker's reference table lives; a worker never blocks
+//! on its node except to wait for values.
+
+use crate::error::{CoreError, Result};
+use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
+use crate::object_ref::{Blob, ObjectRef, Payload, RefHandle, decode_for};
+use crate::registry::Registry;
+use crate::runtime::event::{Command, NodeEvent};
+use crate::runtime::get::GetRequest;
+use crate::runtime::inbox::Inbox;
+use crate::task::{Placement, TaskArg, TaskKind, TaskSpec};
+use crate::{Arg, ObjectStore};
+use bytes::Bytes;
+use doreisa_objstore::CopyKind;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// What every worker of a node shares with it.
+pub struct NodeShared {
+    pub id: NodeId,
+    pub inbox: Arc<Inbox<NodeEvent>>,
+    pub store: Arc<ObjectStore>,
+    pub registry: Arc<Registry>,
+    /// The nodes of the cluster, for spreading tasks.
+    pub nodes: Vec<NodeId>,
+    /// How long a waiting thread polls before parking.
+    pub spin: Duration,
+    spread_cursor: AtomicUsize,
+}
+
+impl NodeShared {
+    pub fn new(
+        id: NodeId,
+        inbox: Arc<Inbox<NodeEvent>>,
+        store: Arc<ObjectStore>,
+        registry: Arc<Registry>,
+        nodes: Vec<NodeId>,
+        spin: Duration,
+    ) -> Self {
+        NodeShared {
+            id,
+            inbox,
+            store,
+            registry,
+            nodes,
+            spin,
+            spread_cursor: AtomicUsize::new(id.0 as usize),
+        }
+    }
+
+    fn next_spread_node(&self) -> NodeId {
+        let i = self.spread_cursor.fetch_add(1, Ordering::Relaxed);
+        self.nodes[i % self.nodes.len()]
+    }
+}
+
+/// The state shared by a worker's handles.
+pub struct WorkerShared {
+    pub id: WorkerId,
+    next_seq: AtomicU64,
+    pub node: Arc<NodeShared>,
+}
+
+impl WorkerShared {
+    pub fn new(id: WorkerId, node: Arc<NodeShared>) -> Self {
+        WorkerShared {
+            id,
+            next_seq: AtomicU64::new(1),
+            node,
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn command(&self, command: Command) {
+        self.node.inbox.push(NodeEvent::Command(command));
+    }
+
+    /// The last clone of a handle on `id` went.
+    pub(crate) fn handle_dropped(&self, id: ObjectId) {
+        self.command(Command::Drop {
+            worker: self.id,
+            id,
+        });
+    }
+
+    /// A ref was deserialized here: a new handle group.
+    pub(crate) fn deserialized_ref(
+        self: &Arc<Self>,
+        id: ObjectId,
+        owner: WorkerId,
+        outer: Option<ObjectId>,
+    ) -> Arc<RefHandle> {
+        self.command(Command::Deserialized {
+            worker: self.id,
+            id,
+            owner,
+            outer,
+        });
+        self.handle(id, owner)
+    }
+
+    fn handle(self: &Arc<Self>, id: ObjectId, owner: WorkerId) -> Arc<RefHandle> {
+        Arc::new(RefHandle {
+            id,
+            owner,
+            worker: self.clone(),
+        })
+    }
+}
+
+/// Placement and retries of a task.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskOptions {
+    pub placement: Placement,
+    /// Re-executions allowed (after a node failure, or to rebuild a lost return).
+    pub retries: u32,
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        TaskOptions {
+            placement: Placement::Locality,
+            retries: 3,
+        }
+    }
+}
+
+impl TaskOptions {
+    /// Run on `node`.
+    pub fn on(node: NodeId) -> Self {
+        TaskOptions {
+            placement: Placement::Node(node),
+            ..Self::default()
+        }
+    }
+
+    /// Run on the next node, round robin.
+    pub fn spread() -> Self {
+        TaskOptions {
+            placement: Placement::Spread,
+            ..Self::default()
+        }
+    }
+
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+}
+
+/// A task argument ready to be submitted (keeps a ref argument alive until then).
+pub struct TaskArgument {
+    arg: TaskArg,
+    _keep: Option<ObjectRef<()>>,
+}
+
+/// A live actor.
+#[derive(Clone, Debug)]
+pub struct ActorHandle {
+    pub id: ActorId,
+    pub node: NodeId,
+    /// The actor lives while a handle does: this ref to its creation's result is
+    /// counted like any other, and releasing it stops the actor.
+    #[allow(dead_code)]
+    pub(crate) object: ObjectRef<()>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// A worker: a process-level owner of objects, with its own reference table.
+#[derive(Clone)]
+pub struct Worker {
+    pub(crate) shared: Arc<WorkerShared>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Worker({:?} on {:?})",
+            self.shared.id, self.shared.node.id
+        )
+    }
+}
+
+impl Worker {
+    pub(crate) fn new(shared: Arc<WorkerShared>) -> Self {
+        Worker { shared }
+    }
+
+    /// The worker running the current task, inside a task body.
+    pub fn current() -> Option<Worker> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Makes `self` the current worker of this thread while `f` runs.
+    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        let out = f();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+        out
+    }
+
+    pub fn id(&self) -> WorkerId {
+        self.shared.id
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.shared.node.id
+    }
+
+    /// The nodes of the cluster.
+    pub fn nodes(&self) -> &[NodeId] {
+        &self.shared.node.nodes
+    }
+
+    // ----- objects -------------------------------------------------------------------
+
+    /// Stores `value` on this worker's node; this worker owns it.
+    pub fn put<T: Payload>(&self, value: &T) -> Result<ObjectRef<T>> {
+        let encoded = value.encode_payload()?;
+        let id = ObjectId::put(self.shared.id, self.shared.next_seq());
+        self.shared
+            .node
+            .store
+            .put(id, encoded.bytes, CopyKind::Primary)?;
+        self.shared.command(Command::Put {
+            worker: self.shared.id,
+            id,
+            nested: encoded.nested,
+        });
+        tracing::trace!(?id, "put");
+        Ok(ObjectRef::from_handle(
+            self.shared.handle(id, self.shared.id),
+        ))
+    }
+
+    /// Stores raw bytes without copying them.
+    pub fn put_blob(&self, bytes: Bytes) -> Result<ObjectRef<Blob>> {
+        self.put(&Blob(bytes))
+    }
+
+    /// The value of `r`, waiting for it as long as needed.
+    pub fn get<T: Payload>(&self, r: &ObjectRef<T>) -> Result<T> {
+        self.get_timeout(r, None)
+    }
+
+    /// The value of `r`, or `Timeout` after `timeout`.
+    pub fn get_timeout<T: Payload>(
+        &self,
+        r: &ObjectRef<T>,
+        timeout: Option<Duration>,
+    ) -> Result<T> {
+        let mut values = self.get_many(std::slice::from_ref(r), timeout)?;
+        Ok(values.pop().expect("one value"))
+    }
+
+    /// The values of all of `refs`.
+    pub fn get_all<T: Payload>(&self, refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
+        self.get_many(refs, None)
+    }
+
+    fn get_many<T: Payload>(
+        &self,
+        refs: &[ObjectRef<T>],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<T>> {
+        let request = self.request(refs, refs.len());
+        let limit = timeout.unwrap_or(Duration::MAX);
+        if !request.wait_blocking(self.shared.node.spin, timeout) {
+            return Err(CoreError::Timeout(limit));
+        }
+        self.decode_all(refs, request.take(limit))
+    }
+
+    /// Asynchronous `get`.
+    pub async fn get_async<T: Payload>(&self, r: &ObjectRef<T>) -> Result<T> {
+        let request = self.request(std::slice::from_ref(r), 1);
+        request.wait_async().await;
+        let mut values = self.decode_all(std::slice::from_ref(r), request.take(Duration::MAX))?;
+        Ok(values.pop().expect("one value"))
+    }
+
+    /// Waits until `num_ready` of `refs` are available or `timeout` passes; returns the
+    /// ready ones and the others, in their original order.
+    pub fn wait<T>(
+        &self,
+        refs: &[ObjectRef<T>],
+        num_ready: usize,
+        timeout: Duration,
+    ) -> (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>) {
+        let request = self.request(refs, num_ready);
+        request.wait_blocking(self.shared.node.spin, Some(timeout));
+        let ready = request.ready();
+        let (mut yes, mut no) = (Vec::new(), Vec::new());
+        for (r, ready) in refs.iter().zip(ready) {
+            if ready {
+                yes.push(r.clone());
+            } else {
+                no.push(r.clone());
+            }
+        }
+        (yes, no)
+    }
+
+    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Arc<GetRequest> {
+        let ids = refs.iter().map(|r| r.id()).collect();
+        let request = Arc::new(GetRequest::some(ids, needed));
+        self.shared.command(Command::Get {
+            worker: self.shared.id,
+            request: request.clone(),
+        });
+        request
+    }
+
+    fn decode_all<T: Payload>(
+        &self,
+        refs: &[ObjectRef<T>],
+        results: Vec<Result<Bytes>>,
+    ) -> Result<Vec<T>> {
+        refs.iter()
+            .zip(results)
+            .map(|(r, bytes)| decode_for(&self.shared, Some(r.id()), bytes?))
+            .collect()
+    }
+
+    /// Frees the values of objects this worker owns, now, even if refs to them remain
+    /// (a later `get` fails with `ObjectFreed`).
+    pub fn free<T>(&self, refs: &[ObjectRef<T>]) {
+        self.shared.command(Command::Free {
+            worker: self.shared.id,
+            ids: refs.iter().map(|r| r.id()).collect(),
+        });
+    }
+
+    // ----- tasks ---------------------------------------------------------------------
+
+    /// Prepares an argument: a value is encoded inline, a ref is passed as a ref.
+    pub fn task_arg<T: Payload>(&self, arg: Arg<T>) -> Result<TaskArgument> {
+        Ok(match arg {
+            Arg::Value(value) => {
+                let encoded = value.encode_payload()?;
+                TaskArgument {
+                    arg: TaskArg::Value {
+                        bytes: encoded.bytes,
+                        nested: encoded.nested,
+                    },
+                    _keep: None,
+                }
+            }
+            Arg::Ref(r) => TaskArgument {
+                arg: TaskArg::Ref {
+                    id: r.id(),
+                    owner: r.owner(),
+                },
+                _keep: Some(r.erase()),
+            },
+        })
+    }
+
+    fn submit(
+        &self,
+        kind: TaskKind,
+        args: Vec<TaskArgument>,
+        num_returns: u32,
+        placement: Placement,
+        retries: u32,
+    ) -> TaskSpec {
+        let task = TaskId {
+            submitter: self.shared.id,
+            seq: self.shared.next_seq(),
+        };
+        let placement = match placement {
+            Placement::Spread => Placement::Node(self.shared.node.next_spread_node()),
+            other => other,
+        };
+        let (args, keep): (Vec<_>, Vec<_>) = args.into_iter().map(|a| (a.arg, a._keep)).unzip();
+        let spec = TaskSpec {
+            task,
+            caller: self.shared.id,
+            kind,
+            args,
+            num_returns,
+            retries,
+            placement,
+        };
+        tracing::debug!(task = ?spec.task, kind = ?spec.kind, "submit");
+        self.shared.command(Command::Submit {
+            worker: self.shared.id,
+            spec: spec.clone(),
+        });
+        // The submission is queued before these handles can be dropped.
+        drop(keep);
+        spec
+    }
+
+    fn return_refs(&self, spec: &TaskSpec) -> Vec<ObjectRef<()>> {
+        (1..=spec.num_returns)
+            .map(|i| ObjectRef::from_handle(self.shared.handle(spec.return_id(i), self.shared.id)))
+            .collect()
+    }
+
+    /// Submits registered function `name`; returns refs to its `num_returns` values.
+    pub fn submit_function(
+        &self,
+        name: &str,
+        args: Vec<TaskArgument>,
+        num_returns: u32,
+        options: TaskOptions,
+    ) -> Result<Vec<ObjectRef<()>>> {
+        if num_returns == 0 {
+            return Err(CoreError::Invalid(
+                "a task returns at least one value".into(),
+            ));
+        }
+        let spec = self.submit(
+            TaskKind::Function(name.into()),
+            args,
+            num_returns,
+            options.placement,
+            options.retries,
+        );
+        Ok(self.return_refs(&spec))
+    }
+
+    /// Creates an actor of registered class `class`.
+    pub fn create_actor(
+        &self,
+        class: &str,
+        args: Vec<TaskArgument>,
+        options: TaskOptions,
+    ) -> Result<ActorHandle> {
+        let id = ActorId {
+            creator: self.shared.id,
+            seq: self.shared.next_seq(),
+        };
+        let node = match options.placement {
+            Placement::Node(node) => node,
+            Placement::Spread => self.shared.node.next_spread_node(),
+            _ => self.shared.node.id,
+        };
+        let spec = self.submit(
+            TaskKind::CreateActor {
+                actor: id,
+                class: class.into(),
+            },
+            args,
+            1,
+            Placement::Node(node),
+            0,
+        );
+        let object = self.return_refs(&spec).pop().expect("one return");
+        Ok(ActorHandle { id, node, object })
+    }
+
+    /// Calls `method` of `actor`; calls from one caller run in order.
+    pub fn call_method(
+        &self,
+        actor: &ActorHandle,
+        method: &str,
+        args: Vec<TaskArgument>,
+    ) -> Result<ObjectRef<()>> {
+        let spec = self.submit(
+            TaskKind::Method {
+                actor: actor.id,
+                method: method.into(),
+            },
+            args,
+            1,
+            Placement::Actor(actor.id, actor.node),
+            0,
+        );
+        Ok(self.return_refs(&spec).pop().expect("one return"))
+    }
+}
