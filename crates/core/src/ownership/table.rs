@@ -286,7 +286,8 @@ impl RefTable {
     }
 
     /// A task we submit: its return values are owned by us (one local handle each) and
-    /// its arguments are pinned until it finishes.
+    /// its arguments are pinned until it finishes. A task that may be re-run keeps its
+    /// lineage: its arguments stay pinned by lineage while its returns may need it.
     pub fn submit_task(&mut self, spec: SubmittedTask<'_>) {
         let reconstructable = spec.retryable && self.config.lineage_pinning;
         for index in 1..=spec.num_returns {
@@ -298,9 +299,9 @@ impl RefTable {
             self.refs.insert(spec.task.return_id(index), r);
         }
         for &arg in spec.args {
-            self.add_submitted(arg, true);
+            self.add_submitted(arg, reconstructable);
         }
-        if self.config.lineage_pinning {
+        if reconstructable {
             self.lineage.insert(
                 spec.task,
                 TaskLineage {
@@ -308,7 +309,7 @@ impl RefTable {
                     num_returns: spec.num_returns,
                     returns_alive: spec.num_returns,
                     finished: false,
-                    keep: spec.retryable,
+                    keep: true,
                     spec_bytes: spec.spec_bytes,
                 },
             );
@@ -324,8 +325,9 @@ impl RefTable {
     /// `removed` are no longer needed by it, the refs in `added` (nested in the inlined
     /// values) now are.
     pub fn args_inlined(&mut self, task: TaskId, removed: &[ObjectId], added: &[ObjectId]) {
+        let with_lineage = self.lineage.contains_key(&task);
         for &id in added {
-            self.add_submitted(id, true);
+            self.add_submitted(id, with_lineage);
         }
         if let Some(entry) = self.lineage.get_mut(&task) {
             for id in removed {
@@ -334,7 +336,7 @@ impl RefTable {
             entry.args.extend_from_slice(added);
         }
         for &id in removed {
-            self.remove_submitted(id, true);
+            self.remove_submitted(id, with_lineage);
         }
     }
 

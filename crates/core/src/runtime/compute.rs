@@ -3,14 +3,16 @@
 //! inbox in batches.
 
 use crate::error::CoreError;
+use crate::ids::ActorId;
 use crate::ids::NodeId;
+use crate::object_ref::Encoded;
 use crate::object_ref::Payload;
-use crate::registry::{Registry, TaskContext};
+use crate::registry::{ActorInstance, ArgBytes, Registry, TaskContext};
 use crate::runtime::event::{Computed, NodeEvent};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::Job;
 use crate::runtime::worker::Worker;
-use crate::task::TaskKind;
+use crate::task::{TaskKind, TaskSpec};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -112,11 +114,10 @@ fn run(
     }
 }
 
-/// Runs one task body; a panic becomes a task failure.
+/// Runs a job's task bodies in order; a panic becomes a task failure.
 fn execute(job: Job, registry: &Registry) -> Computed {
     let Job {
-        spec,
-        args,
+        tasks,
         worker,
         actor,
     } = job;
@@ -124,22 +125,34 @@ fn execute(job: Job, registry: &Registry) -> Computed {
         worker: worker.clone(),
     };
     let worker = Worker::new(worker);
-    let task = spec.task;
     let mut actor = actor;
-    let mut created = None;
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        worker.enter(|| match &spec.kind {
-            TaskKind::Function(name) => registry.lookup(name)?(&ctx, args),
-            TaskKind::CreateActor { actor: id, class } => {
-                let instance = registry.actor(class)?(&ctx, args)?;
-                created = Some((*id, instance));
-                Ok(vec![().encode_payload()?])
-            }
-            TaskKind::Method { method, .. } => {
-                let (_, instance) = actor.as_mut().expect("method without its actor");
-                instance.call(&ctx, method, args)
-            }
-        })
+    let mut results = Vec::with_capacity(tasks.len());
+    for (spec, args) in tasks {
+        let outcome = worker.enter(|| run_one(&spec, args, registry, &ctx, &mut actor));
+        results.push((spec, outcome));
+    }
+    Computed { results, actor }
+}
+
+fn run_one(
+    spec: &TaskSpec,
+    args: Vec<ArgBytes>,
+    registry: &Registry,
+    ctx: &TaskContext,
+    actor: &mut Option<(ActorId, Box<dyn ActorInstance>)>,
+) -> Result<Vec<Encoded>, CoreError> {
+    let task = spec.task;
+    let outcome = catch_unwind(AssertUnwindSafe(|| match &spec.kind {
+        TaskKind::Function(name) => registry.lookup(name)?(ctx, args),
+        TaskKind::CreateActor { actor: id, class } => {
+            let instance = registry.actor(class)?(ctx, args)?;
+            *actor = Some((*id, instance));
+            Ok(vec![().encode_payload()?])
+        }
+        TaskKind::Method { method, .. } => match actor.as_mut() {
+            Some((_, instance)) => instance.call(ctx, method, args),
+            None => Err(CoreError::Invalid("a method without its actor".into())),
+        },
     }))
     .unwrap_or_else(|panic| {
         let message = panic
@@ -149,7 +162,7 @@ fn execute(job: Job, registry: &Registry) -> Computed {
             .unwrap_or_else(|| "the task panicked".to_string());
         Err(CoreError::TaskFailed { task, message })
     });
-    let outcome = match outcome {
+    match outcome {
         Ok(values) if values.len() != spec.num_returns as usize => Err(CoreError::TaskFailed {
             task,
             message: format!(
@@ -159,10 +172,5 @@ fn execute(job: Job, registry: &Registry) -> Computed {
             ),
         }),
         other => other,
-    };
-    Computed {
-        spec,
-        outcome,
-        actor: created.or(actor),
     }
 }

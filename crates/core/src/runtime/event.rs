@@ -43,11 +43,10 @@ pub enum Command {
     },
 }
 
-/// A finished task body.
+/// Finished task bodies (one job's), in the order they ran.
 pub struct Computed {
-    pub spec: TaskSpec,
-    pub outcome: Result<Vec<Encoded>, CoreError>,
-    /// The actor instance a method or constructor ran on, handed back.
+    pub results: Vec<(TaskSpec, Result<Vec<Encoded>, CoreError>)>,
+    /// The actor instance the methods or constructor ran on, handed back.
     pub actor: Option<(ActorId, Box<dyn ActorInstance>)>,
 }
 

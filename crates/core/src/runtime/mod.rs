@@ -2,6 +2,7 @@
 //! pool), the actor that drives each node, and the transports between nodes.
 
 pub mod actor;
+pub mod buffers;
 pub mod compute;
 pub mod event;
 pub mod get;

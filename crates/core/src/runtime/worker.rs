@@ -7,6 +7,7 @@ use crate::error::{CoreError, Result};
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::object_ref::{Blob, ObjectRef, Payload, RefHandle, decode_for};
 use crate::registry::Registry;
+use crate::runtime::buffers::BufferPool;
 use crate::runtime::event::{Command, NodeEvent};
 use crate::runtime::get::GetRequest;
 use crate::runtime::inbox::Inbox;
@@ -29,6 +30,8 @@ pub struct NodeShared {
     pub nodes: Vec<NodeId>,
     /// How long a waiting thread polls before parking.
     pub spin: Duration,
+    /// Recycled large buffers for copies into the store.
+    pub buffers: Arc<BufferPool>,
     spread_cursor: AtomicUsize,
 }
 
@@ -48,6 +51,7 @@ impl NodeShared {
             registry,
             nodes,
             spin,
+            buffers: Arc::new(BufferPool::new(1 << 30)),
             spread_cursor: AtomicUsize::new(id.0 as usize),
         }
     }
@@ -244,9 +248,15 @@ impl Worker {
         ))
     }
 
-    /// Stores raw bytes without copying them.
+    /// Stores raw bytes without copying them (the store shares the buffer).
     pub fn put_blob(&self, bytes: Bytes) -> Result<ObjectRef<Blob>> {
         self.put(&Blob(bytes))
+    }
+
+    /// Stores a copy of `data` (into a recycled buffer when large, so the copy runs at
+    /// memory speed). For data whose buffer the caller reuses, as a simulation does.
+    pub fn put_slice(&self, data: &[u8]) -> Result<ObjectRef<Blob>> {
+        self.put_blob(self.shared.node.buffers.copy(data))
     }
 
     /// The value of `r`, waiting for it as long as needed.
@@ -367,6 +377,7 @@ impl Worker {
         })
     }
 
+    /// Queues a task; returns refs to its return values.
     fn submit(
         &self,
         kind: TaskKind,
@@ -374,7 +385,7 @@ impl Worker {
         num_returns: u32,
         placement: Placement,
         retries: u32,
-    ) -> TaskSpec {
+    ) -> Vec<ObjectRef<()>> {
         let task = TaskId {
             submitter: self.shared.id,
             seq: self.shared.next_seq(),
@@ -396,16 +407,12 @@ impl Worker {
         tracing::debug!(task = ?spec.task, kind = ?spec.kind, "submit");
         self.shared.command(Command::Submit {
             worker: self.shared.id,
-            spec: spec.clone(),
+            spec,
         });
         // The submission is queued before these handles can be dropped.
         drop(keep);
-        spec
-    }
-
-    fn return_refs(&self, spec: &TaskSpec) -> Vec<ObjectRef<()>> {
-        (1..=spec.num_returns)
-            .map(|i| ObjectRef::from_handle(self.shared.handle(spec.return_id(i), self.shared.id)))
+        (1..=num_returns)
+            .map(|i| ObjectRef::from_handle(self.shared.handle(task.return_id(i), self.shared.id)))
             .collect()
     }
 
@@ -422,14 +429,13 @@ impl Worker {
                 "a task returns at least one value".into(),
             ));
         }
-        let spec = self.submit(
+        Ok(self.submit(
             TaskKind::Function(name.into()),
             args,
             num_returns,
             options.placement,
             options.retries,
-        );
-        Ok(self.return_refs(&spec))
+        ))
     }
 
     /// Creates an actor of registered class `class`.
@@ -448,17 +454,19 @@ impl Worker {
             Placement::Spread => self.shared.node.next_spread_node(),
             _ => self.shared.node.id,
         };
-        let spec = self.submit(
-            TaskKind::CreateActor {
-                actor: id,
-                class: class.into(),
-            },
-            args,
-            1,
-            Placement::Node(node),
-            0,
-        );
-        let object = self.return_refs(&spec).pop().expect("one return");
+        let object = self
+            .submit(
+                TaskKind::CreateActor {
+                    actor: id,
+                    class: class.into(),
+                },
+                args,
+                1,
+                Placement::Node(node),
+                0,
+            )
+            .pop()
+            .expect("one return");
         Ok(ActorHandle { id, node, object })
     }
 
@@ -469,16 +477,18 @@ impl Worker {
         method: &str,
         args: Vec<TaskArgument>,
     ) -> Result<ObjectRef<()>> {
-        let spec = self.submit(
-            TaskKind::Method {
-                actor: actor.id,
-                method: method.into(),
-            },
-            args,
-            1,
-            Placement::Actor(actor.id, actor.node),
-            0,
-        );
-        Ok(self.return_refs(&spec).pop().expect("one return"))
+        Ok(self
+            .submit(
+                TaskKind::Method {
+                    actor: actor.id,
+                    method: method.into(),
+                },
+                args,
+                1,
+                Placement::Actor(actor.id, actor.node),
+                0,
+            )
+            .pop()
+            .expect("one return"))
     }
 }

@@ -6,7 +6,7 @@ use super::NodeState;
 use crate::error::CoreError;
 use crate::ids::{NodeId, ObjectId, TaskId, WorkerId};
 use crate::runtime::event::task_failed;
-use crate::task::{Placement, TaskKind};
+use crate::task::Placement;
 
 impl NodeState {
     pub(super) fn on_node_left(&mut self, node: NodeId, workers: Vec<WorkerId>) {
@@ -36,35 +36,26 @@ impl NodeState {
             .collect();
         for task in lost {
             let pending = self.pending.remove(&task).expect("pending");
-            let mut spec = pending.spec;
-            let is_actor_task = !matches!(spec.kind, TaskKind::Function(_));
-            if spec.retries == 0 || is_actor_task {
-                let error = match spec.kind {
-                    TaskKind::Method { actor, .. } | TaskKind::CreateActor { actor, .. } => {
-                        CoreError::ActorDied(actor)
+            let spec = self.lineage.get(&task).cloned();
+            match (pending.actor, spec) {
+                (None, Some(mut spec)) if spec.retries > 0 => {
+                    spec.retries -= 1;
+                    if matches!(spec.placement, Placement::Node(n) if n == node) {
+                        spec.placement = Placement::Locality;
                     }
-                    TaskKind::Function(_) => {
-                        task_failed(spec.task, format!("its node {node:?} died"))
-                    }
-                };
-                let referenced: Vec<ObjectId> =
-                    spec.referenced().into_iter().map(|(id, _)| id).collect();
-                let caller = spec.caller;
-                self.table(caller)
-                    .task_failed(spec.task, spec.num_returns, &referenced);
-                for index in 1..=spec.num_returns {
-                    self.fail_object(spec.return_id(index), error.clone());
+                    tracing::debug!(?task, "retrying after node death");
+                    self.lineage.insert(task, spec.clone());
+                    // Its arguments are still pinned by the first submission.
+                    self.send_task(pending.referenced, spec);
                 }
-                continue;
+                (actor, _) => {
+                    let error = match actor {
+                        Some(actor) => CoreError::ActorDied(actor),
+                        None => task_failed(task, format!("its node {node:?} died")),
+                    };
+                    self.fail_pending(task, pending, error);
+                }
             }
-            spec.retries -= 1;
-            if matches!(spec.placement, Placement::Node(n) if n == node) {
-                spec.placement = Placement::Locality;
-            }
-            tracing::debug!(task = ?spec.task, "retrying after node death");
-            let caller = spec.caller;
-            self.lineage.insert(spec.task, spec.clone());
-            self.send_task_again(caller, spec);
         }
 
         // Tasks waiting here for a caller that died: drop them.
@@ -90,22 +81,5 @@ impl NodeState {
                 self.ensure_fetch(id, owner);
             }
         }
-    }
-
-    fn send_task_again(&mut self, caller: WorkerId, spec: crate::task::TaskSpec) {
-        // The arguments are still pinned by the first submission.
-        let _ = caller;
-        let executor = match spec.placement {
-            Placement::Node(n) if !self.dead_nodes.contains(&n) => n,
-            _ => self.id,
-        };
-        self.pending.insert(
-            spec.task,
-            super::PendingTask {
-                spec: spec.clone(),
-                executor,
-            },
-        );
-        self.send(executor, crate::runtime::event::NodeMessage::Task(spec));
     }
 }

@@ -20,12 +20,12 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// A task body to run on the compute pool.
+/// Task bodies to run on the compute pool, in order: one task, or a batch of method
+/// calls on one actor.
 pub struct Job {
-    pub spec: TaskSpec,
-    pub args: Vec<ArgBytes>,
+    pub tasks: Vec<(TaskSpec, Vec<ArgBytes>)>,
     pub worker: Arc<WorkerShared>,
-    /// For a method: the instance to run it on (handed back when done).
+    /// For methods: the instance to run them on (handed back when done).
     pub actor: Option<(ActorId, Box<dyn ActorInstance>)>,
 }
 
@@ -44,10 +44,15 @@ enum ObjectWaiter {
     Fetch(NodeId),
 }
 
-/// A task submitted by a worker of this node, not finished.
+/// A task submitted by a worker of this node, not finished. (The spec of a task that
+/// may be re-run stays in `lineage`.)
 struct PendingTask {
-    spec: TaskSpec,
     executor: NodeId,
+    caller: WorkerId,
+    num_returns: u32,
+    referenced: Vec<ObjectId>,
+    retries: u32,
+    actor: Option<ActorId>,
 }
 
 /// A task accepted here, waiting for argument values.
@@ -90,7 +95,7 @@ pub struct NodeState {
     actor_objects: FxHashMap<ObjectId, (ActorId, NodeId)>,
     // executor side
     waiting: FxHashMap<TaskId, WaitingTask>,
-    running: FxHashMap<TaskId, TaskSpec>,
+    running: usize,
     actors: FxHashMap<ActorId, ActorSlot>,
     /// Primary copies kept here for owners on other nodes.
     held_for_remote: FxHashSet<ObjectId>,
@@ -124,7 +129,7 @@ impl NodeState {
             failed: FxHashMap::default(),
             actor_objects: FxHashMap::default(),
             waiting: FxHashMap::default(),
-            running: FxHashMap::default(),
+            running: 0,
             actors: FxHashMap::default(),
             held_for_remote: FxHashSet::default(),
             waiters: FxHashMap::default(),
@@ -333,6 +338,6 @@ impl NodeState {
 
     /// Tasks submitted here and not finished, waiting for arguments, and running.
     pub fn task_counts(&self) -> (usize, usize, usize) {
-        (self.pending.len(), self.waiting.len(), self.running.len())
+        (self.pending.len(), self.waiting.len(), self.running)
     }
 }

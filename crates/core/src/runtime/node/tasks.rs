@@ -6,7 +6,7 @@ use super::{ActorSlot, Job, NodeState, ObjectWaiter, PendingTask, WaitingTask};
 use crate::error::CoreError;
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::ownership::{FinishedTask, SubmittedTask};
-use crate::registry::ArgBytes;
+use crate::registry::{ActorInstance, ArgBytes};
 use crate::runtime::event::{Computed, NodeMessage, task_failed};
 use crate::task::{Placement, ReturnData, ReturnValue, TaskArg, TaskKind, TaskReply, TaskSpec};
 use bytes::Bytes;
@@ -37,24 +37,33 @@ impl NodeState {
             self.lineage.insert(spec.task, spec.clone());
         }
         self.counters.tasks_submitted += 1;
-        self.send_task(worker, spec);
+        self.send_task(referenced, spec);
     }
 
-    /// Sends `spec` (submitted by `worker`) to the node that should run it.
-    fn send_task(&mut self, worker: WorkerId, spec: TaskSpec) {
-        let executor = self.choose_node(worker, &spec);
-        let Some(executor) = executor else {
-            let error = CoreError::Invalid(format!("no live node can run {:?}", spec.task));
-            self.task_failed_for_caller(spec, error);
+    /// Sends `spec` to the node that should run it, and waits for its reply.
+    pub(super) fn send_task(&mut self, referenced: Vec<ObjectId>, spec: TaskSpec) {
+        let actor = match &spec.kind {
+            TaskKind::Method { actor, .. } | TaskKind::CreateActor { actor, .. } => Some(*actor),
+            TaskKind::Function(_) => None,
+        };
+        let mut pending = PendingTask {
+            executor: self.id,
+            caller: spec.caller,
+            num_returns: spec.num_returns,
+            referenced,
+            retries: spec.retries,
+            actor,
+        };
+        let Some(executor) = self.choose_node(spec.caller, &spec) else {
+            let error = match actor {
+                Some(actor) => CoreError::ActorDied(actor),
+                None => CoreError::Invalid(format!("no live node can run {:?}", spec.task)),
+            };
+            self.fail_pending(spec.task, pending, error);
             return;
         };
-        self.pending.insert(
-            spec.task,
-            PendingTask {
-                spec: spec.clone(),
-                executor,
-            },
-        );
+        pending.executor = executor;
+        self.pending.insert(spec.task, pending);
         self.send(executor, NodeMessage::Task(spec));
     }
 
@@ -93,13 +102,11 @@ impl NodeState {
     }
 
     /// A task of ours can never run or finish: its returns fail with `error`.
-    fn task_failed_for_caller(&mut self, spec: TaskSpec, error: CoreError) {
-        let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
-        self.pending.remove(&spec.task);
-        self.table(spec.caller)
-            .task_failed(spec.task, spec.num_returns, &referenced);
-        for index in 1..=spec.num_returns {
-            self.fail_object(spec.return_id(index), error.clone());
+    pub(super) fn fail_pending(&mut self, task: TaskId, pending: PendingTask, error: CoreError) {
+        self.table(pending.caller)
+            .task_failed(task, pending.num_returns, &pending.referenced);
+        for index in 1..=pending.num_returns {
+            self.fail_object(task.return_id(index), error.clone());
         }
     }
 
@@ -110,9 +117,8 @@ impl NodeState {
             self.discard_returns(&reply);
             return;
         };
-        let spec = pending.spec;
-        let caller = spec.caller;
-        let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
+        let task = reply.task;
+        let caller = pending.caller;
         let nested: Vec<(ObjectId, Vec<(ObjectId, WorkerId)>)> = match &reply.outcome {
             Ok(returns) => returns
                 .iter()
@@ -122,15 +128,15 @@ impl NodeState {
             Err(_) => Vec::new(),
         };
         self.table(caller).task_finished(FinishedTask {
-            task: spec.task,
-            num_returns: spec.num_returns,
-            args: &referenced,
+            task,
+            num_returns: pending.num_returns,
+            args: &pending.referenced,
             executor: reply.executor,
             report: &reply.report,
             nested_in_returns: &nested,
-            keep_lineage: spec.retries > 0 && reply.outcome.is_ok(),
+            keep_lineage: pending.retries > 0 && reply.outcome.is_ok(),
         });
-        tracing::debug!(task = ?spec.task, ok = reply.outcome.is_ok(), "finished");
+        tracing::debug!(?task, ok = reply.outcome.is_ok(), "finished");
         match reply.outcome {
             Ok(returns) => {
                 for ret in returns {
@@ -138,11 +144,8 @@ impl NodeState {
                 }
             }
             Err(message) => {
-                for index in 1..=spec.num_returns {
-                    self.fail_object(
-                        spec.return_id(index),
-                        task_failed(spec.task, message.clone()),
-                    );
+                for index in 1..=pending.num_returns {
+                    self.fail_object(task.return_id(index), task_failed(task, message.clone()));
                 }
             }
         }
@@ -226,7 +229,8 @@ impl NodeState {
         }
         self.lineage.insert(task, spec.clone());
         tracing::debug!(?task, ?id, "rebuilding from lineage");
-        self.send_task(worker, spec);
+        let referenced = spec.referenced().into_iter().map(|(id, _)| id).collect();
+        self.send_task(referenced, spec);
     }
 
     // ----- executor side -------------------------------------------------------------
@@ -286,6 +290,15 @@ impl NodeState {
                 },
             }
         }
+        let actor = match &waiting.spec.kind {
+            TaskKind::Method { actor, .. } => Some(*actor),
+            _ => None,
+        };
+        if fetches.is_empty() && actor.is_none() {
+            // Everything is here: start at once.
+            self.start(waiting);
+            return;
+        }
         self.waiting.insert(task, waiting);
         for (index, id, owner) in fetches {
             self.waiters
@@ -294,7 +307,10 @@ impl NodeState {
                 .push(ObjectWaiter::Arg(task, index));
             self.ensure_fetch(id, owner);
         }
-        self.try_start(task);
+        match actor {
+            Some(actor) => self.pump_actor(actor),
+            None => self.try_start(task),
+        }
     }
 
     /// Argument `index` of `task` (the value of `id`) is here, or failed.
@@ -331,7 +347,8 @@ impl NodeState {
         }
     }
 
-    /// Starts `task` if its arguments are here (and, for a method, its turn has come).
+    /// Starts waiting `task` if its arguments are here (a method waits for its turn:
+    /// see [`NodeState::pump_actor`]).
     fn try_start(&mut self, task: TaskId) {
         let Some(waiting) = self.waiting.get(&task) else {
             return;
@@ -339,95 +356,142 @@ impl NodeState {
         if waiting.missing > 0 {
             return;
         }
-        let actor = match &waiting.spec.kind {
-            TaskKind::Method { actor, .. } => {
-                let slot = self.actors.get(actor).expect("actor slot");
-                if slot.busy || slot.instance.is_none() || slot.queue.front() != Some(&task) {
-                    return;
-                }
-                Some(*actor)
-            }
-            _ => None,
-        };
+        if let TaskKind::Method { actor, .. } = &waiting.spec.kind {
+            let actor = *actor;
+            self.pump_actor(actor);
+            return;
+        }
         let waiting = self.waiting.remove(&task).expect("waiting");
+        self.start(waiting);
+    }
+
+    /// Pins the arguments of a task, or of a batch of methods, and hands it to the
+    /// compute pool.
+    fn dispatch(
+        &mut self,
+        tasks: Vec<(TaskSpec, Vec<ArgBytes>)>,
+        actor: Option<(ActorId, Box<dyn ActorInstance>)>,
+    ) {
+        let executor = self.executor;
+        for (spec, _) in &tasks {
+            let referenced = spec.referenced();
+            self.table(executor).begin_task(&referenced);
+            tracing::debug!(task = ?spec.task, "run");
+        }
+        self.running += tasks.len();
+        let worker = self.workers[&executor].clone();
+        self.out.jobs.push(Job {
+            tasks,
+            worker,
+            actor,
+        });
+    }
+
+    /// Starts a task (not a method) whose arguments are all here.
+    fn start(&mut self, waiting: WaitingTask) {
         let args = waiting
             .args
             .into_iter()
             .map(|a| a.expect("ready"))
             .collect();
-        let instance = actor.map(|a| {
-            let slot = self.actors.get_mut(&a).expect("actor slot");
-            slot.queue.pop_front();
-            slot.busy = true;
-            (a, slot.instance.take().expect("instance"))
-        });
-        let executor = self.executor;
-        let referenced = waiting.spec.referenced();
-        self.table(executor).begin_task(&referenced);
-        self.running.insert(task, waiting.spec.clone());
-        tracing::debug!(?task, "run");
-        let worker = self.workers[&executor].clone();
-        self.out.jobs.push(Job {
-            spec: waiting.spec,
-            args,
-            worker,
-            actor: instance,
-        });
+        self.dispatch(vec![(waiting.spec, args)], None);
     }
 
-    /// Starts the next method call of `actor`, if ready.
-    fn next_method(&mut self, actor: ActorId) {
-        if let Some(&next) = self.actors.get(&actor).and_then(|s| s.queue.front()) {
-            self.try_start(next);
+    /// Runs, as one batch and in order, the calls at the head of `actor`'s queue whose
+    /// arguments are here, if the actor is idle.
+    fn pump_actor(&mut self, actor: ActorId) {
+        let Some(slot) = self.actors.get_mut(&actor) else {
+            return;
+        };
+        if slot.busy || slot.instance.is_none() {
+            return;
         }
+        let mut batch = Vec::new();
+        while let Some(&task) = slot.queue.front() {
+            if self.waiting.get(&task).is_none_or(|w| w.missing > 0) {
+                break;
+            }
+            slot.queue.pop_front();
+            let waiting = self.waiting.remove(&task).expect("waiting");
+            let args = waiting
+                .args
+                .into_iter()
+                .map(|a| a.expect("ready"))
+                .collect();
+            batch.push((waiting.spec, args));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        slot.busy = true;
+        let instance = slot.instance.take().expect("instance");
+        self.dispatch(batch, Some((actor, instance)));
     }
 
-    /// A task body finished on the compute pool.
+    /// Task bodies finished on the compute pool.
     pub(super) fn on_computed(&mut self, done: Computed) {
-        let spec = done.spec;
-        self.running.remove(&spec.task);
-        self.counters.tasks_run += 1;
         let mut actor_to_advance = None;
         if let Some((actor, instance)) = done.actor
             && let Some(slot) = self.actors.get_mut(&actor)
         {
             slot.busy = false;
-            match (&spec.kind, &done.outcome) {
-                (TaskKind::CreateActor { .. }, Err(error)) => slot.dead = Some(error.clone()),
-                _ => slot.instance = Some(instance),
+            let creation_failed =
+                done.results
+                    .iter()
+                    .find_map(|(spec, outcome)| match (&spec.kind, outcome) {
+                        (TaskKind::CreateActor { .. }, Err(error)) => Some(error.clone()),
+                        _ => None,
+                    });
+            match creation_failed {
+                Some(error) => slot.dead = Some(error),
+                None => slot.instance = Some(instance),
             }
             actor_to_advance = Some(actor);
-        } else if let TaskKind::CreateActor { actor, .. } = &spec.kind
-            && let Err(error) = &done.outcome
-            && let Some(slot) = self.actors.get_mut(actor)
-        {
-            slot.dead = Some(error.clone());
         }
+        for (spec, outcome) in done.results {
+            if let (TaskKind::CreateActor { actor, .. }, Err(error)) = (&spec.kind, &outcome)
+                && let Some(slot) = self.actors.get_mut(actor)
+            {
+                slot.dead = Some(error.clone());
+                actor_to_advance = Some(*actor);
+            }
+            self.finish(spec, outcome);
+        }
+        if let Some(actor) = actor_to_advance {
+            self.fail_queued_if_dead(actor);
+            self.pump_actor(actor);
+        }
+    }
+
+    /// One task body finished: reply to its caller.
+    fn finish(
+        &mut self,
+        spec: TaskSpec,
+        outcome: Result<Vec<crate::object_ref::Encoded>, CoreError>,
+    ) {
+        self.running -= 1;
+        self.counters.tasks_run += 1;
         let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
         let executor = self.executor;
         let caller = spec.caller;
         if self.dead_nodes.contains(&caller.node()) {
             // Nobody wants the reply; keep what the task learnt about borrowers.
             self.table(executor).abandon_task(&referenced);
-        } else {
-            let outcome = match done.outcome {
-                Ok(encoded) => Ok(self.place_returns(&spec, encoded)),
-                Err(error) => Err(error.to_string()),
-            };
-            let report = self.table(executor).end_task(&referenced, caller);
-            let reply = TaskReply {
-                task: spec.task,
-                caller,
-                executor,
-                report,
-                outcome,
-            };
-            self.send(caller.node(), NodeMessage::Reply(reply));
+            return;
         }
-        if let Some(actor) = actor_to_advance {
-            self.fail_queued_if_dead(actor);
-            self.next_method(actor);
-        }
+        let outcome = match outcome {
+            Ok(encoded) => Ok(self.place_returns(&spec, encoded)),
+            Err(error) => Err(error.to_string()),
+        };
+        let report = self.table(executor).end_task(&referenced, caller);
+        let reply = TaskReply {
+            task: spec.task,
+            caller,
+            executor,
+            report,
+            outcome,
+        };
+        self.send(caller.node(), NodeMessage::Reply(reply));
     }
 
     /// Stores or inlines the values a task returned.
