@@ -188,6 +188,15 @@ impl Cluster {
         Ok(self.node(node)?.store.stats())
     }
 
+    /// The live nodes whose store holds a copy of `id`.
+    pub fn holders(&self, id: crate::ObjectId) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|n| n.alive.load(Ordering::Acquire) && n.store.contains(id))
+            .map(|n| n.id)
+            .collect()
+    }
+
     /// Bytes used in all object stores.
     pub fn store_bytes(&self) -> u64 {
         self.nodes.iter().map(|n| n.store.stats().used_bytes).sum()
@@ -265,6 +274,23 @@ impl Drop for Cluster {
     }
 }
 
+/// A crashed node (a panic in its state machine) leaves the cluster like a killed one.
+fn crash_hook(peers: Peers) -> crate::runtime::actor::CrashHook {
+    Box::new(move |node, workers| {
+        if let Some((_, alive)) = peers.get(&node) {
+            alive.store(false, Ordering::Release);
+        }
+        for (&other, (inbox, alive)) in peers.iter() {
+            if other != node && alive.load(Ordering::Acquire) {
+                inbox.push(NodeEvent::NodeLeft {
+                    node,
+                    workers: workers.clone(),
+                });
+            }
+        }
+    })
+}
+
 fn spawn_node(
     state: NodeState,
     inbox: Arc<Inbox<NodeEvent>>,
@@ -286,9 +312,12 @@ fn spawn_node(
                     return;
                 }
             };
-            let transport = Box::new(InMemoryTransport::new(id, peers));
+            let transport = Box::new(InMemoryTransport::new(id, peers.clone()));
+            let crash = crash_hook(peers);
             let addr = system.block_on(async move {
-                NodeActor::new(state, inbox, pool, transport, spin).start()
+                NodeActor::new(state, inbox, pool, transport, spin)
+                    .on_crash(crash)
+                    .start()
             });
             let _ = tx.send(Ok(addr));
             let _ = system.run();

@@ -34,19 +34,47 @@ impl TaskContext {
     }
 }
 
+/// What a task body produced: its encoded return values, and the values themselves
+/// when they hold refs. Those are dropped only once the node has recorded that the
+/// returns contain the refs (dropping them earlier would let the refs go first).
+pub struct Returned {
+    pub values: Vec<Encoded>,
+    pub keep: Option<Box<dyn Send>>,
+}
+
+impl Returned {
+    /// Encodes `value` as the only return value.
+    pub fn one<T: Payload>(value: T) -> Result<Self> {
+        let encoded = value.encode_payload()?;
+        let keep = (!encoded.nested.is_empty()).then(|| Box::new(value) as Box<dyn Send>);
+        Ok(Returned {
+            values: vec![encoded],
+            keep,
+        })
+    }
+
+    /// Encodes each value of a tuple as one return value.
+    pub fn many<T: Returns + Send + 'static>(values: T) -> Result<Self> {
+        let encoded = values.encode_all()?;
+        let keep = encoded
+            .iter()
+            .any(|e| !e.nested.is_empty())
+            .then(|| Box::new(values) as Box<dyn Send>);
+        Ok(Returned {
+            values: encoded,
+            keep,
+        })
+    }
+}
+
 /// A registered function: decodes its arguments, runs, encodes its returns.
 pub type FunctionBody =
-    dyn Fn(&TaskContext, Vec<ArgBytes>) -> Result<Vec<Encoded>> + Send + Sync + 'static;
+    dyn Fn(&TaskContext, Vec<ArgBytes>) -> Result<Returned> + Send + Sync + 'static;
 
 /// A live actor instance.
 pub trait ActorInstance: Send + 'static {
     /// Runs method `method`; `Err` if there is no such method.
-    fn call(
-        &mut self,
-        ctx: &TaskContext,
-        method: &str,
-        args: Vec<ArgBytes>,
-    ) -> Result<Vec<Encoded>>;
+    fn call(&mut self, ctx: &TaskContext, method: &str, args: Vec<ArgBytes>) -> Result<Returned>;
     fn as_any(&mut self) -> &mut dyn Any;
 }
 
@@ -70,7 +98,7 @@ impl Registry {
     pub fn function(
         &mut self,
         name: &str,
-        body: impl Fn(&TaskContext, Vec<ArgBytes>) -> Result<Vec<Encoded>> + Send + Sync + 'static,
+        body: impl Fn(&TaskContext, Vec<ArgBytes>) -> Result<Returned> + Send + Sync + 'static,
     ) -> &mut Self {
         self.functions.insert(name.into(), Arc::new(body));
         self
@@ -120,7 +148,7 @@ impl Registry {
 /// The values a task returns, as one payload or a tuple of payloads.
 pub trait Returns {
     const COUNT: u32;
-    fn encode_all(self) -> Result<Vec<Encoded>>;
+    fn encode_all(&self) -> Result<Vec<Encoded>>;
 }
 
 macro_rules! tuple_returns {
@@ -128,7 +156,7 @@ macro_rules! tuple_returns {
         impl<$($name: Payload),+> Returns for ($($name,)+) {
             const COUNT: u32 = $count;
             #[allow(non_snake_case)]
-            fn encode_all(self) -> Result<Vec<Encoded>> {
+            fn encode_all(&self) -> Result<Vec<Encoded>> {
                 let ($($name,)+) = self;
                 Ok(vec![$($name.encode_payload()?),+])
             }
@@ -187,7 +215,7 @@ macro_rules! remote {
                 registry.function(Self::NAME, |ctx, args| {
                     let mut args = args.into_iter();
                     $(let $arg: $ty = $crate::registry::next_arg(ctx, &mut args)?;)*
-                    $crate::registry::Returns::encode_all(Self::call($($arg),*))
+                    $crate::registry::Returned::many(Self::call($($arg),*))
                 });
             }
 
@@ -227,7 +255,7 @@ macro_rules! remote {
                 registry.function(Self::NAME, |ctx, args| {
                     let mut args = args.into_iter();
                     $(let $arg: $ty = $crate::registry::next_arg(ctx, &mut args)?;)*
-                    Ok(vec![$crate::Payload::encode_payload(&Self::call($($arg),*))?])
+                    $crate::registry::Returned::one(Self::call($($arg),*))
                 });
             }
 
@@ -322,12 +350,12 @@ macro_rules! actor {
                 ctx: &$crate::registry::TaskContext,
                 method: &str,
                 args: Vec<$crate::registry::ArgBytes>,
-            ) -> $crate::Result<Vec<$crate::object_ref::Encoded>> {
+            ) -> $crate::Result<$crate::registry::Returned> {
                 let mut args = args.into_iter();
                 $(
                     if method == stringify!($method) {
                         $(let $arg: $ty = $crate::registry::next_arg(ctx, &mut args)?;)*
-                        return Ok(vec![$crate::Payload::encode_payload(&self.$method($($arg),*))?]);
+                        return $crate::registry::Returned::one(self.$method($($arg),*));
                     }
                 )*
                 Err($crate::CoreError::Invalid(format!("{} has no method {method:?}", Self::CLASS)))

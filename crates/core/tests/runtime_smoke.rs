@@ -78,3 +78,26 @@ fn actors_keep_state_and_order() {
     let values = driver.get_all(&results).unwrap();
     assert_eq!(values, (11..=30).collect::<Vec<_>>());
 }
+
+doreisa_core::remote! {
+    fn sum_refs(refs: Vec<ObjectRef<i64>>) -> i64 {
+        let worker = doreisa_core::Worker::current().expect("in a task");
+        refs.iter().map(|r| worker.get(r).unwrap()).sum()
+    }
+}
+
+#[test]
+fn a_task_gets_refs_nested_in_its_argument() {
+    let mut registry = Registry::new();
+    sum_refs::register(&mut registry);
+    let cluster = Cluster::start(ClusterConfig::default().nodes(2), registry).unwrap();
+    let driver = cluster.driver();
+    let refs: Vec<ObjectRef<i64>> = (1..=3).map(|v| driver.put(&v).unwrap()).collect();
+    let sum = sum_refs::remote_with(driver, TaskOptions::on(cluster.nodes()[1]), refs).unwrap();
+    assert_eq!(
+        driver
+            .get_timeout(&sum, Some(Duration::from_secs(5)))
+            .unwrap(),
+        6
+    );
+}

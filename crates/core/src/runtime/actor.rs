@@ -14,9 +14,14 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Called if the node's state machine panics (a bug): the node leaves the cluster as
+/// if it had crashed. Gets the node and the workers it hosted.
+pub type CrashHook = Box<dyn FnOnce(crate::NodeId, Vec<crate::WorkerId>) + Send>;
+
 /// The actor running one node.
 pub struct NodeActor {
     state: NodeState,
+    on_crash: Option<CrashHook>,
     inbox: Arc<Inbox<NodeEvent>>,
     pool: ComputePool,
     transport: Box<dyn Transport>,
@@ -35,6 +40,7 @@ impl NodeActor {
     ) -> Self {
         NodeActor {
             state,
+            on_crash: None,
             inbox,
             pool,
             transport,
@@ -42,6 +48,12 @@ impl NodeActor {
             batch: Vec::new(),
             by_node: FxHashMap::default(),
         }
+    }
+
+    /// What to do if the state machine panics.
+    pub fn on_crash(mut self, hook: CrashHook) -> Self {
+        self.on_crash = Some(hook);
+        self
     }
 
     /// Waits for the inbox, handles what is there, and schedules itself again.
@@ -52,7 +64,19 @@ impl NodeActor {
             async move { inbox.wait_async(spin).await }
                 .into_actor(self)
                 .map(|_, actor, ctx| {
-                    actor.drain();
+                    let drained =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| actor.drain()));
+                    if drained.is_err() {
+                        let node = actor.state.id;
+                        tracing::error!(
+                            ?node,
+                            "the node's state machine panicked: the node leaves the cluster"
+                        );
+                        if let Some(hook) = actor.on_crash.take() {
+                            hook(node, actor.state.worker_ids());
+                        }
+                        actor.inbox.close();
+                    }
                     if actor.state.out.stop || actor.inbox.is_closed() {
                         actor.pool.stop();
                         ctx.stop();

@@ -5,9 +5,7 @@
 use crate::error::CoreError;
 use crate::ids::ActorId;
 use crate::ids::NodeId;
-use crate::object_ref::Encoded;
-use crate::object_ref::Payload;
-use crate::registry::{ActorInstance, ArgBytes, Registry, TaskContext};
+use crate::registry::{ActorInstance, ArgBytes, Registry, Returned, TaskContext};
 use crate::runtime::event::{Computed, NodeEvent};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::Job;
@@ -127,11 +125,20 @@ fn execute(job: Job, registry: &Registry) -> Computed {
     let worker = Worker::new(worker);
     let mut actor = actor;
     let mut results = Vec::with_capacity(tasks.len());
+    let mut keep = Vec::new();
     for (spec, args) in tasks {
         let outcome = worker.enter(|| run_one(&spec, args, registry, &ctx, &mut actor));
+        let outcome = outcome.map(|returned| {
+            keep.extend(returned.keep);
+            returned.values
+        });
         results.push((spec, outcome));
     }
-    Computed { results, actor }
+    Computed {
+        results,
+        keep,
+        actor,
+    }
 }
 
 fn run_one(
@@ -140,14 +147,14 @@ fn run_one(
     registry: &Registry,
     ctx: &TaskContext,
     actor: &mut Option<(ActorId, Box<dyn ActorInstance>)>,
-) -> Result<Vec<Encoded>, CoreError> {
+) -> Result<Returned, CoreError> {
     let task = spec.task;
     let outcome = catch_unwind(AssertUnwindSafe(|| match &spec.kind {
         TaskKind::Function(name) => registry.lookup(name)?(ctx, args),
         TaskKind::CreateActor { actor: id, class } => {
             let instance = registry.actor(class)?(ctx, args)?;
             *actor = Some((*id, instance));
-            Ok(vec![().encode_payload()?])
+            Returned::one(())
         }
         TaskKind::Method { method, .. } => match actor.as_mut() {
             Some((_, instance)) => instance.call(ctx, method, args),
@@ -163,14 +170,16 @@ fn run_one(
         Err(CoreError::TaskFailed { task, message })
     });
     match outcome {
-        Ok(values) if values.len() != spec.num_returns as usize => Err(CoreError::TaskFailed {
-            task,
-            message: format!(
-                "returned {} values, {} expected",
-                values.len(),
-                spec.num_returns
-            ),
-        }),
+        Ok(returned) if returned.values.len() != spec.num_returns as usize => {
+            Err(CoreError::TaskFailed {
+                task,
+                message: format!(
+                    "returned {} values, {} expected",
+                    returned.values.len(),
+                    spec.num_returns
+                ),
+            })
+        }
         other => other,
     }
 }

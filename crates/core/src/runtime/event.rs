@@ -20,6 +20,14 @@ pub enum Command {
         id: ObjectId,
         nested: Vec<(ObjectId, WorkerId)>,
     },
+    /// `worker` stored `id` (in the store here) on behalf of `owner`; `done` completes
+    /// when the owner adopted it (or failed to).
+    PutWithOwner {
+        worker: WorkerId,
+        id: ObjectId,
+        owner: WorkerId,
+        done: Arc<GetRequest>,
+    },
     /// The last clone of a handle of `worker` on `id` was dropped.
     Drop { worker: WorkerId, id: ObjectId },
     /// `worker` deserialized a ref to `id`, found in `outer`.
@@ -46,6 +54,8 @@ pub enum Command {
 /// Finished task bodies (one job's), in the order they ran.
 pub struct Computed {
     pub results: Vec<(TaskSpec, Result<Vec<Encoded>, CoreError>)>,
+    /// Return values holding refs: dropped after the node has handled the results.
+    pub keep: Vec<Box<dyn Send>>,
     /// The actor instance the methods or constructor ran on, handed back.
     pub actor: Option<(ActorId, Box<dyn ActorInstance>)>,
 }

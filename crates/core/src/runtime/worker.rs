@@ -159,10 +159,12 @@ impl TaskOptions {
     }
 }
 
-/// A task argument ready to be submitted (keeps a ref argument alive until then).
+/// A task argument ready to be submitted. Until the submission is queued it keeps
+/// alive the refs it mentions (a ref argument, or the value holding nested refs), so
+/// that their drops are queued after the submission.
 pub struct TaskArgument {
     arg: TaskArg,
-    _keep: Option<ObjectRef<()>>,
+    _keep: Option<Box<dyn Send>>,
 }
 
 /// A live actor.
@@ -246,6 +248,35 @@ impl Worker {
         Ok(ObjectRef::from_handle(
             self.shared.handle(id, self.shared.id),
         ))
+    }
+
+    /// Stores `value` on this worker's node on behalf of `owner`, which owns it (so the
+    /// object outlives this worker; its primary copy stays here). Waits until the owner
+    /// has adopted it. The value must not contain refs.
+    pub fn put_owned_by<T: Payload>(&self, value: &T, owner: WorkerId) -> Result<ObjectRef<T>> {
+        let encoded = value.encode_payload()?;
+        if !encoded.nested.is_empty() {
+            return Err(CoreError::Invalid(
+                "a value put on behalf of another owner cannot contain refs".into(),
+            ));
+        }
+        let id = ObjectId::put(self.shared.id, self.shared.next_seq());
+        self.shared
+            .node
+            .store
+            .put(id, encoded.bytes, CopyKind::Primary)?;
+        let done = Arc::new(GetRequest::all(vec![id]));
+        self.shared.command(Command::PutWithOwner {
+            worker: self.shared.id,
+            id,
+            owner,
+            done: done.clone(),
+        });
+        // The handle exists from now on: if the owner fails us, dropping it cleans up.
+        let r = ObjectRef::from_handle(self.shared.handle(id, owner));
+        done.wait_blocking(self.shared.node.spin, None);
+        done.take(Duration::MAX).pop().expect("one answer")?;
+        Ok(r)
     }
 
     /// Stores raw bytes without copying them (the store shares the buffer).
@@ -359,12 +390,14 @@ impl Worker {
         Ok(match arg {
             Arg::Value(value) => {
                 let encoded = value.encode_payload()?;
+                let keep: Option<Box<dyn Send>> =
+                    (!encoded.nested.is_empty()).then(|| Box::new(value) as Box<dyn Send>);
                 TaskArgument {
                     arg: TaskArg::Value {
                         bytes: encoded.bytes,
                         nested: encoded.nested,
                     },
-                    _keep: None,
+                    _keep: keep,
                 }
             }
             Arg::Ref(r) => TaskArgument {
@@ -372,7 +405,7 @@ impl Worker {
                     id: r.id(),
                     owner: r.owner(),
                 },
-                _keep: Some(r.erase()),
+                _keep: Some(Box::new(r)),
             },
         })
     }

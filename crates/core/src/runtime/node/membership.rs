@@ -25,6 +25,18 @@ impl NodeState {
             table.node_removed(node);
         }
         self.primary_elsewhere.retain(|_, n| *n != node);
+        // Puts on behalf of owners that died: they will never answer.
+        let orphaned: Vec<ObjectId> = self
+            .assignments
+            .iter()
+            .filter(|(_, (owner, _))| owner.node() == node)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in orphaned {
+            if let Some((_, done)) = self.assignments.remove(&id) {
+                done.fill(0, Err(CoreError::OwnerDied(id)));
+            }
+        }
         self.actor_objects.retain(|_, (_, n)| *n != node);
 
         // Tasks we submitted that it was running: run them elsewhere, or fail them.

@@ -10,7 +10,7 @@ mod tasks;
 
 use crate::error::CoreError;
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
-use crate::ownership::{Effect, LossReason, RefTable, TableConfig};
+use crate::ownership::{Effect, LossReason, ProtocolMessage, RefTable, TableConfig};
 use crate::registry::{ActorInstance, ArgBytes};
 use crate::runtime::event::{Command, Envelope, NodeCounters, NodeEvent, NodeMessage};
 use crate::runtime::get::GetRequest;
@@ -102,6 +102,8 @@ pub struct NodeState {
     // objects
     waiters: FxHashMap<ObjectId, Vec<ObjectWaiter>>,
     fetching: FxHashMap<ObjectId, NodeId>,
+    /// `put_with_owner` calls waiting for their owner's answer.
+    assignments: FxHashMap<ObjectId, (WorkerId, Arc<GetRequest>)>,
     /// Protocol messages between workers of this node, delivered in the same step.
     local_protocol: VecDeque<(WorkerId, WorkerId, crate::ownership::ProtocolMessage)>,
     effects: Vec<Effect>,
@@ -134,6 +136,7 @@ impl NodeState {
             held_for_remote: FxHashSet::default(),
             waiters: FxHashMap::default(),
             fetching: FxHashMap::default(),
+            assignments: FxHashMap::default(),
             local_protocol: VecDeque::new(),
             effects: Vec::new(),
             out: Outbox::default(),
@@ -166,6 +169,13 @@ impl NodeState {
         &self.shared.store
     }
 
+    /// The workers hosted here.
+    pub fn worker_ids(&self) -> Vec<WorkerId> {
+        let mut ids: Vec<WorkerId> = self.tables.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
     pub fn executor(&self) -> Arc<WorkerShared> {
         self.workers[&self.executor].clone()
     }
@@ -196,6 +206,12 @@ impl NodeState {
                 self.table(worker).put(id, &nested, Some(node));
                 self.object_arrived(id);
             }
+            Command::PutWithOwner {
+                worker,
+                id,
+                owner,
+                done,
+            } => self.put_with_owner(worker, id, owner, done),
             Command::Drop { worker, id } => self.table(worker).remove_local(id),
             Command::Deserialized {
                 worker,
@@ -219,11 +235,7 @@ impl NodeState {
             return;
         }
         match envelope.message {
-            NodeMessage::Protocol { from, to, message } => {
-                if let Some(table) = self.tables.get_mut(&to) {
-                    table.handle_message(from, message);
-                }
-            }
+            NodeMessage::Protocol { from, to, message } => self.deliver_protocol(from, to, message),
             NodeMessage::Task(spec) => self.accept_task(spec),
             NodeMessage::Reply(reply) => self.on_reply(reply),
             NodeMessage::Fetch { id, requester } => self.on_fetch(id, requester),
@@ -232,6 +244,51 @@ impl NodeState {
             NodeMessage::Free { ids } => self.on_free(&ids),
             NodeMessage::KillActor { actor } => self.kill_actor(actor),
         }
+    }
+
+    /// Hands a protocol message to worker `to`'s table, noting where adopted objects
+    /// are and completing `put_with_owner` calls.
+    fn deliver_protocol(&mut self, from: WorkerId, to: WorkerId, message: ProtocolMessage) {
+        let adopted = match &message {
+            ProtocolMessage::AssignOwner { id } => Some(*id),
+            ProtocolMessage::OwnerAssigned { id } => {
+                if let Some((_, done)) = self.assignments.remove(id) {
+                    done.fill(0, Ok(bytes::Bytes::new()));
+                }
+                None
+            }
+            _ => None,
+        };
+        let Some(table) = self.tables.get_mut(&to) else {
+            return;
+        };
+        table.handle_message(from, message);
+        if let Some(id) = adopted {
+            // The putter's node holds the primary copy.
+            table.object_pinned_at(id, from.node());
+            if from.node() != self.id {
+                self.primary_elsewhere.insert(id, from.node());
+            }
+        }
+    }
+
+    /// `worker` put `id` (stored here) on behalf of `owner`.
+    fn put_with_owner(
+        &mut self,
+        worker: WorkerId,
+        id: ObjectId,
+        owner: WorkerId,
+        done: Arc<GetRequest>,
+    ) {
+        if self.dead_nodes.contains(&owner.node()) || !self.live_nodes.contains(&owner.node()) {
+            done.fill(0, Err(CoreError::OwnerDied(id)));
+            return;
+        }
+        self.table(worker).put_with_owner(id, owner);
+        if owner.node() != self.id {
+            self.held_for_remote.insert(id);
+        }
+        self.assignments.insert(id, (owner, done));
     }
 
     fn table(&mut self, worker: WorkerId) -> &mut RefTable {
@@ -280,9 +337,7 @@ impl NodeState {
             }
             while let Some((from, to, message)) = self.local_protocol.pop_front() {
                 any = true;
-                if let Some(table) = self.tables.get_mut(&to) {
-                    table.handle_message(from, message);
-                }
+                self.deliver_protocol(from, to, message);
             }
             if !any {
                 break;

@@ -461,6 +461,8 @@ impl NodeState {
             self.fail_queued_if_dead(actor);
             self.pump_actor(actor);
         }
+        // Only now may the refs held by the return values go.
+        drop(done.keep);
     }
 
     /// One task body finished: reply to its caller.
