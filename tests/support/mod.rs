@@ -159,9 +159,19 @@ pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 /// Every value freed, every reference-table record gone, on every live node.
 #[track_caller]
 pub fn assert_drained(cluster: &Cluster) {
-    eventually("stores and reference tables drain", || {
-        cluster.store_objects() == 0 && cluster.status().iter().all(|s| s.records == 0)
-    });
+    let drained =
+        || cluster.store_objects() == 0 && cluster.status().iter().all(|s| s.records == 0);
+    let start = Instant::now();
+    while !drained() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let records = cluster.describe_records().join("\n");
+            panic!(
+                "stores and reference tables never drained: {} objects stored, records:\n{records}",
+                cluster.store_objects()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert_eq!(cluster.store_bytes(), 0);
 }
 

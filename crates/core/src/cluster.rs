@@ -6,7 +6,7 @@ use crate::ObjectStore;
 use crate::error::{CoreError, Result};
 use crate::ids::{NodeId, WorkerId};
 use crate::registry::Registry;
-use crate::runtime::actor::{GetStatus, NodeActor, NodeStatus};
+use crate::runtime::actor::{GetRecords, GetStatus, NodeActor, NodeStatus};
 use crate::runtime::compute::ComputePool;
 use crate::runtime::event::NodeEvent;
 use crate::runtime::inbox::Inbox;
@@ -220,6 +220,21 @@ impl Cluster {
             .collect()
     }
 
+    /// Every reference-table record on every live node, one readable line each
+    /// (diagnostics: what still keeps values alive).
+    pub fn describe_records(&self) -> Vec<String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime");
+        self.nodes
+            .iter()
+            .filter(|n| n.alive.load(Ordering::Acquire))
+            .filter_map(|n| runtime.block_on(n.addr.send(GetRecords)).ok())
+            .flatten()
+            .collect()
+    }
+
     /// Kills `node` as a crash would: it stops at once, its values and the objects its
     /// workers owned are gone, and the other nodes are told (in order).
     pub fn kill_node(&mut self, node: NodeId) -> Result<()> {
@@ -235,6 +250,11 @@ impl Cluster {
         self.nodes[index].inbox.close();
         if let Some(thread) = self.nodes[index].thread.take() {
             let _ = thread.join();
+        }
+        // A crash loses the node's memory: nothing it stored can be read any more.
+        let store = &self.nodes[index].store;
+        for key in store.keys() {
+            store.delete(key);
         }
         let workers = self.nodes[index].workers.clone();
         for other in &self.nodes {

@@ -141,6 +141,20 @@ pub struct NodeStatus {
     pub store: crate::runtime::StoreSummary,
 }
 
+/// Asks a node for a readable dump of every reference-table record it holds
+/// (diagnostics: what keeps a value alive).
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct GetRecords;
+
+impl Handler<GetRecords> for NodeActor {
+    type Result = MessageResult<GetRecords>;
+
+    fn handle(&mut self, _: GetRecords, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.state.describe_records())
+    }
+}
+
 /// Asks a node for its [`NodeStatus`].
 #[derive(Message)]
 #[rtype(result = "NodeStatus")]

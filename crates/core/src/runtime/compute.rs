@@ -13,13 +13,11 @@ use crate::runtime::worker::Worker;
 use crate::task::{TaskKind, TaskSpec};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The threads running task bodies for one node.
 pub struct ComputePool {
     queues: Vec<Arc<Inbox<Job>>>,
-    threads: Vec<JoinHandle<()>>,
     next: usize,
 }
 
@@ -33,18 +31,17 @@ impl ComputePool {
     ) -> std::io::Result<Self> {
         let mut pool = ComputePool {
             queues: Vec::new(),
-            threads: Vec::new(),
             next: 0,
         };
         for i in 0..threads.max(1) {
             let queue = Arc::new(Inbox::new());
             let (registry, results, queue_for_thread) =
                 (registry.clone(), results.clone(), queue.clone());
-            let thread = std::thread::Builder::new()
+            // Detached: see `stop`.
+            std::thread::Builder::new()
                 .name(format!("doreisa-{node:?}-compute-{i}"))
                 .spawn(move || run(queue_for_thread, registry, results, spin))?;
             pool.queues.push(queue);
-            pool.threads.push(thread);
         }
         Ok(pool)
     }
@@ -71,13 +68,12 @@ impl ComputePool {
         }
     }
 
-    /// Stops the threads once they finish what they run (queued jobs are dropped).
+    /// Tells the threads to stop once they finish the task they run; queued jobs are
+    /// dropped. Does not wait for them: a stopping (or crashing) node must not hang on
+    /// user code that never returns. Their results go to a closed inbox and are lost.
     pub fn stop(&mut self) {
         for queue in &self.queues {
             queue.close();
-        }
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
         }
     }
 }

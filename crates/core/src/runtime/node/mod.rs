@@ -391,6 +391,18 @@ impl NodeState {
         self.tables.values().map(RefTable::len).sum()
     }
 
+    /// One line per reference-table record of this node: worker, object, record.
+    pub fn describe_records(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (worker, table) in &self.tables {
+            for id in table.ids() {
+                let record = table.describe(id).unwrap_or_default();
+                lines.push(format!("{worker:?} {id:?} {record}"));
+            }
+        }
+        lines
+    }
+
     /// Tasks submitted here and not finished, waiting for arguments, and running.
     pub fn task_counts(&self) -> (usize, usize, usize) {
         (self.pending.len(), self.waiting.len(), self.running)

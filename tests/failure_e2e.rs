@@ -1,0 +1,171 @@
+//! Killing a virtual node: owned objects fail with `OwnerDied` for their holders
+//! elsewhere, lost task outputs owned elsewhere are rebuilt from lineage, lost put
+//! values say they cannot be, tasks it ran are retried, and nothing waits forever.
+
+mod support;
+
+use doreisa::core::ownership::LossReason;
+use doreisa::core::{CoreError, ObjectRef, TaskOptions};
+use std::time::Duration;
+use support::*;
+
+/// 59/63: objects owned by a worker of the killed node fail for holders elsewhere.
+#[test]
+fn owner_death_fails_holders_elsewhere() {
+    let mut cluster = chain_cluster(3);
+    let driver = cluster.driver().clone();
+    let victim = cluster.nodes()[2];
+    let outer = put_inside::remote_with(&driver, TaskOptions::on(victim), 5).unwrap();
+    let inner: ObjectRef<i64> = driver.get(&outer).unwrap();
+    let chain = build_chain::remote_with(&driver, TaskOptions::on(victim), 3, 1).unwrap();
+    let top = driver.get(&chain).unwrap();
+    cluster.kill_node(victim).unwrap();
+    let error = driver
+        .get_timeout(&inner, Some(Duration::from_secs(10)))
+        .unwrap_err();
+    assert_eq!(error, CoreError::OwnerDied(inner.id()));
+    let walked = walk(&driver, top);
+    assert!(matches!(walked, Err(CoreError::OwnerDied(_))), "{walked:?}");
+    drop((outer, inner, chain));
+    assert_drained(&cluster);
+}
+
+/// A task output stored on the killed node, owned by the driver, is rebuilt by
+/// running its task again elsewhere.
+#[test]
+fn lost_task_outputs_are_rebuilt_from_lineage() {
+    let mut cluster = chain_cluster(3);
+    let driver = cluster.driver().clone();
+    let victim = cluster.nodes()[2];
+    let value = big::remote_with(&driver, TaskOptions::on(victim), 9).unwrap();
+    eventually("the task ran", || !cluster.holders(value.id()).is_empty());
+    assert_eq!(
+        cluster.holders(value.id()),
+        vec![victim],
+        "stored where it ran"
+    );
+    cluster.kill_node(victim).unwrap();
+    let rebuilt = driver
+        .get_timeout(&value, Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(rebuilt, vec![9u8; 256 * 1024]);
+    assert!(!cluster.holders(value.id()).is_empty());
+    drop(value);
+    assert_drained(&cluster);
+}
+
+/// A put value whose only copy was on the killed node (its owner lives) cannot be
+/// rebuilt, and `get` says so.
+#[test]
+fn lost_put_values_say_they_cannot_be_rebuilt() {
+    let mut cluster = chain_cluster(3);
+    let driver = cluster.driver().clone();
+    let victim = cluster.nodes()[2];
+    let outer = put_for::remote_with(&driver, TaskOptions::on(victim), driver.id().0, 77).unwrap();
+    let inner: ObjectRef<i64> = driver.get(&outer).unwrap();
+    assert_eq!(inner.owner(), driver.id(), "the driver owns it");
+    assert_eq!(
+        cluster.holders(inner.id()),
+        vec![victim],
+        "its only copy is there"
+    );
+    cluster.kill_node(victim).unwrap();
+    let error = driver
+        .get_timeout(&inner, Some(Duration::from_secs(10)))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CoreError::ObjectLost {
+            id: inner.id(),
+            reason: LossReason::NotReconstructable
+        }
+    );
+    drop((outer, inner));
+    assert_drained(&cluster);
+}
+
+/// A task running on the killed node is retried on another one.
+#[test]
+fn tasks_of_a_killed_node_are_retried() {
+    let mut cluster = chain_cluster(3);
+    let driver = cluster.driver().clone();
+    let victim = cluster.nodes()[2];
+    let gate = new_gate();
+    let pending = gated::remote_with(&driver, TaskOptions::on(victim), gate, 3).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    cluster.kill_node(victim).unwrap();
+    open_gate(gate);
+    assert_eq!(
+        driver
+            .get_timeout(&pending, Some(Duration::from_secs(10)))
+            .unwrap(),
+        3
+    );
+    drop(pending);
+    assert_drained(&cluster);
+}
+
+/// Without retries, the task fails clearly instead.
+#[test]
+fn tasks_without_retries_fail_when_their_node_dies() {
+    let mut cluster = chain_cluster(2);
+    let driver = cluster.driver().clone();
+    let victim = cluster.nodes()[1];
+    let gate = new_gate();
+    let pending = gated::remote_with(&driver, TaskOptions::on(victim).retries(0), gate, 3).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    cluster.kill_node(victim).unwrap();
+    let error = driver
+        .get_timeout(&pending, Some(Duration::from_secs(10)))
+        .unwrap_err();
+    assert!(matches!(error, CoreError::TaskFailed { .. }), "{error:?}");
+    open_gate(gate);
+    drop(pending);
+    assert_drained(&cluster);
+}
+
+/// 64: a borrower dies after handing the ref on: the value stays for the survivor.
+#[test]
+fn borrowed_id_failure() {
+    let mut cluster = chain_cluster(3);
+    let driver = cluster.driver().clone();
+    let (middle, last) = (cluster.nodes()[1], cluster.nodes()[2]);
+    let gate = new_gate();
+    let x = driver.put(&12i64).unwrap();
+    let id = x.id();
+    // A task on `middle` hands x to a sub-task (which may run anywhere) and returns.
+    let spawned =
+        spawn_holder::remote_with(&driver, TaskOptions::on(middle), gate, vec![x.clone()]).unwrap();
+    assert_eq!(driver.get(&spawned).unwrap(), 0);
+    drop((x, spawned));
+    let _ = last;
+    cluster.kill_node(middle).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    open_gate(gate);
+    assert_drained(&cluster);
+    assert!(cluster.holders(id).is_empty());
+}
+
+/// Actor calls on an actor of the killed node fail with `ActorDied`.
+#[test]
+fn actors_of_a_killed_node_die() {
+    let mut cluster = chain_cluster(2);
+    let driver = cluster.driver().clone();
+    let victim = cluster.nodes()[1];
+    let holder = Holder::create(
+        &driver,
+        TaskOptions::on(victim),
+        Vec::<ObjectRef<i64>>::new(),
+    )
+    .unwrap();
+    let before = holder.clear(&driver).unwrap();
+    assert_eq!(driver.get(&before).unwrap(), 0);
+    cluster.kill_node(victim).unwrap();
+    let after = holder.clear(&driver).unwrap();
+    let error = driver
+        .get_timeout(&after, Some(Duration::from_secs(10)))
+        .unwrap_err();
+    assert!(matches!(error, CoreError::ActorDied(_)), "{error:?}");
+    drop((before, after, holder));
+    assert_drained(&cluster);
+}
