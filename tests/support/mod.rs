@@ -237,3 +237,8 @@ pub fn chain_cluster(nodes: usize) -> Cluster {
     )
     .unwrap()
 }
+
+/// A cluster with every test function, configured by the test (store size, spilling).
+pub fn cluster_with(config: ClusterConfig) -> Cluster {
+    Cluster::start(config, registry_with_chains()).unwrap()
+}

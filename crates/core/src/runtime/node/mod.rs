@@ -84,6 +84,9 @@ pub struct NodeState {
     epoch: u64,
     dead_nodes: FxHashSet<NodeId>,
     live_nodes: Vec<NodeId>,
+    /// Messages sent after a death this node has not heard of yet: they wait for it
+    /// (membership news reach nodes at different times; the barrier needs the order).
+    early: Vec<Envelope>,
     // caller side
     pending: FxHashMap<TaskId, PendingTask>,
     lineage: FxHashMap<TaskId, TaskSpec>,
@@ -125,6 +128,7 @@ impl NodeState {
             epoch: 0,
             dead_nodes: FxHashSet::default(),
             live_nodes: nodes.to_vec(),
+            early: Vec::new(),
             pending: FxHashMap::default(),
             lineage: FxHashMap::default(),
             primary_elsewhere: FxHashMap::default(),
@@ -193,7 +197,10 @@ impl NodeState {
             NodeEvent::Command(command) => self.on_command(command),
             NodeEvent::Remote(envelope) => self.on_remote(envelope),
             NodeEvent::Computed(done) => self.on_computed(*done),
-            NodeEvent::NodeLeft { node, workers } => self.on_node_left(node, workers),
+            NodeEvent::NodeLeft { node, workers } => {
+                self.on_node_left(node, workers);
+                self.deliver_early();
+            }
             NodeEvent::Stop => self.out.stop = true,
         }
         self.settle();
@@ -225,12 +232,27 @@ impl NodeState {
         }
     }
 
+    /// Delivers the early messages whose deaths are now applied, in arrival order
+    /// (a sender's epochs only grow, so each sender's messages stay in order).
+    fn deliver_early(&mut self) {
+        if self.early.is_empty() {
+            return;
+        }
+        let epoch = self.epoch;
+        let (due, still_early): (Vec<Envelope>, Vec<Envelope>) = std::mem::take(&mut self.early)
+            .into_iter()
+            .partition(|e| e.epoch <= epoch);
+        self.early = still_early;
+        for envelope in due {
+            self.on_remote(envelope);
+        }
+    }
+
     fn on_remote(&mut self, envelope: Envelope) {
-        debug_assert!(
-            envelope.epoch <= self.epoch,
-            "a message from {:?} carries deaths this node has not applied",
-            envelope.from
-        );
+        if envelope.epoch > self.epoch {
+            self.early.push(envelope);
+            return;
+        }
         if self.dead_nodes.contains(&envelope.from) {
             return;
         }

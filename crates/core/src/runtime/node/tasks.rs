@@ -482,7 +482,7 @@ impl NodeState {
             return;
         }
         let outcome = match outcome {
-            Ok(encoded) => Ok(self.place_returns(&spec, encoded)),
+            Ok(encoded) => self.place_returns(&spec, encoded),
             Err(error) => Err(error.to_string()),
         };
         let report = self.table(executor).end_task(&referenced, caller);
@@ -496,38 +496,34 @@ impl NodeState {
         self.send(caller.node(), NodeMessage::Reply(reply));
     }
 
-    /// Stores or inlines the values a task returned.
+    /// Stores or inlines the values a task returned. If one cannot be stored, none is
+    /// kept and the task fails with the store's reason: a caller never reads a value
+    /// that was silently dropped.
     fn place_returns(
         &mut self,
         spec: &TaskSpec,
         encoded: Vec<crate::object_ref::Encoded>,
-    ) -> Vec<ReturnValue> {
-        let executor = self.executor;
+    ) -> Result<Vec<ReturnValue>, String> {
         let caller = spec.caller;
+        let remote_caller = caller.node() != self.id;
         let mut returns = Vec::with_capacity(encoded.len());
         for (i, value) in encoded.into_iter().enumerate() {
             let id = spec.return_id(i as u32 + 1);
-            if !value.nested.is_empty() {
-                self.table(executor).add_nested(id, caller, &value.nested);
-            }
             let size = value.bytes.len();
-            let data = if caller.node() != self.id && size <= INLINE_RETURN_MAX {
+            let data = if remote_caller && size <= INLINE_RETURN_MAX {
                 ReturnData::Inline(value.bytes)
+            } else if let Err(e) = self.shared.store.put(id, value.bytes, CopyKind::Primary) {
+                for stored in &returns {
+                    let stored: &ReturnValue = stored;
+                    if matches!(stored.data, ReturnData::Stored { .. }) {
+                        self.shared.store.delete(stored.id);
+                    }
+                }
+                return Err(format!("return value {} cannot be stored: {e}", i + 1));
             } else {
-                match self.shared.store.put(id, value.bytes, CopyKind::Primary) {
-                    Ok(()) => {
-                        if caller.node() != self.id {
-                            self.held_for_remote.insert(id);
-                        }
-                        ReturnData::Stored {
-                            node: self.id,
-                            size: size as u64,
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(?id, error = %e, "cannot store a return value");
-                        ReturnData::Inline(Bytes::new())
-                    }
+                ReturnData::Stored {
+                    node: self.id,
+                    size: size as u64,
                 }
             };
             returns.push(ReturnValue {
@@ -536,7 +532,16 @@ impl NodeState {
                 nested: value.nested,
             });
         }
-        returns
+        let executor = self.executor;
+        for ret in &returns {
+            if remote_caller && matches!(ret.data, ReturnData::Stored { .. }) {
+                self.held_for_remote.insert(ret.id);
+            }
+            if !ret.nested.is_empty() {
+                self.table(executor).add_nested(ret.id, caller, &ret.nested);
+            }
+        }
+        Ok(returns)
     }
 
     /// `spec` cannot run here: reply with the error without running it.
