@@ -253,3 +253,39 @@ fn remove_actor_immediately_after_creation() {
     });
     assert_drained(&cluster);
 }
+
+/// A handle belongs to the worker that made it: another worker of the process cannot
+/// use it directly (its table does not know the ref) and is told how to hand it over;
+/// handing it over through an actor call works.
+#[test]
+fn refs_move_between_workers_only_through_the_runtime() {
+    let cluster = cluster(2);
+    let driver = cluster.driver();
+    let beside = cluster.worker_on(cluster.nodes()[1]).unwrap();
+    let theirs = beside.put(&8i64).unwrap();
+    let foreign = CoreError::ForeignRef {
+        id: theirs.id(),
+        holder: beside.id(),
+        user: driver.id(),
+    };
+    assert_eq!(driver.get(&theirs).unwrap_err(), foreign);
+    assert_eq!(driver.put(&vec![theirs.clone()]).unwrap_err(), foreign);
+    assert_eq!(add::remote(driver, &theirs, 1).unwrap_err(), foreign);
+    assert_eq!(
+        driver.free(std::slice::from_ref(&theirs)).unwrap_err(),
+        foreign
+    );
+    // The way across: the holder passes it in an actor call, the other side reads it back.
+    let holder = Holder::create(
+        driver,
+        TaskOptions::on(cluster.nodes()[0]),
+        Vec::<ObjectRef<i64>>::new(),
+    )
+    .unwrap();
+    let kept = holder.keep(&beside, vec![theirs.clone()]).unwrap();
+    assert_eq!(beside.get(&kept).unwrap(), 1);
+    drop(theirs);
+    assert_eq!(driver.get(&holder.total(driver).unwrap()).unwrap(), 8);
+    drop((kept, holder, beside));
+    assert_drained(&cluster);
+}

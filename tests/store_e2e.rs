@@ -162,19 +162,19 @@ fn wait_returns_the_ready_refs_by_the_timeout() {
         gated::remote(&driver, gate, 4).unwrap(),
     ];
     {
-        let (ready, pending) = driver.wait(&refs, 4, Duration::from_millis(50));
+        let (ready, pending) = driver.wait(&refs, 4, Duration::from_millis(50)).unwrap();
         let ready_ids: Vec<_> = ready.iter().map(ObjectRef::id).collect();
         assert_eq!(ready_ids, vec![refs[0].id(), refs[2].id()]);
         assert_eq!(pending.len(), 2);
     }
     {
         // Asking for only as many as are ready returns at once.
-        let (ready, _) = driver.wait(&refs, 2, Duration::from_secs(3600));
+        let (ready, _) = driver.wait(&refs, 2, Duration::from_secs(3600)).unwrap();
         assert_eq!(ready.len(), 2);
     }
     open_gate(gate);
     {
-        let (ready, pending) = driver.wait(&refs, 4, Duration::from_secs(10));
+        let (ready, pending) = driver.wait(&refs, 4, Duration::from_secs(10)).unwrap();
         assert_eq!((ready.len(), pending.len()), (4, 0));
     }
     assert_eq!(driver.get_all(&refs).unwrap(), vec![1, 2, 3, 4]);

@@ -1,12 +1,11 @@
 //! The `doreisa-rs` command line.
 
 mod bench;
+mod demo;
 
 use clap::{Parser, Subcommand};
-use doreisa::core::ownership::sim::random::run_many;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -21,17 +20,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the main demo.
+    /// Run the main demo on an embedded cluster.
     ///
-    /// Until the runtime lands, this checks the ownership protocol (distributed reference
-    /// counting) on random multi-worker programs in the deterministic simulator.
+    /// Simulated ranks publish a chunk each per iteration; the analytics reduces every
+    /// iteration (mean, min, max) with tasks placed where the chunks are.
     Demo {
-        /// Number of random programs.
-        #[arg(long, default_value_t = 5_000)]
-        programs: u64,
-        /// Base seed of the programs.
-        #[arg(long, default_value_t = 0x0D0E_15A0_5EED)]
-        seed: u64,
+        /// Nodes of the embedded cluster.
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// Simulation ranks per node.
+        #[arg(long, default_value_t = 10)]
+        ranks_per_node: usize,
+        /// Iterations to run.
+        #[arg(long, default_value_t = 200)]
+        iterations: u64,
+        /// Values per chunk.
+        #[arg(long, default_value_t = 100)]
+        chunk_len: usize,
     },
     /// Run a microbenchmark (named like Ray's) and print or write its figures as JSON.
     Bench {
@@ -51,8 +56,34 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
-        Command::Demo { programs, seed } => demo(programs, seed),
+        Command::Demo {
+            nodes,
+            ranks_per_node,
+            iterations,
+            chunk_len,
+        } => {
+            let config = demo::DemoConfig {
+                nodes,
+                ranks_per_node,
+                iterations,
+                chunk_len,
+            };
+            match demo::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench {
             name,
             nodes,
@@ -110,31 +141,4 @@ fn run_bench(name: &str, nodes: usize, runs: usize, json: Option<PathBuf>) -> Ex
         }
     }
     ExitCode::SUCCESS
-}
-
-fn demo(programs: u64, seed: u64) -> ExitCode {
-    println!(
-        "doreisa-rs {}: checking the ownership protocol",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!(
-        "  {programs} random programs of 3-6 workers (put, pass, nest, return, get, drop, kill),"
-    );
-    println!("  messages delivered in random order; safety checked after every step,");
-    println!("  no leak and OwnerDied answers checked at the end. Base seed {seed:#x}.");
-    let start = Instant::now();
-    match run_many(seed, programs) {
-        Ok(stats) => {
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "all invariants held: {} steps, {} messages, {} worker deaths, {} values freed in {:.2} s",
-                stats.steps, stats.messages, stats.deaths, stats.values_freed, secs
-            );
-            ExitCode::SUCCESS
-        }
-        Err(failure) => {
-            eprintln!("{failure}");
-            ExitCode::FAILURE
-        }
-    }
 }

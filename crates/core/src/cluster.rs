@@ -91,6 +91,8 @@ struct NodeRuntime {
     addr: Addr<NodeActor>,
     thread: Option<JoinHandle<()>>,
     workers: Vec<WorkerId>,
+    /// The worker that runs tasks on this node (what `worker_on` hands out).
+    executor: Worker,
 }
 
 /// N virtual nodes in this process, and a driver worker on the first one.
@@ -138,6 +140,7 @@ impl Cluster {
         let mut nodes = Vec::new();
         for (state, inbox, store, alive) in states {
             let id = state.id;
+            let executor = Worker::new(state.executor());
             let mut workers = vec![WorkerId::new(id, 0)];
             if id == ids[0] {
                 workers.push(driver_id);
@@ -157,6 +160,7 @@ impl Cluster {
                 addr,
                 thread: Some(thread),
                 workers,
+                executor,
             });
         }
         Ok(Cluster {
@@ -164,6 +168,17 @@ impl Cluster {
             driver,
             peers,
         })
+    }
+
+    /// A worker on `node`: the one that runs the tasks sent there, as a task body would
+    /// see it. Code that lives beside a node (a simulation rank publishing its chunks)
+    /// uses it to put values there, owned by that node.
+    pub fn worker_on(&self, node: NodeId) -> Result<Worker> {
+        self.nodes
+            .iter()
+            .find(|n| n.id == node && n.alive.load(Ordering::Acquire))
+            .map(|n| n.executor.clone())
+            .ok_or(CoreError::UnknownNode(node))
     }
 
     /// The driver: a worker on the first node, for the program that started the cluster.

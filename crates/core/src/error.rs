@@ -1,6 +1,6 @@
 //! The error type of doreisa-core.
 
-use crate::ids::{ActorId, NodeId, ObjectId, TaskId};
+use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::ownership::LossReason;
 
 /// Everything that can go wrong in the runtime, as seen by its users.
@@ -28,6 +28,15 @@ pub enum CoreError {
     Codec(String),
     #[error("object store: {0}")]
     Store(String),
+    #[error(
+        "{id:?} is held by worker {holder:?}, not by {user:?}: hand it over inside a task \
+         argument, an actor call or a stored value"
+    )]
+    ForeignRef {
+        id: ObjectId,
+        holder: WorkerId,
+        user: WorkerId,
+    },
     #[error("the cluster is shut down")]
     Stopped,
     #[error("invalid argument: {0}")]

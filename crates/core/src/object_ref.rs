@@ -7,7 +7,7 @@
 //! registers a new handle group with the worker doing it, found in a thread-local context
 //! that the runtime sets around every decode. Refs cannot be serialized out of band.
 
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::ids::{ObjectId, WorkerId};
 use crate::runtime::worker::WorkerShared;
 use bytes::Bytes;
@@ -33,6 +33,23 @@ impl fmt::Debug for Blob {
 pub struct Encoded {
     pub bytes: Bytes,
     pub nested: Vec<(ObjectId, WorkerId)>,
+    /// The worker whose handle each nested ref was serialized from, in `nested` order.
+    pub holders: Vec<WorkerId>,
+}
+
+impl Encoded {
+    /// Fails if a ref nested in the value is held by another worker than `me`: its
+    /// record is in that worker's table, so `me` cannot vouch for it.
+    pub fn check_holder(&self, me: WorkerId) -> Result<()> {
+        match self.holders.iter().position(|&h| h != me) {
+            None => Ok(()),
+            Some(i) => Err(CoreError::ForeignRef {
+                id: self.nested[i].0,
+                holder: self.holders[i],
+                user: me,
+            }),
+        }
+    }
 }
 
 /// A type that can be stored as an object.
@@ -45,10 +62,14 @@ pub trait Payload: Sized + Send + 'static {
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {
     fn encode_payload(&self) -> Result<Encoded> {
         let mut bytes = Vec::new();
-        let nested = collect_nested(|| crate::codec::encode_into(self, &mut bytes))?;
+        let (nested, holders) = collect_nested(|| crate::codec::encode_into(self, &mut bytes))?
+            .into_iter()
+            .map(|(id, owner, holder)| ((id, owner), holder))
+            .unzip();
         Ok(Encoded {
             bytes: bytes.into(),
             nested,
+            holders,
         })
     }
 
@@ -62,6 +83,7 @@ impl Payload for Blob {
         Ok(Encoded {
             bytes: self.0.clone(),
             nested: Vec::new(),
+            holders: Vec::new(),
         })
     }
 
@@ -71,12 +93,15 @@ impl Payload for Blob {
 }
 
 thread_local! {
-    static NESTED: RefCell<Option<Vec<(ObjectId, WorkerId)>>> = const { RefCell::new(None) };
+    /// Refs serialized so far: (id, owner, worker holding the handle).
+    static NESTED: RefCell<Option<Vec<(ObjectId, WorkerId, WorkerId)>>> = const { RefCell::new(None) };
     static DECODING: RefCell<Option<(Arc<WorkerShared>, Option<ObjectId>)>> = const { RefCell::new(None) };
 }
 
 /// Runs `encode`, collecting the refs serialized meanwhile.
-fn collect_nested(encode: impl FnOnce() -> Result<()>) -> Result<Vec<(ObjectId, WorkerId)>> {
+fn collect_nested(
+    encode: impl FnOnce() -> Result<()>,
+) -> Result<Vec<(ObjectId, WorkerId, WorkerId)>> {
     let previous = NESTED.with(|n| n.borrow_mut().replace(Vec::new()));
     let outcome = encode();
     let nested = NESTED.with(|n| std::mem::replace(&mut *n.borrow_mut(), previous));
@@ -195,7 +220,7 @@ impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let recorded = NESTED.with(|n| match n.borrow_mut().as_mut() {
             Some(nested) => {
-                nested.push((self.handle.id, self.handle.owner));
+                nested.push((self.handle.id, self.handle.owner, self.handle.worker.id));
                 true
             }
             None => false,

@@ -51,7 +51,8 @@ pub enum Command {
     },
 }
 
-/// Finished task bodies (one job's), in the order they ran.
+/// Finished task bodies (one job's, or part of one), in the order they ran.
+#[derive(Default)]
 pub struct Computed {
     pub results: Vec<(TaskSpec, Result<Vec<Encoded>, CoreError>)>,
     /// Return values holding refs: dropped after the node has handled the results.

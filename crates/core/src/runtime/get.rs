@@ -68,6 +68,11 @@ impl GetRequest {
     pub fn wait_blocking(&self, spin: Duration, timeout: Option<Duration>) -> bool {
         self.waiter
             .get_or_init(|| Waiter::Thread(std::thread::current()));
+        if self.is_done() {
+            return true;
+        }
+        // A task body blocking on a compute thread gives its queue away first.
+        crate::runtime::compute::before_blocking(false);
         let start = Instant::now();
         while start.elapsed() < spin {
             if self.is_done() {
@@ -75,6 +80,7 @@ impl GetRequest {
             }
             std::thread::yield_now();
         }
+        crate::runtime::compute::before_blocking(true);
         loop {
             if self.is_done() {
                 return true;

@@ -17,7 +17,8 @@ const PARKED: u8 = 1;
 
 /// How a parked consumer is woken.
 enum Waiter {
-    Thread(Thread),
+    /// The consuming thread (it can change: see [`Inbox::become_consumer`]).
+    Thread(Mutex<Thread>),
     Task(Notify),
 }
 
@@ -112,10 +113,28 @@ impl<T> Inbox<T> {
                 .is_ok()
         {
             match self.waiter.get() {
-                Some(Waiter::Thread(thread)) => thread.unpark(),
+                Some(Waiter::Thread(thread)) => {
+                    thread.lock().unwrap_or_else(|e| e.into_inner()).unpark()
+                }
                 Some(Waiter::Task(notify)) => notify.notify_one(),
                 None => {}
             }
+        }
+    }
+
+    /// Makes the calling thread the one consumer from now on (the previous one has
+    /// stopped consuming): wake-ups go to it.
+    pub fn become_consumer(&self) {
+        let waiter = self
+            .waiter
+            .get_or_init(|| Waiter::Thread(Mutex::new(std::thread::current())));
+        let Waiter::Thread(thread) = waiter else {
+            panic!("inbox consumed by a thread and a task");
+        };
+        let current = std::thread::current();
+        let mut thread = thread.lock().unwrap_or_else(|e| e.into_inner());
+        if thread.id() != current.id() {
+            *thread = current;
         }
     }
 
@@ -124,7 +143,7 @@ impl<T> Inbox<T> {
     pub fn wait_blocking(&self, spin: Duration) {
         let waiter = self
             .waiter
-            .get_or_init(|| Waiter::Thread(std::thread::current()));
+            .get_or_init(|| Waiter::Thread(Mutex::new(std::thread::current())));
         debug_assert!(matches!(waiter, Waiter::Thread(_)));
         let start = Instant::now();
         while start.elapsed() < spin {

@@ -119,6 +119,9 @@ impl WorkerShared {
     }
 }
 
+/// What `wait` returns: the refs that are ready, and the others.
+pub type ReadyAndPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
+
 /// Placement and retries of a task.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskOptions {
@@ -234,6 +237,7 @@ impl Worker {
     /// Stores `value` on this worker's node; this worker owns it.
     pub fn put<T: Payload>(&self, value: &T) -> Result<ObjectRef<T>> {
         let encoded = value.encode_payload()?;
+        encoded.check_holder(self.shared.id)?;
         let id = ObjectId::put(self.shared.id, self.shared.next_seq());
         self.shared
             .node
@@ -315,7 +319,7 @@ impl Worker {
         refs: &[ObjectRef<T>],
         timeout: Option<Duration>,
     ) -> Result<Vec<T>> {
-        let request = self.request(refs, refs.len());
+        let request = self.request(refs, refs.len())?;
         let limit = timeout.unwrap_or(Duration::MAX);
         if !request.wait_blocking(self.shared.node.spin, timeout) {
             return Err(CoreError::Timeout(limit));
@@ -325,7 +329,7 @@ impl Worker {
 
     /// Asynchronous `get`.
     pub async fn get_async<T: Payload>(&self, r: &ObjectRef<T>) -> Result<T> {
-        let request = self.request(std::slice::from_ref(r), 1);
+        let request = self.request(std::slice::from_ref(r), 1)?;
         request.wait_async().await;
         let mut values = self.decode_all(std::slice::from_ref(r), request.take(Duration::MAX))?;
         Ok(values.pop().expect("one value"))
@@ -338,8 +342,8 @@ impl Worker {
         refs: &[ObjectRef<T>],
         num_ready: usize,
         timeout: Duration,
-    ) -> (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>) {
-        let request = self.request(refs, num_ready);
+    ) -> Result<ReadyAndPending<T>> {
+        let request = self.request(refs, num_ready)?;
         request.wait_blocking(self.shared.node.spin, Some(timeout));
         let ready = request.ready();
         let (mut yes, mut no) = (Vec::new(), Vec::new());
@@ -350,17 +354,35 @@ impl Worker {
                 no.push(r.clone());
             }
         }
-        (yes, no)
+        Ok((yes, no))
     }
 
-    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Arc<GetRequest> {
+    /// Fails unless this worker holds `r`'s handle: a handle made for another worker of
+    /// this process (a ref moved between threads) is recorded in that worker's table.
+    fn check_mine<T>(&self, r: &ObjectRef<T>) -> Result<()> {
+        let holder = r.handle.worker.id;
+        if holder == self.shared.id {
+            Ok(())
+        } else {
+            Err(CoreError::ForeignRef {
+                id: r.id(),
+                holder,
+                user: self.shared.id,
+            })
+        }
+    }
+
+    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Result<Arc<GetRequest>> {
+        for r in refs {
+            self.check_mine(r)?;
+        }
         let ids = refs.iter().map(|r| r.id()).collect();
         let request = Arc::new(GetRequest::some(ids, needed));
         self.shared.command(Command::Get {
             worker: self.shared.id,
             request: request.clone(),
         });
-        request
+        Ok(request)
     }
 
     fn decode_all<T: Payload>(
@@ -376,11 +398,15 @@ impl Worker {
 
     /// Frees the values of objects this worker owns, now, even if refs to them remain
     /// (a later `get` fails with `ObjectFreed`).
-    pub fn free<T>(&self, refs: &[ObjectRef<T>]) {
+    pub fn free<T>(&self, refs: &[ObjectRef<T>]) -> Result<()> {
+        for r in refs {
+            self.check_mine(r)?;
+        }
         self.shared.command(Command::Free {
             worker: self.shared.id,
             ids: refs.iter().map(|r| r.id()).collect(),
         });
+        Ok(())
     }
 
     // ----- tasks ---------------------------------------------------------------------
@@ -390,6 +416,7 @@ impl Worker {
         Ok(match arg {
             Arg::Value(value) => {
                 let encoded = value.encode_payload()?;
+                encoded.check_holder(self.shared.id)?;
                 let keep: Option<Box<dyn Send>> =
                     (!encoded.nested.is_empty()).then(|| Box::new(value) as Box<dyn Send>);
                 TaskArgument {
@@ -400,13 +427,16 @@ impl Worker {
                     _keep: keep,
                 }
             }
-            Arg::Ref(r) => TaskArgument {
-                arg: TaskArg::Ref {
-                    id: r.id(),
-                    owner: r.owner(),
-                },
-                _keep: Some(Box::new(r)),
-            },
+            Arg::Ref(r) => {
+                self.check_mine(&r)?;
+                TaskArgument {
+                    arg: TaskArg::Ref {
+                        id: r.id(),
+                        owner: r.owner(),
+                    },
+                    _keep: Some(Box::new(r)),
+                }
+            }
         })
     }
 
@@ -437,7 +467,8 @@ impl Worker {
             retries,
             placement,
         };
-        tracing::debug!(task = ?spec.task, kind = ?spec.kind, "submit");
+        let span = tracing::debug_span!("task.submit", task = ?spec.task, kind = ?spec.kind);
+        let _entered = span.enter();
         self.shared.command(Command::Submit {
             worker: self.shared.id,
             spec,

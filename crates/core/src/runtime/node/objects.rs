@@ -83,6 +83,9 @@ impl NodeState {
     /// A node asks for the value of `id`.
     pub(super) fn on_fetch(&mut self, id: ObjectId, requester: NodeId) {
         if let Ok(Some(data)) = self.shared.store.get(id) {
+            let span =
+                tracing::debug_span!("object.send", ?id, to = ?requester, bytes = data.len());
+            let _entered = span.enter();
             self.send(requester, NodeMessage::Object { id, data });
             return;
         }
@@ -129,7 +132,8 @@ impl NodeState {
         }
         self.counters.objects_fetched += 1;
         self.counters.bytes_fetched += data.len() as u64;
-        tracing::trace!(?id, bytes = data.len(), "object arrived");
+        let span = tracing::debug_span!("object.receive", ?id, bytes = data.len());
+        let _entered = span.enter();
         if let Err(e) = self.shared.store.put(id, data, CopyKind::Secondary) {
             self.fail_waiters(id, e.into());
             return;

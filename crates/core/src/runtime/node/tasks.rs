@@ -136,7 +136,13 @@ impl NodeState {
             nested_in_returns: &nested,
             keep_lineage: pending.retries > 0 && reply.outcome.is_ok(),
         });
-        tracing::debug!(?task, ok = reply.outcome.is_ok(), "finished");
+        let span = tracing::debug_span!(
+            "task.finish",
+            ?task,
+            executor = ?reply.executor,
+            ok = reply.outcome.is_ok()
+        );
+        let _entered = span.enter();
         match reply.outcome {
             Ok(returns) => {
                 for ret in returns {
@@ -376,7 +382,7 @@ impl NodeState {
         for (spec, _) in &tasks {
             let referenced = spec.referenced();
             self.table(executor).begin_task(&referenced);
-            tracing::debug!(task = ?spec.task, "run");
+            tracing::trace!(task = ?spec.task, "dispatched to the compute pool");
         }
         self.running += tasks.len();
         let worker = self.workers[&executor].clone();
