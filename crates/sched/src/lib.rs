@@ -5,6 +5,8 @@
 //!   inputs from earlier tasks or from source chunks given at run time).
 //! - [`kernel`]: the registry of kernels (functions from input chunks to a chunk).
 //! - [`local`]: evaluates a graph in this thread (the reference for tests).
+//! - [`runner`]: the [`GraphRunner`] interface arrays are computed through, and the
+//!   in-thread [`LocalRunner`].
 //!
 //! Built on `doreisa-core`. It must not depend on the array or in situ layers
 //! (`doreisa-array`, `doreisa-insitu`), which build on it; kernels see chunks as bytes.
@@ -13,7 +15,9 @@ pub mod error;
 pub mod graph;
 pub mod kernel;
 pub mod local;
+pub mod runner;
 
 pub use error::SchedError;
 pub use graph::{GraphTask, Input, SourceKey, TaskGraph};
 pub use kernel::{KernelFn, KernelRegistry};
+pub use runner::{GraphRunner, LocalRunner, Persisted};
