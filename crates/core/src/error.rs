@@ -37,6 +37,8 @@ pub enum CoreError {
         holder: WorkerId,
         user: WorkerId,
     },
+    #[error("network: {0}")]
+    Network(String),
     #[error("the cluster is shut down")]
     Stopped,
     #[error("invalid argument: {0}")]

@@ -15,7 +15,7 @@ pub struct WorkerId(pub u64);
 
 /// A node: one object store and one compute pool (a process, or a virtual node of an
 /// embedded cluster).
-#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Copy, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NodeId(pub u64);
 
 /// A task, minted by the worker that submits it.

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod codec;
 pub mod error;
 pub mod ids;
+pub mod net;
 pub mod object_ref;
 pub mod ownership;
 pub mod registry;

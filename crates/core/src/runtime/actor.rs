@@ -129,7 +129,7 @@ impl Actor for NodeActor {
 }
 
 /// What a node reports about itself.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NodeStatus {
     pub node: crate::NodeId,
     pub records: usize,

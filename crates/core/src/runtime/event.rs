@@ -105,6 +105,13 @@ pub enum NodeEvent {
     Command(Command),
     Remote(Envelope),
     Computed(Box<Computed>),
+    /// Membership: `node` joined with these workers; it takes spread tasks or not (a
+    /// driver's node does not).
+    NodeJoined {
+        node: NodeId,
+        workers: Vec<WorkerId>,
+        takes_tasks: bool,
+    },
     /// Membership: `node` left the cluster with these workers (in cluster order).
     NodeLeft {
         node: NodeId,

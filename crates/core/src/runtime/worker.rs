@@ -26,8 +26,8 @@ pub struct NodeShared {
     pub inbox: Arc<Inbox<NodeEvent>>,
     pub store: Arc<ObjectStore>,
     pub registry: Arc<Registry>,
-    /// The nodes of the cluster, for spreading tasks.
-    pub nodes: Vec<NodeId>,
+    /// The live nodes that take spread tasks (membership changes it).
+    nodes: std::sync::RwLock<Vec<NodeId>>,
     /// How long a waiting thread polls before parking.
     pub spin: Duration,
     /// Recycled large buffers for copies into the store.
@@ -49,7 +49,7 @@ impl NodeShared {
             inbox,
             store,
             registry,
-            nodes,
+            nodes: std::sync::RwLock::new(nodes),
             spin,
             buffers: Arc::new(BufferPool::new(1 << 30)),
             spread_cursor: AtomicUsize::new(id.0 as usize),
@@ -58,7 +58,26 @@ impl NodeShared {
 
     fn next_spread_node(&self) -> NodeId {
         let i = self.spread_cursor.fetch_add(1, Ordering::Relaxed);
-        self.nodes[i % self.nodes.len()]
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        if nodes.is_empty() {
+            return self.id;
+        }
+        nodes[i % nodes.len()]
+    }
+
+    /// The live nodes that take spread tasks.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.nodes.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Membership changed: `node` joined (taking spread tasks or not) or left.
+    pub(crate) fn set_node(&self, node: NodeId, takes_tasks: bool) {
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        nodes.retain(|&n| n != node);
+        if takes_tasks {
+            nodes.push(node);
+            nodes.sort();
+        }
     }
 }
 
@@ -227,9 +246,9 @@ impl Worker {
         self.shared.node.id
     }
 
-    /// The nodes of the cluster.
-    pub fn nodes(&self) -> &[NodeId] {
-        &self.shared.node.nodes
+    /// The live nodes of the cluster that take spread tasks.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.shared.node.nodes()
     }
 
     // ----- objects -------------------------------------------------------------------

@@ -9,12 +9,30 @@ use crate::runtime::event::task_failed;
 use crate::task::Placement;
 
 impl NodeState {
+    pub(super) fn on_node_joined(
+        &mut self,
+        node: NodeId,
+        workers: Vec<WorkerId>,
+        takes_tasks: bool,
+    ) {
+        if node == self.id || self.dead_nodes.contains(&node) || self.live_nodes.contains(&node) {
+            return;
+        }
+        tracing::info!(?node, "node joined the cluster");
+        self.live_nodes.push(node);
+        for worker in workers {
+            self.add_peer(worker);
+        }
+        self.shared.set_node(node, takes_tasks);
+    }
+
     pub(super) fn on_node_left(&mut self, node: NodeId, workers: Vec<WorkerId>) {
         if node == self.id || !self.dead_nodes.insert(node) {
             return;
         }
         tracing::info!(?node, "node left the cluster");
         self.live_nodes.retain(|&n| n != node);
+        self.shared.set_node(node, false);
         for worker in workers {
             self.epoch += 1;
             for table in self.tables.values_mut() {

@@ -197,6 +197,11 @@ impl NodeState {
             NodeEvent::Command(command) => self.on_command(command),
             NodeEvent::Remote(envelope) => self.on_remote(envelope),
             NodeEvent::Computed(done) => self.on_computed(*done),
+            NodeEvent::NodeJoined {
+                node,
+                workers,
+                takes_tasks,
+            } => self.on_node_joined(node, workers, takes_tasks),
             NodeEvent::NodeLeft { node, workers } => {
                 self.on_node_left(node, workers);
                 self.deliver_early();

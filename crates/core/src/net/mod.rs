@@ -1,0 +1,17 @@
+//! Clusters of processes: nodes talk QUIC (quinn, rustls on ring) to each other; a head
+//! admits members that present the cluster token and watches their heartbeats.
+//!
+//! - [`frame`]: the sans-IO frame codec every stream uses.
+//! - [`wire`]: handshake, membership, heartbeat and status messages.
+//! - [`membership`]: the head's membership table as plain state (tested without I/O).
+//! - [`tls`]: certificates, fingerprints, pinned verification.
+//! - [`cluster_file`]: what the head writes for the others to join.
+
+pub mod cluster_file;
+pub mod frame;
+pub mod membership;
+pub mod tls;
+pub mod wire;
+
+pub use cluster_file::{CLUSTER_FILE_ENV, ClusterFile};
+pub use wire::NodeRole;
