@@ -169,3 +169,22 @@ fn actors_of_a_killed_node_die() {
     drop((before, after, holder));
     assert_drained(&cluster);
 }
+
+/// Waiting on a cluster that shuts down ends with `Stopped`, never a hang; so does
+/// anything asked of it afterwards.
+#[test]
+fn waits_end_when_the_cluster_stops() {
+    let cluster = chain_cluster(2);
+    let driver = cluster.driver().clone();
+    let gate = new_gate();
+    let pending = gated::remote(&driver, gate, 1).unwrap();
+    let waiter = {
+        let (driver, pending) = (driver.clone(), pending.clone());
+        std::thread::spawn(move || driver.get_timeout(&pending, Some(Duration::from_secs(20))))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    cluster.shutdown();
+    assert_eq!(waiter.join().unwrap(), Err(CoreError::Stopped));
+    assert_eq!(driver.get(&pending), Err(CoreError::Stopped));
+    open_gate(gate);
+}

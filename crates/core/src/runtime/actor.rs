@@ -78,6 +78,10 @@ impl NodeActor {
                         actor.inbox.close();
                     }
                     if actor.state.out.stop || actor.inbox.is_closed() {
+                        actor.inbox.close();
+                        let mut leftovers = std::mem::take(&mut actor.batch);
+                        actor.inbox.drain_into(&mut leftovers);
+                        actor.state.stopped(leftovers);
                         actor.pool.stop();
                         ctx.stop();
                         System::current().stop();

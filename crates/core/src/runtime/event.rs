@@ -51,6 +51,21 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The node stopped before handling this command: fail whoever waits on it.
+    pub fn refuse_stopped(self) {
+        match self {
+            Command::Get { request, .. } => {
+                for index in 0..request.ids.len() {
+                    request.fill(index, Err(CoreError::Stopped));
+                }
+            }
+            Command::PutWithOwner { done, .. } => done.fill(0, Err(CoreError::Stopped)),
+            _ => {}
+        }
+    }
+}
+
 /// Finished task bodies (one job's, or part of one), in the order they ran.
 #[derive(Default)]
 pub struct Computed {

@@ -58,6 +58,21 @@ impl<T> Inbox<T> {
         self.wake();
     }
 
+    /// Adds one item unless the inbox is closed; then hands it back. (Checked under
+    /// the queue's lock, so an item accepted here is seen by the consumer's last drain
+    /// after [`Inbox::close`].)
+    pub fn try_push(&self, item: T) -> Result<(), T> {
+        let mut queue = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(Ordering::Acquire) {
+            return Err(item);
+        }
+        queue.push(item);
+        drop(queue);
+        self.non_empty.store(true, Ordering::SeqCst);
+        self.wake();
+        Ok(())
+    }
+
     /// Adds many items under one lock and at most one wake-up.
     pub fn push_many(&self, items: impl IntoIterator<Item = T>) {
         let mut queue = self.items.lock().unwrap_or_else(|e| e.into_inner());
@@ -96,7 +111,10 @@ impl<T> Inbox<T> {
 
     /// No more items are expected: wakes the consumer for good.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        {
+            let _queue = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            self.closed.store(true, Ordering::Release);
+        }
         self.state.store(PARKED, Ordering::SeqCst);
         self.wake();
     }

@@ -102,7 +102,12 @@ impl WorkerShared {
     }
 
     fn command(&self, command: Command) {
-        self.node.inbox.push(NodeEvent::Command(command));
+        if let Err(NodeEvent::Command(command)) =
+            self.node.inbox.try_push(NodeEvent::Command(command))
+        {
+            // The node has stopped: whoever waits on this command learns it now.
+            command.refuse_stopped();
+        }
     }
 
     /// The last clone of a handle on `id` went.

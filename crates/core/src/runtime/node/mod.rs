@@ -418,6 +418,26 @@ impl NodeState {
         self.tables.values().map(RefTable::len).sum()
     }
 
+    /// The node stops: everyone waiting on it (gets, puts for another owner, commands
+    /// it will not handle) fails with `Stopped` instead of waiting forever.
+    pub fn stopped(&mut self, leftovers: Vec<NodeEvent>) {
+        for (_, waiters) in self.waiters.drain() {
+            for waiter in waiters {
+                if let ObjectWaiter::Get(request, index) = waiter {
+                    request.fill(index, Err(CoreError::Stopped));
+                }
+            }
+        }
+        for (_, (_, done)) in self.assignments.drain() {
+            done.fill(0, Err(CoreError::Stopped));
+        }
+        for event in leftovers {
+            if let NodeEvent::Command(command) = event {
+                command.refuse_stopped();
+            }
+        }
+    }
+
     /// One line per reference-table record of this node: worker, object, record.
     pub fn describe_records(&self) -> Vec<String> {
         let mut lines = Vec::new();
