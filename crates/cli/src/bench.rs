@@ -1,6 +1,7 @@
 //! `doreisa-rs bench`: microbenchmarks named like Ray's, on an embedded cluster. Each
 //! runs a few times and writes the figures as JSON.
 
+use doreisa::core::net::ClusterFile;
 use doreisa::core::{Cluster, ClusterConfig, ObjectRef, Registry, TaskOptions, Worker};
 use serde::Serialize;
 use std::time::Instant;
@@ -8,6 +9,11 @@ use std::time::Instant;
 doreisa::core::remote! {
     /// A task that does nothing but return.
     pub fn noop() -> u8 { 0 }
+}
+
+doreisa::core::remote! {
+    /// The length of a blob (its value is moved to where the task runs).
+    pub fn blob_len(blob: doreisa::core::Blob) -> u64 { blob.0.len() as u64 }
 }
 
 doreisa::core::actor! {
@@ -22,6 +28,7 @@ doreisa::core::actor! {
 /// The functions and actor classes the benchmarks use.
 pub fn register(registry: &mut Registry) {
     noop::register(registry);
+    blob_len::register(registry);
     Nothing::register(registry);
 }
 
@@ -49,21 +56,35 @@ pub struct BenchReport {
     pub ops_per_run: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gb_per_s: Option<f64>,
+    /// "embedded", or "processes" (a cluster joined through its cluster file).
     pub cluster: &'static str,
 }
 
-/// Runs benchmark `name` on an embedded cluster of `nodes` nodes.
-pub fn run(name: &str, nodes: usize, runs: usize) -> Result<BenchReport, String> {
-    let mut registry = Registry::new();
-    register(&mut registry);
-    let cluster = Cluster::start(ClusterConfig::default().nodes(nodes), registry)
-        .map_err(|e| e.to_string())?;
+/// Runs benchmark `name` on an embedded cluster of `nodes` nodes, or on the cluster
+/// of `cluster_file` (tasks and actors then run on its worker processes).
+pub fn run(
+    name: &str,
+    nodes: usize,
+    runs: usize,
+    cluster_file: Option<&ClusterFile>,
+) -> Result<BenchReport, String> {
+    let cluster = match cluster_file {
+        Some(file) => Cluster::connect(file, crate::registry()),
+        None => Cluster::start(ClusterConfig::default().nodes(nodes), crate::registry()),
+    }
+    .map_err(|e| e.to_string())?;
+    let nodes = if cluster.is_embedded() {
+        nodes
+    } else {
+        cluster.task_nodes().len()
+    };
     let driver = cluster.driver().clone();
     let (ops, bytes_per_op): (u64, u64) = match name {
         "tasks-async" => (100_000, 0),
         "tasks-sync" => (20_000, 0),
         "put-small" => (100_000, 0),
         "get-small" => (100_000, 0),
+        "put-gigabytes" if !cluster.is_embedded() => (4, 256 << 20),
         "put-gigabytes" => (16, 256 << 20),
         "actor-calls-async" => (100_000, 0),
         "actor-calls-sync" => (20_000, 0),
@@ -92,7 +113,11 @@ pub fn run(name: &str, nodes: usize, runs: usize) -> Result<BenchReport, String>
         runs: figures,
         ops_per_run: ops,
         gb_per_s: (bytes_per_op > 0).then(|| median * bytes_per_op as f64 / 1e9),
-        cluster: "embedded",
+        cluster: if cluster.is_embedded() {
+            "embedded"
+        } else {
+            "processes"
+        },
     })
 }
 
@@ -107,9 +132,15 @@ fn once(name: &str, driver: &Worker, cluster: &Cluster, ops: u64) -> doreisa::co
             driver.get_all(&refs)?;
         }
         "tasks-sync" => {
+            // On a process cluster, round trips to the worker processes.
+            let options = if cluster.is_embedded() {
+                TaskOptions::default()
+            } else {
+                TaskOptions::spread()
+            };
             start = Instant::now();
             for _ in 0..ops {
-                let r = noop::remote_with(driver, TaskOptions::default().retries(0))?;
+                let r = noop::remote_with(driver, options.retries(0))?;
                 driver.get(&r)?;
             }
         }
@@ -126,6 +157,16 @@ fn once(name: &str, driver: &Worker, cluster: &Cluster, ops: u64) -> doreisa::co
                 driver.get(&r)?;
             }
         }
+        "put-gigabytes" if !cluster.is_embedded() => {
+            // Between processes: put here, read by a task on a worker process.
+            let source = vec![1u8; 256 << 20];
+            start = Instant::now();
+            for _ in 0..ops {
+                let r = driver.put_slice(&source)?;
+                let len = blob_len::remote_with(driver, TaskOptions::spread(), &r)?;
+                assert_eq!(driver.get(&len)?, source.len() as u64);
+            }
+        }
         "put-gigabytes" => {
             let source = vec![1u8; 256 << 20];
             start = Instant::now();
@@ -135,10 +176,8 @@ fn once(name: &str, driver: &Worker, cluster: &Cluster, ops: u64) -> doreisa::co
             }
         }
         "actor-calls-async" => {
-            let actor = Nothing::create(
-                driver,
-                TaskOptions::on(cluster.nodes()[cluster.nodes().len() - 1]),
-            )?;
+            let nodes = cluster.task_nodes();
+            let actor = Nothing::create(driver, TaskOptions::on(nodes[nodes.len() - 1]))?;
             start = Instant::now();
             let refs: Vec<ObjectRef<u8>> = (0..ops)
                 .map(|_| actor.ping(driver))
@@ -146,7 +185,7 @@ fn once(name: &str, driver: &Worker, cluster: &Cluster, ops: u64) -> doreisa::co
             driver.get_all(&refs)?;
         }
         "actor-calls-sync" => {
-            let actor = Nothing::create(driver, TaskOptions::on(cluster.nodes()[0]))?;
+            let actor = Nothing::create(driver, TaskOptions::on(cluster.task_nodes()[0]))?;
             start = Instant::now();
             for _ in 0..ops {
                 let r = actor.ping(driver)?;

@@ -83,6 +83,13 @@ doreisa::core::actor! {
     }
 }
 
+/// The demo's functions and actor class.
+pub fn register(registry: &mut Registry) {
+    chunk_stats::register(registry);
+    merge_stats::register(registry);
+    Collector::register(registry);
+}
+
 /// What the demo runs.
 pub struct DemoConfig {
     pub nodes: usize,
@@ -93,12 +100,11 @@ pub struct DemoConfig {
 
 /// Runs the demo, printing a line every few iterations and a summary.
 pub fn run(config: &DemoConfig) -> Result<(), String> {
-    let mut registry = Registry::new();
-    chunk_stats::register(&mut registry);
-    merge_stats::register(&mut registry);
-    Collector::register(&mut registry);
-    let cluster = Cluster::start(ClusterConfig::default().nodes(config.nodes), registry)
-        .map_err(|e| e.to_string())?;
+    let cluster = Cluster::start(
+        ClusterConfig::default().nodes(config.nodes),
+        crate::registry(),
+    )
+    .map_err(|e| e.to_string())?;
     let driver = cluster.driver().clone();
     let collector =
         Collector::create(&driver, TaskOptions::default()).map_err(|e| e.to_string())?;

@@ -1,9 +1,8 @@
 //! The `doreisa-rs` command line.
 
-mod bench;
-mod demo;
-
 use clap::{Parser, Subcommand};
+use doreisa_cli::{bench, demo, nodes, selftest};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,6 +51,64 @@ enum Command {
         /// Write the report(s) here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Run against the cluster of this cluster file instead of an embedded one.
+        #[arg(long, env = "DOREISA_CLUSTER_FILE")]
+        cluster_file: Option<PathBuf>,
+    },
+    /// Start the head of a new cluster and write its cluster file.
+    Head {
+        /// Where to accept connections.
+        #[arg(long, env = "DOREISA_LISTEN", default_value = "127.0.0.1:7878")]
+        listen: SocketAddr,
+        /// Where to write the cluster file (address, token, certificate fingerprint).
+        #[arg(
+            long,
+            env = "DOREISA_CLUSTER_FILE",
+            default_value = "doreisa-cluster.json"
+        )]
+        cluster_file: PathBuf,
+        /// Milliseconds without a heartbeat after which a member is declared dead.
+        #[arg(long, env = "DOREISA_DEATH_TIMEOUT_MS", default_value_t = 3000)]
+        death_timeout_ms: u64,
+        #[command(flatten)]
+        node: nodes::NodeArgs,
+    },
+    /// Start a worker and join the cluster of a cluster file.
+    Worker {
+        /// The cluster file the head wrote.
+        #[arg(
+            long,
+            env = "DOREISA_CLUSTER_FILE",
+            default_value = "doreisa-cluster.json"
+        )]
+        cluster_file: PathBuf,
+        /// Where to accept connections (port 0: any free one).
+        #[arg(long, env = "DOREISA_LISTEN", default_value = "0.0.0.0:0")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        node: nodes::NodeArgs,
+    },
+    /// Show a cluster's members, their objects, memory and tasks run.
+    Status {
+        #[arg(
+            long,
+            env = "DOREISA_CLUSTER_FILE",
+            default_value = "doreisa-cluster.json"
+        )]
+        cluster_file: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run end-to-end checks (tasks, actors, nested and borrowed refs, transfers)
+    /// against a running cluster.
+    Selftest {
+        #[arg(
+            long,
+            env = "DOREISA_CLUSTER_FILE",
+            default_value = "doreisa-cluster.json"
+        )]
+        cluster_file: PathBuf,
     },
 }
 
@@ -89,11 +146,52 @@ fn main() -> ExitCode {
             nodes,
             runs,
             json,
-        } => run_bench(&name, nodes, runs, json),
+            cluster_file,
+        } => run_bench(&name, nodes, runs, json, cluster_file),
+        Command::Head {
+            listen,
+            cluster_file,
+            death_timeout_ms,
+            node,
+        } => exit(nodes::head(listen, cluster_file, death_timeout_ms, &node)),
+        Command::Worker {
+            cluster_file,
+            listen,
+            node,
+        } => exit(nodes::worker(listen, cluster_file, &node)),
+        Command::Status { cluster_file, json } => exit(nodes::status(cluster_file, json)),
+        Command::Selftest { cluster_file } => exit(selftest::run_file(&cluster_file)),
     }
 }
 
-fn run_bench(name: &str, nodes: usize, runs: usize, json: Option<PathBuf>) -> ExitCode {
+fn exit(outcome: Result<(), String>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_bench(
+    name: &str,
+    nodes: usize,
+    runs: usize,
+    json: Option<PathBuf>,
+    cluster_file: Option<PathBuf>,
+) -> ExitCode {
+    let cluster = match cluster_file
+        .as_deref()
+        .map(doreisa::core::net::ClusterFile::read)
+        .transpose()
+    {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let names: Vec<&str> = if name == "all" {
         bench::NAMES.to_vec()
     } else {
@@ -101,7 +199,7 @@ fn run_bench(name: &str, nodes: usize, runs: usize, json: Option<PathBuf>) -> Ex
     };
     let mut reports = Vec::new();
     for name in names {
-        match bench::run(name, nodes, runs.max(1)) {
+        match bench::run(name, nodes, runs.max(1), cluster.as_ref()) {
             Ok(report) => {
                 let extra = report
                     .gb_per_s

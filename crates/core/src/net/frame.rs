@@ -155,6 +155,12 @@ impl FrameDecoder {
         }
     }
 
+    /// Takes the bytes received after the last frame returned (a stream that switches
+    /// to raw data after a header frame).
+    pub fn take_buffered(&mut self) -> BytesMut {
+        std::mem::take(&mut self.buffer)
+    }
+
     /// Bytes received and not yet returned in a frame.
     pub fn buffered(&self) -> usize {
         self.buffer.len()

@@ -7,11 +7,17 @@
 //! - [`tls`]: certificates, fingerprints, pinned verification.
 //! - [`cluster_file`]: what the head writes for the others to join.
 
+pub mod client;
 pub mod cluster_file;
 pub mod frame;
+pub mod head;
+pub mod link;
 pub mod membership;
+pub mod node;
+pub mod stream;
 pub mod tls;
 pub mod wire;
 
 pub use cluster_file::{CLUSTER_FILE_ENV, ClusterFile};
+pub use node::{NodeOptions, ProcessNode};
 pub use wire::NodeRole;

@@ -40,6 +40,12 @@ impl RefTable {
         self.death_epoch
     }
 
+    /// A table of a worker joining a cluster where `deaths` deaths were applied already
+    /// starts counting there (its messages' epochs must mean the same everywhere).
+    pub fn start_at_death_epoch(&mut self, deaths: u64) {
+        self.death_epoch = deaths;
+    }
+
     /// Applies the next death of the membership order: `worker` died. Deaths must be
     /// applied in the same order on every worker.
     pub fn worker_died(&mut self, worker: WorkerId) {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Carries envelopes from one node to others. Messages to or from a dead node are dropped.
-pub trait Transport: Send + 'static {
+pub trait Transport: 'static {
     /// Sends `envelopes`, in order, to `to`.
     fn send(&mut self, to: NodeId, envelopes: Vec<Envelope>);
 }

@@ -71,7 +71,7 @@ impl NodeShared {
     }
 
     /// Membership changed: `node` joined (taking spread tasks or not) or left.
-    pub(crate) fn set_node(&self, node: NodeId, takes_tasks: bool) {
+    pub fn set_node(&self, node: NodeId, takes_tasks: bool) {
         let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
         nodes.retain(|&n| n != node);
         if takes_tasks {

@@ -153,6 +153,7 @@ impl NodeState {
     /// Hosts a new worker here (the executor, or a driver); returns its shared handle.
     pub fn add_worker(&mut self, worker: WorkerId) -> Arc<WorkerShared> {
         let mut table = RefTable::new(worker, TableConfig::default());
+        table.start_at_death_epoch(self.epoch);
         for &node in &self.live_nodes {
             // Peers: the executor of every node and the workers of this one.
             table.add_peer(WorkerId::new(node, 0));
@@ -336,6 +337,14 @@ impl NodeState {
         } else if !self.dead_nodes.contains(&node) {
             self.counters.messages_sent += 1;
             self.out.messages.push((node, message));
+        }
+    }
+
+    /// This node joins a cluster where `deaths` worker deaths were applied already.
+    pub fn start_at_epoch(&mut self, deaths: u64) {
+        self.epoch = deaths;
+        for table in self.tables.values_mut() {
+            table.start_at_death_epoch(deaths);
         }
     }
 

@@ -1,6 +1,6 @@
 //! An embedded cluster: N virtual nodes in this process, each with its own thread (an
 //! actix system running the node actor), compute pool and object store, connected by
-//! the in-memory transport. The same `Worker` API works on a multi-process cluster.
+//! the in-memory transport.
 
 use crate::ObjectStore;
 use crate::error::{CoreError, Result};
@@ -96,13 +96,13 @@ struct NodeRuntime {
 }
 
 /// N virtual nodes in this process, and a driver worker on the first one.
-pub struct Cluster {
+pub(crate) struct Embedded {
     nodes: Vec<NodeRuntime>,
     driver: Worker,
     peers: Peers,
 }
 
-impl Cluster {
+impl Embedded {
     /// Starts `config.nodes` nodes that can run what `registry` holds.
     pub fn start(config: ClusterConfig, registry: Registry) -> Result<Self> {
         if config.nodes == 0 {
@@ -163,7 +163,7 @@ impl Cluster {
                 executor,
             });
         }
-        Ok(Cluster {
+        Ok(Embedded {
             nodes,
             driver,
             peers,
@@ -283,11 +283,6 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops every node.
-    pub fn shutdown(mut self) {
-        self.stop_all();
-    }
-
     fn stop_all(&mut self) {
         for node in &self.nodes {
             node.alive.store(false, Ordering::Release);
@@ -303,7 +298,7 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
+impl Drop for Embedded {
     fn drop(&mut self) {
         self.stop_all();
     }

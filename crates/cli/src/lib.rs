@@ -1,0 +1,22 @@
+//! The `doreisa-rs` command line as a library: its subcommands, and the registry of
+//! every function and actor class its nodes can run (a node of a process cluster runs
+//! only what its binary registered, so head, workers and drivers share this one).
+//!
+//! Built on the `doreisa` facade; nothing depends on it.
+
+pub mod bench;
+pub mod demo;
+pub mod nodes;
+pub mod selftest;
+
+use doreisa::core::Registry;
+
+/// Everything `doreisa-rs` nodes can run: the benchmarks', the demo's and the
+/// self-test's functions and actors.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    bench::register(&mut registry);
+    demo::register(&mut registry);
+    selftest::register(&mut registry);
+    registry
+}

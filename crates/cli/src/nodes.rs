@@ -1,0 +1,165 @@
+//! `doreisa-rs head`, `worker` and `status`: running the processes of a cluster and
+//! looking at it.
+
+use doreisa::core::net::client::fetch_status;
+use doreisa::core::net::wire::ClusterStatus;
+use doreisa::core::net::{ClusterFile, NodeOptions, NodeRole, ProcessNode};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings shared by the head and workers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// Object store capacity, in bytes.
+    #[arg(long, env = "DOREISA_OBJECT_STORE_MEMORY", default_value_t = 2 << 30)]
+    pub object_store_memory: u64,
+    /// Threads running task bodies.
+    #[arg(long, env = "DOREISA_NUM_CPUS", default_value_t = 1)]
+    pub num_cpus: usize,
+    /// Where primary copies are spilled under memory pressure (none: never spill).
+    #[arg(long, env = "DOREISA_SPILL_DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// The address other nodes reach this one at, when listening on a wildcard.
+    #[arg(long, env = "DOREISA_ADVERTISE")]
+    pub advertise: Option<IpAddr>,
+    /// Milliseconds between heartbeats.
+    #[arg(long, env = "DOREISA_HEARTBEAT_MS", default_value_t = 250)]
+    pub heartbeat_ms: u64,
+}
+
+impl NodeArgs {
+    fn options(&self, role: NodeRole, listen: SocketAddr) -> NodeOptions {
+        NodeOptions {
+            listen,
+            advertise: self.advertise,
+            compute_threads: self.num_cpus.max(1),
+            store_capacity: self.object_store_memory,
+            spill_dir: self.spill_dir.clone(),
+            heartbeat: Duration::from_millis(self.heartbeat_ms.max(1)),
+            ..NodeOptions::new(role)
+        }
+    }
+}
+
+/// Runs the head until interrupted.
+pub fn head(
+    listen: SocketAddr,
+    cluster_file: PathBuf,
+    death_timeout_ms: u64,
+    args: &NodeArgs,
+) -> Result<(), String> {
+    let options = NodeOptions {
+        death_timeout: Duration::from_millis(death_timeout_ms),
+        ..args.options(NodeRole::Head, listen)
+    };
+    let mut node =
+        ProcessNode::start_head(options, crate::registry()).map_err(|e| e.to_string())?;
+    node.cluster
+        .write(&cluster_file)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "head {:?} listening on {}; cluster file {}",
+        node.id,
+        node.addr,
+        cluster_file.display()
+    );
+    wait_for_signal(&node);
+    println!("head stopping");
+    node.stop();
+    let _ = std::fs::remove_file(&cluster_file);
+    Ok(())
+}
+
+/// Runs a worker until interrupted (then it leaves the cluster) or until it loses the
+/// head.
+pub fn worker(listen: SocketAddr, cluster_file: PathBuf, args: &NodeArgs) -> Result<(), String> {
+    let cluster = ClusterFile::read(&cluster_file).map_err(|e| e.to_string())?;
+    let node = ProcessNode::join(
+        args.options(NodeRole::Worker, listen),
+        &cluster,
+        crate::registry(),
+    )
+    .map_err(|e| e.to_string())?;
+    println!("worker {:?} joined, listening on {}", node.id, node.addr);
+    let interrupted = wait_for_signal(&node);
+    if interrupted {
+        println!("worker {:?} leaving", node.id);
+        node.leave();
+        Ok(())
+    } else {
+        Err("the node stopped (lost the head, or declared dead)".into())
+    }
+}
+
+/// Blocks until SIGINT/SIGTERM (true) or until the node stops by itself (false).
+fn wait_for_signal(node: &ProcessNode) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for signals");
+    runtime.block_on(async {
+        #[cfg(unix)]
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler");
+        let mut poll = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            #[cfg(unix)]
+            let terminated = terminate.recv();
+            #[cfg(not(unix))]
+            let terminated = std::future::pending::<Option<()>>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return true,
+                _ = terminated => return true,
+                _ = poll.tick() => if !node.is_running() { return false },
+            }
+        }
+    })
+}
+
+/// Prints the cluster's members and figures.
+pub fn status(cluster_file: PathBuf, json: bool) -> Result<(), String> {
+    let cluster = ClusterFile::read(&cluster_file).map_err(|e| e.to_string())?;
+    let status = fetch_status(&cluster).map_err(|e| e.to_string())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_status(&status);
+    }
+    Ok(())
+}
+
+fn print_status(status: &ClusterStatus) {
+    println!(
+        "{:<6} {:<7} {:<22} {:>5} {:>9} {:>12} {:>12} {:>10} {:>8}",
+        "node", "role", "address", "cpus", "objects", "memory", "capacity", "tasks run", "seen"
+    );
+    for member in &status.members {
+        let m = &member.member;
+        let (objects, used, tasks) = member
+            .status
+            .as_ref()
+            .map(|s| (s.store.objects, s.store.used_bytes, s.counters.tasks_run))
+            .unwrap_or_default();
+        println!(
+            "{:<6} {:<7} {:<22} {:>5} {:>9} {:>12} {:>12} {:>10} {:>6}ms",
+            m.node.0,
+            format!("{:?}", m.role).to_lowercase(),
+            m.addr.to_string(),
+            m.cpus,
+            objects,
+            used,
+            m.store_capacity,
+            tasks,
+            member.last_seen_ms
+        );
+    }
+    if !status.departed.is_empty() {
+        let departed: Vec<String> = status.departed.iter().map(|n| n.0.to_string()).collect();
+        println!("departed: {}", departed.join(", "));
+    }
+}

@@ -1,0 +1,63 @@
+//! Short requests to a cluster's head from outside it (`doreisa-rs status`).
+
+use crate::error::{CoreError, Result};
+use crate::net::cluster_file::ClusterFile;
+use crate::net::frame::FrameKind;
+use crate::net::stream::{self, HANDSHAKE_TIMEOUT};
+use crate::net::tls;
+use crate::net::wire::{ClusterStatus, Hello, PROTOCOL_VERSION, Purpose, Welcome};
+
+/// Asks the head of `cluster` for the cluster's status.
+pub fn fetch_status(cluster: &ClusterFile) -> Result<ClusterStatus> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CoreError::Network(e.to_string()))?;
+    runtime
+        .block_on(request_status(cluster))
+        .map_err(CoreError::Network)
+}
+
+async fn request_status(cluster: &ClusterFile) -> std::result::Result<ClusterStatus, String> {
+    let token = cluster.token_bytes().map_err(|e| e.to_string())?;
+    let fingerprint = cluster.fingerprint_bytes().map_err(|e| e.to_string())?;
+    let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse().expect("an address"))
+        .map_err(|e| e.to_string())?;
+    let config = tls::client_config(&fingerprint).map_err(|e| e.to_string())?;
+    let connection = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        endpoint
+            .connect_with(config, cluster.head, tls::SERVER_NAME)
+            .map_err(|e| e.to_string())?,
+    )
+    .await
+    .map_err(|_| format!("the head at {} did not answer in time", cluster.head))?
+    .map_err(|e| format!("cannot reach the head at {}: {e}", cluster.head))?;
+    let (mut send, recv) = connection.open_bi().await.map_err(|e| e.to_string())?;
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        token,
+        purpose: Purpose::Status,
+    };
+    stream::write_message(&mut send, FrameKind::Hello, &hello).await?;
+    let _ = send.finish();
+    let mut reader = stream::FrameReader::new(recv);
+    let frame = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
+        .await
+        .map_err(|_| "the head did not answer in time".to_string())??
+        .ok_or("the head closed the stream without an answer")?;
+    let outcome = match frame.kind {
+        FrameKind::Status => {
+            stream::decode_frame::<Option<ClusterStatus>>(&frame, FrameKind::Status)?
+                .ok_or_else(|| "this node is not the head".to_string())
+        }
+        FrameKind::Welcome => match stream::decode_frame::<Welcome>(&frame, FrameKind::Welcome)? {
+            Welcome::Refused { reason } => Err(format!("the head refused us: {reason}")),
+            other => Err(format!("unexpected answer {other:?}")),
+        },
+        other => Err(format!("unexpected {other:?} frame")),
+    };
+    connection.close(quinn::VarInt::from_u32(0), b"done");
+    endpoint.wait_idle().await;
+    outcome
+}
