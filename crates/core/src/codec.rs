@@ -40,6 +40,24 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
     Ok(value)
 }
 
+/// The most bytes a value decoded from the network may claim to allocate.
+pub const UNTRUSTED_LIMIT: usize = 64 << 20;
+
+/// Decodes a whole `T` received from another process: like [`decode`], and no length
+/// in it may claim more than [`UNTRUSTED_LIMIT`] bytes.
+pub fn decode_untrusted<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
+    let config = config().with_limit::<UNTRUSTED_LIMIT>();
+    let (value, read) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| CoreError::Codec(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CoreError::Codec(format!(
+            "{} trailing bytes after the value",
+            bytes.len() - read
+        )));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +71,14 @@ mod tests {
         longer.push(0);
         assert!(decode::<(u64, String, Vec<f64>)>(&longer).is_err());
         assert!(decode::<(u64, String, Vec<f64>)>(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn untrusted_lengths_cannot_claim_unbounded_memory() {
+        // A vector claiming 2^40 elements in a few bytes.
+        let claim = encode(&(1u64 << 40)).unwrap();
+        assert!(decode_untrusted::<Vec<u64>>(&claim).is_err());
+        let fine = encode(&vec![1u64, 2, 3]).unwrap();
+        assert_eq!(decode_untrusted::<Vec<u64>>(&fine).unwrap(), vec![1, 2, 3]);
     }
 }

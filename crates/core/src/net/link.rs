@@ -6,14 +6,13 @@
 use crate::codec;
 use crate::ids::NodeId;
 use crate::net::frame::{FrameDecoder, FrameKind, frame_bytes};
-use crate::net::wire::{Hello, Member, PROTOCOL_VERSION, Purpose, Welcome};
+use crate::net::wire::{Hello, Member, ObjectHeader, PROTOCOL_VERSION, Purpose, Welcome};
 use crate::net::{stream, tls};
 use crate::runtime::event::{Envelope, NodeEvent, NodeMessage};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::transport::Transport;
 use bytes::{Bytes, BytesMut};
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -25,15 +24,6 @@ pub const OBJECT_STREAM_MIN: usize = 64 * 1024;
 
 /// Large objects written to one peer at the same time.
 const OBJECT_STREAMS_PER_PEER: usize = 4;
-
-/// What precedes an object's bytes on its stream.
-#[derive(Debug, Serialize, Deserialize)]
-struct ObjectHeader {
-    from: NodeId,
-    epoch: u64,
-    id: crate::ids::ObjectId,
-    len: u64,
-}
 
 /// One peer: where envelopes for it queue, and its connection once up.
 struct PeerLink {
@@ -382,7 +372,7 @@ async fn read_stream(
         while let Some(frame) = decoder.next_frame().map_err(|e| e.to_string())? {
             match frame.kind {
                 FrameKind::Envelopes => {
-                    let envelopes: Vec<Envelope> = codec::decode(&frame.payload)
+                    let envelopes: Vec<Envelope> = codec::decode_untrusted(&frame.payload)
                         .map_err(|e| StreamError::Protocol(e.to_string()))?;
                     if let Some(bad) = envelopes.iter().find(|e| e.from != peer) {
                         return Err(format!("{peer:?} sent an envelope as {:?}", bad.from).into());
@@ -390,7 +380,7 @@ async fn read_stream(
                     inbox.push_many(envelopes.into_iter().map(NodeEvent::Remote));
                 }
                 FrameKind::Object => {
-                    let header: ObjectHeader = codec::decode(&frame.payload)
+                    let header: ObjectHeader = codec::decode_untrusted(&frame.payload)
                         .map_err(|e| StreamError::Protocol(e.to_string()))?;
                     if header.from != peer {
                         return Err(format!("{peer:?} sent an object as {:?}", header.from).into());

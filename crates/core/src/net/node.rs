@@ -55,7 +55,7 @@ impl NodeOptions {
     pub fn new(role: NodeRole) -> Self {
         NodeOptions {
             role,
-            listen: "127.0.0.1:0".parse().expect("an address"),
+            listen: "0.0.0.0:0".parse().expect("an address"),
             advertise: None,
             compute_threads: 1,
             store_capacity: 2 << 30,

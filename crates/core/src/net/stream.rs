@@ -79,7 +79,7 @@ pub fn decode_frame<T: DeserializeOwned>(frame: &Frame, kind: FrameKind) -> Resu
     if frame.kind != kind {
         return Err(format!("expected a {kind:?} frame, got {:?}", frame.kind));
     }
-    codec::decode(&frame.payload).map_err(|e| e.to_string())
+    codec::decode_untrusted(&frame.payload).map_err(|e| e.to_string())
 }
 
 /// Reads one message of `kind` as the first frame of `recv`.
