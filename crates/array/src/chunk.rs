@@ -247,17 +247,6 @@ impl ViewChunk<'_> {
             ViewChunk::F64(a) => ViewChunk::F64(a.view()),
         }
     }
-
-    pub fn to_owned(&self) -> Chunk {
-        match self {
-            ViewChunk::Bool(a) => Chunk::Bool(a.to_owned()),
-            ViewChunk::U8(a) => Chunk::U8(a.to_owned()),
-            ViewChunk::I32(a) => Chunk::I32(a.to_owned()),
-            ViewChunk::I64(a) => Chunk::I64(a.to_owned()),
-            ViewChunk::F32(a) => Chunk::F32(a.to_owned()),
-            ViewChunk::F64(a) => Chunk::F64(a.to_owned()),
-        }
-    }
 }
 
 /// Checks the header and returns the dtype, the shape and exactly the element bytes.

@@ -165,13 +165,6 @@ impl Grid {
         }
         pos
     }
-
-    /// The grid with `axis` cut as `extents` (which must cover the same length).
-    pub(crate) fn with_axis(&self, axis: usize, extents: Vec<usize>) -> Result<Grid> {
-        let mut chunks = self.chunks.clone();
-        chunks[axis] = extents;
-        Grid::from_chunks(chunks)
-    }
 }
 
 /// Every position of a grid of `grid_shape` chunks, in C order.

@@ -15,18 +15,24 @@
 //! It must not depend on the in situ layer (`doreisa-insitu`), which builds on it, nor
 //! use `doreisa-core` directly.
 
+mod array;
 mod chunk;
 mod codec;
 mod dtype;
 mod error;
+mod expr;
 mod grid;
 pub mod kernels;
+mod lower;
+mod ops;
 mod program;
 mod view;
 
+pub use array::{Array, Operand, encode_chunks};
 pub use chunk::{Chunk, MAX_NDIM};
 pub use dtype::{DType, Element, Scalar, TypedScalar};
 pub use error::{ArrayError, Result};
 pub use grid::Grid;
 pub use kernels::{kernels, register_kernels};
+pub use ops::{ReduceOptions, SliceArg};
 pub use program::Reduction;
