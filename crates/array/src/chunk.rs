@@ -362,8 +362,8 @@ mod pod {
         let size = T::DTYPE.size();
         debug_assert_eq!(size, std::mem::size_of::<T>());
         if cfg!(target_endian = "big")
-            || bytes.len() % size != 0
-            || (bytes.as_ptr() as usize) % std::mem::align_of::<T>() != 0
+            || !bytes.len().is_multiple_of(size)
+            || !bytes.as_ptr().cast::<T>().is_aligned()
         {
             return None;
         }

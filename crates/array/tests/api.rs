@@ -59,7 +59,7 @@ fn dtypes_promote_like_numpy() {
 fn bool_masks_where_and_counts() {
     let r = runner();
     let x = iota_source(&r, "x", &[3, 4], &[2, 3]);
-    let mask = x.ge(4.0).unwrap().logical_and(&x.lt(9.0).unwrap()).unwrap();
+    let mask = x.ge(4.0).unwrap().logical_and(x.lt(9.0).unwrap()).unwrap();
     assert_eq!(mask.dtype(), DType::Bool);
     let picked = Array::where_(&mask, &x, -1.0).unwrap();
     let got = f64s(picked.compute(&r).unwrap());
@@ -112,7 +112,7 @@ fn arrays_of_different_shapes_and_chunkings_broadcast() {
     let got = f64s(y.compute(&r).unwrap());
     let (xv, rv, cv) = (iota(&[4, 6]), iota(&[6]), iota(&[4, 1]));
     assert_eq!(got, (&(&xv + &rv) * &cv).into_dyn());
-    assert!(x.add(&iota_source(&r, "bad", &[5], &[5])).is_err());
+    assert!(x.add(iota_source(&r, "bad", &[5], &[5])).is_err());
     let b = row.broadcast_to(&[3, 6]).unwrap();
     assert_eq!(
         f64s(b.compute(&r).unwrap())

@@ -104,14 +104,16 @@ pub(crate) fn value<'a>(
     inputs: &[ViewChunk<'a>],
 ) -> Result<Value<'a>, String> {
     let dtypes = check(program, shape, inputs)?;
-    if let ([Instr::Leaf(0)], [leaf]) = (program.instrs.as_slice(), program.leaves.as_slice())
-        && !leaf.view.repeats()
-    {
+    if let ([Instr::Leaf(0)], [leaf]) = (program.instrs.as_slice(), program.leaves.as_slice()) {
         let input = &inputs[leaf.input as usize];
-        return Ok(Value::View(for_dtype!(input.dtype(), T => {
+        let view = for_dtype!(input.dtype(), T => {
             let a = T::view(input).expect("dtype matched").clone();
             T::wrap_view(leaf.view.apply_unbroadcast(a))
-        })));
+        });
+        // Unless broadcasting is left to do.
+        if view.shape() == shape {
+            return Ok(Value::View(view));
+        }
     }
     let dtype = *dtypes.last().expect("checked non-empty");
     for_dtype!(dtype, T => {
