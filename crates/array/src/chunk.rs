@@ -13,8 +13,9 @@ use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 
 const MAGIC: &[u8; 4] = b"DRCK";
 const VERSION: u8 = 1;
-/// More dimensions than any sane chunk has; bounds the header a decoder reads.
-pub const MAX_NDIM: usize = 32;
+/// The most dimensions an encoded chunk may have (bounds the header a decoder reads;
+/// arrays have at most [`crate::MAX_NDIM`], partial reductions one more).
+pub const MAX_CHUNK_NDIM: usize = 64;
 
 /// A dynamically typed n-d array.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +146,10 @@ impl Chunk {
     }
 
     /// The encoded chunk: header, then the raw little-endian elements.
+    ///
+    /// # Panics
+    ///
+    /// If the chunk has more than [`MAX_CHUNK_NDIM`] dimensions.
     pub fn encode(&self) -> Bytes {
         with_chunk!(Chunk, self, a => encode_view(a.view()))
     }
@@ -265,7 +270,7 @@ fn parse_header(bytes: &[u8]) -> Result<(DType, Vec<usize>, &[u8])> {
         return bad(format!("unknown dtype code {}", bytes[5]));
     };
     let ndim = usize::from(bytes[6]);
-    if ndim > MAX_NDIM || bytes[7] != 0 {
+    if ndim > MAX_CHUNK_NDIM || bytes[7] != 0 {
         return bad(format!(
             "bad dimension count {ndim} or reserved byte {}",
             bytes[7]
@@ -320,8 +325,8 @@ fn typed_data<T: Element>(shape: Vec<usize>, data: &[u8]) -> CowArray<'_, T, IxD
 
 fn header(dtype: DType, shape: &[usize], capacity: usize) -> Vec<u8> {
     assert!(
-        shape.len() <= MAX_NDIM,
-        "chunks have at most {MAX_NDIM} dimensions"
+        shape.len() <= MAX_CHUNK_NDIM,
+        "chunks have at most {MAX_CHUNK_NDIM} dimensions"
     );
     let mut out = Vec::with_capacity(8 + 8 * shape.len() + capacity);
     out.extend_from_slice(MAGIC);
@@ -478,7 +483,7 @@ mod tests {
         huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(Chunk::decode(&huge).is_err(), "overflowing shape");
         let mut ndim = bytes.clone();
-        ndim[6] = 200;
+        ndim[6] = 65;
         assert!(Chunk::decode(&ndim).is_err(), "too many dimensions");
         let mut bools = Chunk::Bool(ArrayD::from_elem(IxDyn(&[2]), true))
             .encode()

@@ -2,9 +2,11 @@
 //! irregular), and the questions lowering asks of a grid (where is chunk `p`, which
 //! chunks overlap a range, how do two cuttings of one axis refine each other).
 
-use crate::chunk::MAX_NDIM;
 use crate::{ArrayError, Result};
 use std::ops::Range;
+
+/// The most dimensions an array may have.
+pub const MAX_NDIM: usize = 32;
 
 /// Chunk extents per axis. Every extent is positive, except that an axis of length 0
 /// has exactly one chunk, of extent 0.

@@ -4,7 +4,7 @@
 //! element-wise operations makes one pass over its inputs and no intermediate chunk.
 
 use super::typed::{Buf, Float, Num, Typed, for_dtype, for_float, for_numeric, maximum, minimum};
-use crate::chunk::{Chunk, CowChunk, ViewChunk, encode_slice, encode_view};
+use crate::chunk::{Chunk, CowChunk, MAX_CHUNK_NDIM, ViewChunk, encode_slice, encode_view};
 use crate::codec;
 use crate::dtype::{DType, Element, TypedScalar};
 use crate::program::{BinaryFn, EvalParams, Instr, Program, UnaryFn};
@@ -30,8 +30,21 @@ pub(crate) fn decode_inputs(inputs: &[Bytes]) -> Result<Vec<CowChunk<'_>>, Strin
         .collect()
 }
 
+/// Checks that a chunk of `shape` can be allocated and encoded.
+pub(crate) fn check_shape(shape: &[usize], dtype: DType) -> Result<(), String> {
+    let bytes = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &e| n.checked_mul(e))
+        .filter(|&n| n <= isize::MAX as usize);
+    if shape.len() > MAX_CHUNK_NDIM || bytes.is_none() {
+        return Err(format!("no chunk can have shape {shape:?}"));
+    }
+    Ok(())
+}
+
 fn assemble<T: Typed>(params: &EvalParams, inputs: &[ViewChunk<'_>]) -> Result<Bytes, String> {
     let shape = &params.shape;
+    check_shape(shape, T::DTYPE)?;
     if let [piece] = params.pieces.as_slice()
         && piece.shape == *shape
         && piece.offset.iter().all(|&o| o == 0)
@@ -104,6 +117,7 @@ pub(crate) fn value<'a>(
     inputs: &[ViewChunk<'a>],
 ) -> Result<Value<'a>, String> {
     let dtypes = check(program, shape, inputs)?;
+    check_shape(shape, *dtypes.last().expect("checked non-empty"))?;
     if let ([Instr::Leaf(0)], [leaf]) = (program.instrs.as_slice(), program.leaves.as_slice()) {
         let input = &inputs[leaf.input as usize];
         let view = for_dtype!(input.dtype(), T => {
@@ -257,8 +271,61 @@ enum Reader<'a> {
 }
 
 enum TypedReader<'a, T> {
+    /// Contiguous in C order.
     Slice(&'a [T]),
+    /// Rows (along the last axis) that are contiguous each, e.g. after a flip of
+    /// another axis: copied row by row.
+    Rows(Rows<'a, T>),
+    /// Anything else, element by element.
     Iter(ndarray::iter::Iter<'a, T, IxDyn>),
+}
+
+/// Rows shorter than this are read element by element (cheaper than finding them).
+const MIN_ROW: usize = 32;
+
+struct Rows<'a, T> {
+    view: ArrayViewD<'a, T>,
+    /// The index of the next row over the leading axes, in C order.
+    next: Vec<usize>,
+    rows_left: usize,
+    current: &'a [T],
+}
+
+impl<'a, T> Rows<'a, T> {
+    fn new(view: ArrayViewD<'a, T>) -> Option<Self> {
+        let ndim = view.ndim();
+        let last = ndim.checked_sub(1)?;
+        if view.shape()[last] < MIN_ROW || view.strides()[last] != 1 {
+            return None;
+        }
+        Some(Rows {
+            rows_left: view.shape()[..last].iter().product(),
+            next: vec![0; last],
+            view,
+            current: &[],
+        })
+    }
+
+    /// Moves to the next row; false when there is none.
+    fn advance(&mut self) -> bool {
+        if self.rows_left == 0 {
+            return false;
+        }
+        self.rows_left -= 1;
+        let mut row = self.view.clone();
+        for &i in &self.next {
+            row = row.index_axis_move(ndarray::Axis(0), i);
+        }
+        self.current = row.to_slice().expect("rows have unit stride");
+        for axis in (0..self.next.len()).rev() {
+            self.next[axis] += 1;
+            if self.next[axis] < self.view.shape()[axis] {
+                break;
+            }
+            self.next[axis] = 0;
+        }
+        true
+    }
 }
 
 impl<'a, T: Copy> TypedReader<'a, T> {
@@ -266,8 +333,11 @@ impl<'a, T: Copy> TypedReader<'a, T> {
         let view = view
             .broadcast(IxDyn(shape))
             .ok_or_else(|| format!("cannot broadcast {:?} to {shape:?}", view.shape()))?;
-        Ok(match view.to_slice() {
-            Some(slice) => TypedReader::Slice(slice),
+        if let Some(slice) = view.to_slice() {
+            return Ok(TypedReader::Slice(slice));
+        }
+        Ok(match Rows::new(view.clone()) {
+            Some(rows) => TypedReader::Rows(rows),
             None => TypedReader::Iter(view.into_iter()),
         })
     }
@@ -279,6 +349,17 @@ impl<'a, T: Copy> TypedReader<'a, T> {
                 let (head, tail) = slice.split_at(m.min(slice.len()));
                 out.extend_from_slice(head);
                 *slice = tail;
+            }
+            TypedReader::Rows(rows) => {
+                while out.len() < m {
+                    if rows.current.is_empty() && !rows.advance() {
+                        break;
+                    }
+                    let take = (m - out.len()).min(rows.current.len());
+                    let (head, tail) = rows.current.split_at(take);
+                    out.extend_from_slice(head);
+                    rows.current = tail;
+                }
             }
             TypedReader::Iter(iter) => out.extend(iter.by_ref().take(m).copied()),
         }
@@ -540,6 +621,88 @@ mod tests {
             .and(&y)
             .map_collect(|&a, &b| if a > b { a.sqrt() * 2.0 } else { -b });
         assert_eq!(out, Chunk::F64(expected));
+    }
+
+    #[test]
+    fn strided_reads_cross_rows_and_tiles() {
+        use crate::view::ViewAxis;
+        // Rows long enough to be copied row by row, flipped, and broadcast rows.
+        let (rows, cols) = (5, 1500);
+        let a = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| (i[0] * cols + i[1]) as i64);
+        let flip = View {
+            axes: vec![
+                ViewAxis::Map {
+                    src: 0,
+                    start: rows - 1,
+                    step: -1,
+                    len: rows,
+                },
+                ViewAxis::Map {
+                    src: 1,
+                    start: 0,
+                    step: 1,
+                    len: cols,
+                },
+            ],
+            fixed: vec![],
+        };
+        let bcast = View {
+            axes: vec![
+                ViewAxis::Bcast { len: rows },
+                ViewAxis::Map {
+                    src: 1,
+                    start: 0,
+                    step: 1,
+                    len: cols,
+                },
+            ],
+            fixed: vec![(0, 2)],
+        };
+        let transpose = View {
+            axes: vec![
+                ViewAxis::Map {
+                    src: 1,
+                    start: 0,
+                    step: 1,
+                    len: cols,
+                },
+                ViewAxis::Map {
+                    src: 0,
+                    start: 0,
+                    step: 1,
+                    len: rows,
+                },
+            ],
+            fixed: vec![],
+        };
+        for (view, expected) in [
+            (flip, a.slice(ndarray::s![..;-1, ..]).to_owned().into_dyn()),
+            (
+                bcast,
+                a.slice(ndarray::s![2..3, ..])
+                    .broadcast((rows, cols))
+                    .unwrap()
+                    .to_owned()
+                    .into_dyn(),
+            ),
+            (transpose, a.t().to_owned()),
+        ] {
+            let shape = view.out_shape();
+            let params = EvalParams {
+                shape: shape.clone(),
+                dtype: DType::I64,
+                pieces: vec![Piece {
+                    offset: vec![0, 0],
+                    shape,
+                    program: Program {
+                        leaves: vec![Leaf { input: 0, view }],
+                        instrs: vec![Instr::Leaf(0)],
+                    },
+                }],
+            };
+            let out = run_eval(&params, &[Chunk::I64(a.clone())]).unwrap();
+            assert_eq!(out, Chunk::I64(expected));
+        }
     }
 
     #[test]
