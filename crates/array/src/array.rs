@@ -134,6 +134,12 @@ impl Array {
         let graph = self.lower()?;
         let outputs = runner.compute(&graph)?;
         let grid = &self.node.grid;
+        if outputs.len() != grid.num_chunks() {
+            return Err(ArrayError::ResultMismatch {
+                chunk: Vec::new(),
+                detail: format!("{} outputs for {} chunks", outputs.len(), grid.num_chunks()),
+            });
+        }
         let mut chunks = Vec::with_capacity(outputs.len());
         for (index, bytes) in outputs.iter().enumerate() {
             let pos = grid.position(index);

@@ -376,3 +376,11 @@ fn transposes_expand_and_squeeze() {
         .sum_axis(ndarray::Axis(1));
     assert_eq!(f64s(tt.compute(&r).unwrap()), expected.into_dyn());
 }
+
+#[test]
+fn arrays_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<Array>();
+    shared::<Chunk>();
+    shared::<Grid>();
+}

@@ -4,7 +4,7 @@
 //! `i64` only, so that literals infer: `&x + 1.0`, `2 * &x`).
 
 use super::{align, as_dtype, cast_node, operand_dtypes};
-use crate::dtype::{DType, Scalar, result_dtype};
+use crate::dtype::{DType, Scalar, TypedScalar, result_dtype};
 use crate::expr::{Kind, MapFn, Node};
 use crate::program::{BinaryFn, UnaryFn};
 use crate::{Array, ArrayError, Operand, Result};
@@ -18,6 +18,11 @@ pub(crate) fn binary(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
     let operands = [a, b];
     let (dtypes, scalars) = operand_dtypes(&operands);
     let mut comp = result_dtype(&dtypes, &scalars);
+    // Scalars must fit the operation's dtype before true division moves to floats
+    // (numpy 2 refuses `uint8_array / -1` too).
+    for &s in &scalars {
+        TypedScalar::new(s, comp)?;
+    }
     match f {
         BinaryFn::Div if !comp.is_float() => comp = DType::F64,
         BinaryFn::And | BinaryFn::Or => comp = DType::Bool,
