@@ -1,6 +1,10 @@
 //! doreisa-array: chunked n-d arrays, lazy expressions over them, and their lowering to
 //! task graphs.
 //!
+//! Built on `doreisa-sched` only (chunks are bytes there; this crate gives them types).
+//! It must not depend on the in situ layer (`doreisa-insitu`), which builds on it, nor
+//! use `doreisa-core` directly.
+//!
 //! An [`Array`] has a shape, a [`DType`] and a chunk [`Grid`]; its chunks are sources of
 //! task graphs (`doreisa_sched::SourceKey`: a published chunk of an array at a
 //! timestep, or the output of an earlier graph kept alive by a persisted array).
@@ -33,10 +37,6 @@
 //! assert_eq!(t.max()?.compute(&runner)?.scalar::<f64>()?, 23.0);
 //! # Ok::<(), doreisa_array::ArrayError>(())
 //! ```
-//!
-//! Built on `doreisa-sched` only (chunks are bytes there; this crate gives them types).
-//! It must not depend on the in situ layer (`doreisa-insitu`), which builds on it, nor
-//! use `doreisa-core` directly.
 
 mod array;
 mod chunk;

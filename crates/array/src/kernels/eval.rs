@@ -3,13 +3,14 @@
 //! thousand elements at a time, in buffers that stay in cache), so a fused chain of
 //! element-wise operations makes one pass over its inputs and no intermediate chunk.
 
+use super::read::Reader;
 use super::typed::{Buf, Float, Num, Typed, for_dtype, for_float, for_numeric, maximum, minimum};
 use crate::chunk::{Chunk, CowChunk, MAX_CHUNK_NDIM, ViewChunk, encode_slice, encode_view};
 use crate::codec;
 use crate::dtype::{DType, Element, TypedScalar};
 use crate::program::{BinaryFn, EvalParams, Instr, Program, UnaryFn};
 use bytes::Bytes;
-use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
+use ndarray::{ArrayD, IxDyn, Slice};
 
 /// Elements per tile.
 const TILE: usize = 2048;
@@ -258,138 +259,6 @@ fn run<T: Typed>(
         done += m;
     }
     Ok(())
-}
-
-/// Reads a leaf's values in C order, broadcast to the program's shape.
-enum Reader<'a> {
-    Bool(TypedReader<'a, bool>),
-    U8(TypedReader<'a, u8>),
-    I32(TypedReader<'a, i32>),
-    I64(TypedReader<'a, i64>),
-    F32(TypedReader<'a, f32>),
-    F64(TypedReader<'a, f64>),
-}
-
-enum TypedReader<'a, T> {
-    /// Contiguous in C order.
-    Slice(&'a [T]),
-    /// Rows (along the last axis) that are contiguous each, e.g. after a flip of
-    /// another axis: copied row by row.
-    Rows(Rows<'a, T>),
-    /// Anything else, element by element.
-    Iter(ndarray::iter::Iter<'a, T, IxDyn>),
-}
-
-/// Rows shorter than this are read element by element (cheaper than finding them).
-const MIN_ROW: usize = 32;
-
-struct Rows<'a, T> {
-    view: ArrayViewD<'a, T>,
-    /// The index of the next row over the leading axes, in C order.
-    next: Vec<usize>,
-    rows_left: usize,
-    current: &'a [T],
-}
-
-impl<'a, T> Rows<'a, T> {
-    fn new(view: ArrayViewD<'a, T>) -> Option<Self> {
-        let ndim = view.ndim();
-        let last = ndim.checked_sub(1)?;
-        if view.shape()[last] < MIN_ROW || view.strides()[last] != 1 {
-            return None;
-        }
-        Some(Rows {
-            rows_left: view.shape()[..last].iter().product(),
-            next: vec![0; last],
-            view,
-            current: &[],
-        })
-    }
-
-    /// Moves to the next row; false when there is none.
-    fn advance(&mut self) -> bool {
-        if self.rows_left == 0 {
-            return false;
-        }
-        self.rows_left -= 1;
-        let mut row = self.view.clone();
-        for &i in &self.next {
-            row = row.index_axis_move(ndarray::Axis(0), i);
-        }
-        self.current = row.to_slice().expect("rows have unit stride");
-        for axis in (0..self.next.len()).rev() {
-            self.next[axis] += 1;
-            if self.next[axis] < self.view.shape()[axis] {
-                break;
-            }
-            self.next[axis] = 0;
-        }
-        true
-    }
-}
-
-impl<'a, T: Copy> TypedReader<'a, T> {
-    fn new(view: &'a ArrayViewD<'_, T>, shape: &[usize]) -> Result<Self, String> {
-        let view = view
-            .broadcast(IxDyn(shape))
-            .ok_or_else(|| format!("cannot broadcast {:?} to {shape:?}", view.shape()))?;
-        if let Some(slice) = view.to_slice() {
-            return Ok(TypedReader::Slice(slice));
-        }
-        Ok(match Rows::new(view.clone()) {
-            Some(rows) => TypedReader::Rows(rows),
-            None => TypedReader::Iter(view.into_iter()),
-        })
-    }
-
-    fn fill(&mut self, out: &mut Vec<T>, m: usize) {
-        out.clear();
-        match self {
-            TypedReader::Slice(slice) => {
-                let (head, tail) = slice.split_at(m.min(slice.len()));
-                out.extend_from_slice(head);
-                *slice = tail;
-            }
-            TypedReader::Rows(rows) => {
-                while out.len() < m {
-                    if rows.current.is_empty() && !rows.advance() {
-                        break;
-                    }
-                    let take = (m - out.len()).min(rows.current.len());
-                    let (head, tail) = rows.current.split_at(take);
-                    out.extend_from_slice(head);
-                    rows.current = tail;
-                }
-            }
-            TypedReader::Iter(iter) => out.extend(iter.by_ref().take(m).copied()),
-        }
-    }
-}
-
-impl<'a> Reader<'a> {
-    fn new(view: &'a ViewChunk<'_>, shape: &[usize]) -> Result<Reader<'a>, String> {
-        Ok(match view {
-            ViewChunk::Bool(v) => Reader::Bool(TypedReader::new(v, shape)?),
-            ViewChunk::U8(v) => Reader::U8(TypedReader::new(v, shape)?),
-            ViewChunk::I32(v) => Reader::I32(TypedReader::new(v, shape)?),
-            ViewChunk::I64(v) => Reader::I64(TypedReader::new(v, shape)?),
-            ViewChunk::F32(v) => Reader::F32(TypedReader::new(v, shape)?),
-            ViewChunk::F64(v) => Reader::F64(TypedReader::new(v, shape)?),
-        })
-    }
-
-    fn fill(&mut self, out: &mut Buf, m: usize) -> Result<(), String> {
-        match (self, out) {
-            (Reader::Bool(r), Buf::Bool(o)) => r.fill(o, m),
-            (Reader::U8(r), Buf::U8(o)) => r.fill(o, m),
-            (Reader::I32(r), Buf::I32(o)) => r.fill(o, m),
-            (Reader::I64(r), Buf::I64(o)) => r.fill(o, m),
-            (Reader::F32(r), Buf::F32(o)) => r.fill(o, m),
-            (Reader::F64(r), Buf::F64(o)) => r.fill(o, m),
-            _ => return Err("leaf dtype mismatch".into()),
-        }
-        Ok(())
-    }
 }
 
 fn typed<T: Typed>(buf: &Buf) -> &[T] {

@@ -3,6 +3,7 @@
 //! the types of [`crate::program`], encoded by [`crate::codec`].
 
 mod eval;
+mod read;
 mod reduce;
 pub(crate) mod typed;
 
