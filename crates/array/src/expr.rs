@@ -91,6 +91,27 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    /// Drops a deep chain of nodes without a deep recursion.
+    fn drop(&mut self) {
+        let mut stack = take_children(&mut self.kind);
+        while let Some(node) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(node) {
+                stack.extend(take_children(&mut node.kind));
+            }
+        }
+    }
+}
+
+/// Moves the operands out of `kind` (leaving it a constant).
+fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
+    match std::mem::replace(kind, Kind::Const(TypedScalar::Bool(false))) {
+        Kind::Source { .. } | Kind::Const(_) => Vec::new(),
+        Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => xs,
+        Kind::Reindex { x, .. } | Kind::Rechunk { x } | Kind::Reduce { x, .. } => vec![x],
+    }
+}
+
 /// A run of chunk `chunk` of a source axis: `len` elements from `start` on, with the
 /// step of the output axis it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -93,27 +93,54 @@ impl Lowering {
         self.graph.tasks.len() - 1
     }
 
-    /// The chunk of `node` at `pos`, materialized (once).
-    fn materialize(&mut self, node: &Arc<Node>, pos: &[usize]) -> Result<Input> {
-        let lazy = self.chunk(node, pos)?;
+    /// The chunk of `node` at `pos`, materialized (once). It must be lowered already.
+    fn materialize(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
+        let lazy = self.lowered(node, pos);
         if let Some(input) = lazy.materialized() {
-            return Ok(input);
+            return input;
         }
         let key = (id(node), pos.to_vec());
         if let Some(&input) = self.materialized.get(&key) {
-            return Ok(input);
+            return input;
         }
         let input = Input::Task(self.eval(&lazy));
         self.materialized.insert(key, input);
-        Ok(input)
+        input
     }
 
-    /// The chunk of `node` at `pos`, lazily.
+    /// The lazy chunk of `node` at `pos`, which must be lowered already.
+    fn lowered(&self, node: &Arc<Node>, pos: &[usize]) -> Lazy {
+        self.lazies[&(id(node), pos.to_vec())].clone()
+    }
+
+    /// The chunk of `node` at `pos`, lazily, with whatever it needs lowered first (by
+    /// an explicit stack: expressions may be far deeper than the call stack).
     fn chunk(&mut self, node: &Arc<Node>, pos: &[usize]) -> Result<Lazy> {
-        let key = (id(node), pos.to_vec());
-        if let Some(lazy) = self.lazies.get(&key) {
-            return Ok(lazy.clone());
+        let mut stack = vec![(node.clone(), pos.to_vec(), false)];
+        while let Some((n, p, ready)) = stack.pop() {
+            let key = (id(&n), p);
+            if self.lazies.contains_key(&key) {
+                continue;
+            }
+            let p = key.1;
+            if ready {
+                let lazy = self.build(&n, &p)?;
+                self.lazies.insert((id(&n), p), lazy);
+                continue;
+            }
+            let needs = needs(&n, &p);
+            stack.push((n, p, true));
+            for (c, q) in needs {
+                if !self.lazies.contains_key(&(id(&c), q.clone())) {
+                    stack.push((c, q, false));
+                }
+            }
         }
+        Ok(self.lowered(node, pos))
+    }
+
+    /// Lowers chunk `pos` of `node`, whose [`needs`] are lowered.
+    fn build(&mut self, node: &Arc<Node>, pos: &[usize]) -> Result<Lazy> {
         let shape = node.grid.chunk_shape(pos);
         let mut lazy = match &node.kind {
             Kind::Source { name, timestep, .. } => {
@@ -130,10 +157,7 @@ impl Lowering {
                 dtype: node.dtype,
             },
             Kind::Map { func, args } => {
-                let args = args
-                    .iter()
-                    .map(|a| self.chunk(a, pos).map(|l| l.expr))
-                    .collect::<Result<Vec<_>>>()?;
+                let args: Vec<_> = args.iter().map(|a| self.lowered(a, pos).expr).collect();
                 let expr = match (*func, args.as_slice()) {
                     (MapFn::Unary(f), [a]) => LExpr::Unary(f, a.clone()),
                     (MapFn::Binary(f), [a, b]) => LExpr::Binary(f, a.clone(), b.clone()),
@@ -149,84 +173,135 @@ impl Lowering {
             }
             Kind::Reindex { x, plan } => {
                 let (src, view) = plan.locate(pos, x.ndim());
-                let mut inner = self.chunk(x, &src)?;
+                let mut inner = self.lowered(x, &src);
                 if view.repeats() && inner.computes() {
                     // Compute once, then repeat.
-                    let input = self.materialize(x, &src)?;
+                    let input = self.materialize(x, &src);
                     inner = Lazy::leaf(input, inner.shape.clone(), inner.dtype);
                 }
                 inner.view(&view)
             }
             Kind::Concat { xs, axis } => {
-                let mut index = pos[*axis];
-                let mut src = pos.to_vec();
-                let mut found = None;
-                for x in xs {
-                    let n = x.grid.axis(*axis).len();
-                    if index < n {
-                        src[*axis] = index;
-                        found = Some(x);
-                        break;
-                    }
-                    index -= n;
-                }
-                let x = found.expect("concatenated grids cover the output");
-                self.chunk(x, &src)?
+                let (k, src) = concat_source(xs, *axis, pos);
+                self.lowered(&xs[k], &src)
             }
-            Kind::Rechunk { x } => self.rechunk(node, x, pos)?,
+            Kind::Rechunk { x } => self.rechunk(node, x, pos),
             Kind::Reduce { .. } => {
-                let input = self.reduce(node, pos)?;
+                let input = self.reduce(node, pos);
                 Lazy::leaf(input, shape, node.dtype)
             }
             Kind::MapBlocks { xs, kernel, params } => {
-                let inputs = xs
-                    .iter()
-                    .map(|x| self.materialize(x, pos))
-                    .collect::<Result<Vec<_>>>()?;
+                let inputs = xs.iter().map(|x| self.materialize(x, pos)).collect();
                 let input = self.graph.task(kernel, params.to_vec(), inputs);
                 Lazy::leaf(input, shape, node.dtype)
             }
         };
-        if self.roots.contains(&key.0) && lazy.materialized().is_none() {
+        if self.roots.contains(&id(node)) && lazy.materialized().is_none() {
             let input = Input::Task(self.eval(&lazy));
             lazy = Lazy::leaf(input, lazy.shape, lazy.dtype);
         }
-        self.lazies.insert(key, lazy.clone());
         Ok(lazy)
     }
 
     /// Chunk `pos` of `node`, which cuts `x` anew: a view when it lies within one
     /// chunk of `x`, else one task assembling the pieces.
-    fn rechunk(&mut self, node: &Arc<Node>, x: &Arc<Node>, pos: &[usize]) -> Result<Lazy> {
-        let offset = node.grid.chunk_offset(pos);
-        let shape = node.grid.chunk_shape(pos);
-        // Per axis: (source chunk, start in it, length, offset in the output chunk).
-        let runs: Vec<Vec<(usize, usize, usize, usize)>> = (0..node.ndim())
-            .map(|a| {
-                let range = offset[a]..offset[a] + shape[a];
-                if range.is_empty() {
-                    return vec![(0, 0, 0, 0)];
-                }
-                x.grid
-                    .overlapping(a, range.clone())
-                    .map(|c| {
-                        let src = x.grid.chunk_range(a, c);
-                        let start = range.start.max(src.start);
-                        let end = range.end.min(src.end);
-                        (c, start - src.start, end - start, start - range.start)
-                    })
-                    .collect()
+    fn rechunk(&mut self, node: &Arc<Node>, x: &Arc<Node>, pos: &[usize]) -> Lazy {
+        let pieces: Vec<(Vec<usize>, Lazy)> = rechunk_pieces(node, x, pos)
+            .into_iter()
+            .map(|(src, view, offset)| (offset, self.lowered(x, &src).view(&view)))
+            .collect();
+        if let [(_, lazy)] = pieces.as_slice() {
+            return lazy.clone();
+        }
+        let mut inputs = TaskInputs::default();
+        let pieces = pieces
+            .into_iter()
+            .map(|(offset, lazy)| Piece {
+                offset,
+                shape: lazy.shape.clone(),
+                program: compile(&lazy, &mut inputs),
             })
             .collect();
-        let counts: Vec<usize> = runs.iter().map(Vec::len).collect();
-        let mut pieces = Vec::new();
-        for choice in positions(&counts) {
+        let shape = node.grid.chunk_shape(pos);
+        let params = EvalParams {
+            shape: shape.clone(),
+            dtype: node.dtype,
+            pieces,
+        };
+        let input = self.graph.task(EVAL, codec::encode(&params), inputs.list);
+        Lazy::leaf(input, shape, node.dtype)
+    }
+}
+
+/// The chunks chunk `pos` of `node` is made of.
+fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
+    match &node.kind {
+        Kind::Source { .. } | Kind::Const(_) => Vec::new(),
+        Kind::Map { args: xs, .. } | Kind::MapBlocks { xs, .. } => {
+            xs.iter().map(|x| (x.clone(), pos.to_vec())).collect()
+        }
+        Kind::Reindex { x, plan } => vec![(x.clone(), plan.locate(pos, x.ndim()).0)],
+        Kind::Concat { xs, axis } => {
+            let (k, src) = concat_source(xs, *axis, pos);
+            vec![(xs[k].clone(), src)]
+        }
+        Kind::Rechunk { x } => rechunk_pieces(node, x, pos)
+            .into_iter()
+            .map(|(src, _, _)| (x.clone(), src))
+            .collect(),
+        Kind::Reduce { x, .. } => tree::leaf_positions(node, pos)
+            .into_iter()
+            .map(|src| (x.clone(), src))
+            .collect(),
+    }
+}
+
+/// Which input of a concatenation, and which chunk of it, chunk `pos` is.
+fn concat_source(xs: &[Arc<Node>], axis: usize, pos: &[usize]) -> (usize, Vec<usize>) {
+    let mut index = pos[axis];
+    let mut src = pos.to_vec();
+    for (k, x) in xs.iter().enumerate() {
+        let n = x.grid.axis(axis).len();
+        if index < n {
+            src[axis] = index;
+            return (k, src);
+        }
+        index -= n;
+    }
+    unreachable!("concatenated grids cover the output")
+}
+
+/// The pieces of chunk `pos` of a rechunking `node` of `x`: the chunk of `x`, the view
+/// of it, and the offset of the piece in the chunk.
+fn rechunk_pieces(node: &Node, x: &Node, pos: &[usize]) -> Vec<(Vec<usize>, View, Vec<usize>)> {
+    let offset = node.grid.chunk_offset(pos);
+    let shape = node.grid.chunk_shape(pos);
+    // Per axis: (source chunk, start in it, length, offset in the output chunk).
+    let runs: Vec<Vec<(usize, usize, usize, usize)>> = (0..node.ndim())
+        .map(|a| {
+            let range = offset[a]..offset[a] + shape[a];
+            if range.is_empty() {
+                return vec![(0, 0, 0, 0)];
+            }
+            x.grid
+                .overlapping(a, range.clone())
+                .map(|c| {
+                    let src = x.grid.chunk_range(a, c);
+                    let start = range.start.max(src.start);
+                    let end = range.end.min(src.end);
+                    (c, start - src.start, end - start, start - range.start)
+                })
+                .collect()
+        })
+        .collect();
+    let counts: Vec<usize> = runs.iter().map(Vec::len).collect();
+    positions(&counts)
+        .map(|choice| {
             let run: Vec<_> = choice
                 .iter()
                 .enumerate()
                 .map(|(a, &i)| runs[a][i])
                 .collect();
-            let src: Vec<usize> = run.iter().map(|r| r.0).collect();
             let view = View {
                 axes: run
                     .iter()
@@ -240,29 +315,13 @@ impl Lowering {
                     .collect(),
                 fixed: Vec::new(),
             };
-            let lazy = self.chunk(x, &src)?.view(&view);
-            pieces.push((run.iter().map(|r| r.3).collect::<Vec<_>>(), lazy));
-        }
-        if let [(_, lazy)] = pieces.as_slice() {
-            return Ok(lazy.clone());
-        }
-        let mut inputs = TaskInputs::default();
-        let pieces = pieces
-            .into_iter()
-            .map(|(offset, lazy)| Piece {
-                offset,
-                shape: lazy.shape.clone(),
-                program: compile(&lazy, &mut inputs),
-            })
-            .collect();
-        let params = EvalParams {
-            shape: shape.clone(),
-            dtype: node.dtype,
-            pieces,
-        };
-        let input = self.graph.task(EVAL, codec::encode(&params), inputs.list);
-        Ok(Lazy::leaf(input, shape, node.dtype))
-    }
+            (
+                run.iter().map(|r| r.0).collect(),
+                view,
+                run.iter().map(|r| r.3).collect(),
+            )
+        })
+        .collect()
 }
 
 /// The nodes to materialize on their own: those computing something (not mere views

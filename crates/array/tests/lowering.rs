@@ -175,3 +175,23 @@ fn concatenating_and_stacking_move_no_data() {
     let expected = ndarray::concatenate(ndarray::Axis(0), &[v.view(), v.view()]).unwrap();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn deep_expressions_lower_without_deep_recursion() {
+    let r = runner();
+    let x = iota_source(&r, "x", &[4], &[2]);
+    let mut y = x.clone();
+    for i in 0..5000 {
+        y = if i % 2 == 0 {
+            (&y + 1.0).unwrap()
+        } else {
+            y.flip(0).unwrap()
+        };
+    }
+    let total = y.sum().unwrap();
+    let graph = total.lower().unwrap();
+    assert_eq!(count(&graph, REDUCE_CHUNK), 2);
+    let expected = (0..4).map(f64::from).sum::<f64>() + 4.0 * 2500.0;
+    assert_eq!(total.compute(&r).unwrap().scalar::<f64>(), Ok(expected));
+    drop((y, total));
+}

@@ -4,7 +4,6 @@
 
 use super::Lowering;
 use super::lazy::{TaskInputs, compile};
-use crate::Result;
 use crate::codec;
 use crate::expr::{Kind, Node};
 use crate::grid::positions;
@@ -14,8 +13,8 @@ use doreisa_sched::Input;
 use std::sync::Arc;
 
 impl Lowering {
-    /// The task computing chunk `pos` of reduction `node`.
-    pub(super) fn reduce(&mut self, node: &Arc<Node>, pos: &[usize]) -> Result<Input> {
+    /// The task computing chunk `pos` of reduction `node` (whose leaves are lowered).
+    pub(super) fn reduce(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
         let Kind::Reduce {
             x,
             op,
@@ -27,36 +26,16 @@ impl Lowering {
         else {
             unreachable!("called on reductions")
         };
-        // The position in `x` with reduced axes at 0.
-        let mut base = Vec::with_capacity(x.ndim());
-        let mut kept = pos.iter();
-        for a in 0..x.ndim() {
-            let reduced = axes.contains(&a);
-            let p = if reduced && !keepdims {
-                None
-            } else {
-                kept.next()
-            };
-            base.push(if reduced {
-                0
-            } else {
-                *p.expect("one position per kept axis")
-            });
-        }
         let finalize = Finalize {
             dtype: node.dtype,
             ddof: *ddof,
             squeeze: if *keepdims { Vec::new() } else { axes.clone() },
         };
-        let counts: Vec<usize> = axes.iter().map(|&a| x.grid.axis(a).len()).collect();
-        let total: usize = counts.iter().product();
+        let leaves = leaf_positions(node, pos);
+        let total = leaves.len();
         let mut level = Vec::with_capacity(total);
-        for choice in positions(&counts) {
-            let mut src = base.clone();
-            for (&a, &c) in axes.iter().zip(&choice) {
-                src[a] = c;
-            }
-            let lazy = self.chunk(x, &src)?;
+        for src in leaves {
+            let lazy = self.lowered(x, &src);
             let mut inputs = TaskInputs::default();
             let params = ReduceChunkParams {
                 op: *op,
@@ -87,6 +66,43 @@ impl Lowering {
                 })
                 .collect();
         }
-        Ok(level[0])
+        level[0]
     }
+}
+
+/// The chunks of the reduced array that chunk `pos` of reduction `node` reduces, in C
+/// order.
+pub(super) fn leaf_positions(node: &Node, pos: &[usize]) -> Vec<Vec<usize>> {
+    let Kind::Reduce {
+        x, axes, keepdims, ..
+    } = &node.kind
+    else {
+        unreachable!("called on reductions")
+    };
+    // The position in `x` with reduced axes at 0.
+    let mut base = Vec::with_capacity(x.ndim());
+    let mut kept = pos.iter();
+    for a in 0..x.ndim() {
+        let reduced = axes.contains(&a);
+        let p = if reduced && !keepdims {
+            None
+        } else {
+            kept.next()
+        };
+        base.push(if reduced {
+            0
+        } else {
+            *p.expect("one position per kept axis")
+        });
+    }
+    let counts: Vec<usize> = axes.iter().map(|&a| x.grid.axis(a).len()).collect();
+    positions(&counts)
+        .map(|choice| {
+            let mut src = base.clone();
+            for (&a, &c) in axes.iter().zip(&choice) {
+                src[a] = c;
+            }
+            src
+        })
+        .collect()
 }
