@@ -1,0 +1,278 @@
+//! [`Array`]: the public handle on a lazy chunked n-d array, how arrays are created
+//! from sources, and how they are computed or persisted through a
+//! [`GraphRunner`]. The operations live in [`crate::ops`].
+
+use crate::chunk::{Chunk, with_chunk};
+use crate::dtype::{DType, Element, Scalar};
+use crate::expr::{Kind, Node};
+use crate::grid::Grid;
+use crate::lower;
+use crate::{ArrayError, Result};
+use doreisa_sched::{GraphRunner, SourceKey, TaskGraph};
+use ndarray::{ArrayD, IxDyn, Slice};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A lazily evaluated, chunked n-d array. Cloning is cheap (the expression is shared);
+/// operations return new arrays and check shapes and dtypes at once.
+#[derive(Clone)]
+pub struct Array {
+    pub(crate) node: Arc<Node>,
+}
+
+/// An operand of an element-wise operation: an array or a (weakly typed) scalar.
+#[derive(Debug, Clone)]
+pub enum Operand {
+    Array(Array),
+    Scalar(Scalar),
+}
+
+impl From<&Array> for Operand {
+    fn from(a: &Array) -> Operand {
+        Operand::Array(a.clone())
+    }
+}
+
+impl From<Array> for Operand {
+    fn from(a: Array) -> Operand {
+        Operand::Array(a)
+    }
+}
+
+impl From<Scalar> for Operand {
+    fn from(s: Scalar) -> Operand {
+        Operand::Scalar(s)
+    }
+}
+
+macro_rules! operand_from_scalar {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Operand {
+            fn from(v: $t) -> Operand {
+                Operand::Scalar(Scalar::from(v))
+            }
+        }
+    )*};
+}
+operand_from_scalar!(bool, u8, i32, i64, f32, f64);
+
+impl Array {
+    /// The array whose chunks the runner holds as
+    /// `SourceKey { array: name, timestep, chunk: position in grid }`.
+    pub fn source(
+        name: &str,
+        timestep: i64,
+        shape: &[usize],
+        grid: Grid,
+        dtype: DType,
+    ) -> Result<Array> {
+        if grid.shape() != shape {
+            return Err(ArrayError::BadGrid(format!(
+                "grid of shape {:?} for an array of shape {shape:?}",
+                grid.shape()
+            )));
+        }
+        Ok(Array::from_node(Node::new(
+            Kind::Source {
+                name: name.into(),
+                timestep,
+                persisted: None,
+            },
+            grid,
+            dtype,
+        )))
+    }
+
+    pub(crate) fn from_node(node: Arc<Node>) -> Array {
+        Array { node }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.node.shape
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.node.ndim()
+    }
+
+    /// Number of elements.
+    pub fn size(&self) -> usize {
+        self.node.shape.iter().product()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.node.dtype
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.node.grid
+    }
+
+    /// Chunk extents along each axis (Dask's `chunks`).
+    pub fn chunks(&self) -> &[Vec<usize>] {
+        self.node.grid.chunks()
+    }
+
+    pub fn num_chunks(&self) -> usize {
+        self.node.grid.num_chunks()
+    }
+
+    /// Whether `self` and `other` are the same expression (not merely equal ones).
+    pub fn same_as(&self, other: &Array) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+
+    /// The task graph computing this array: output `i` is the chunk at
+    /// `grid().position(i)`.
+    pub fn lower(&self) -> Result<TaskGraph> {
+        lower::lower(&self.node)
+    }
+
+    /// Computes the whole array.
+    pub fn compute(&self, runner: &dyn GraphRunner) -> Result<Chunk> {
+        let graph = self.lower()?;
+        let outputs = runner.compute(&graph)?;
+        let grid = &self.node.grid;
+        if outputs.len() != grid.num_chunks() {
+            return Err(ArrayError::ResultMismatch {
+                chunk: Vec::new(),
+                detail: format!("{} outputs for {} chunks", outputs.len(), grid.num_chunks()),
+            });
+        }
+        let mut chunks = Vec::with_capacity(outputs.len());
+        for (index, bytes) in outputs.iter().enumerate() {
+            let pos = grid.position(index);
+            let chunk = Chunk::decode(bytes)?;
+            let expected = grid.chunk_shape(&pos);
+            if chunk.dtype() != self.dtype() || chunk.shape() != expected {
+                return Err(ArrayError::ResultMismatch {
+                    chunk: pos.iter().map(|&p| p as u32).collect(),
+                    detail: format!(
+                        "{} {:?} where {} {expected:?} was expected",
+                        chunk.dtype(),
+                        chunk.shape(),
+                        self.dtype()
+                    ),
+                });
+            }
+            chunks.push((pos, chunk));
+        }
+        if chunks.len() == 1 {
+            return Ok(chunks.pop().expect("one chunk").1);
+        }
+        Ok(match self.dtype() {
+            DType::Bool => Chunk::Bool(assemble(grid, &chunks)),
+            DType::U8 => Chunk::U8(assemble(grid, &chunks)),
+            DType::I32 => Chunk::I32(assemble(grid, &chunks)),
+            DType::I64 => Chunk::I64(assemble(grid, &chunks)),
+            DType::F32 => Chunk::F32(assemble(grid, &chunks)),
+            DType::F64 => Chunk::F64(assemble(grid, &chunks)),
+        })
+    }
+
+    /// Starts computing the array and returns an array over the results (sources of
+    /// later graphs), which stay alive as long as the returned array or any array built
+    /// from it does.
+    pub fn persist(&self, runner: &dyn GraphRunner) -> Result<Array> {
+        static PERSISTED: AtomicU64 = AtomicU64::new(0);
+        let graph = self.lower()?;
+        let name: Arc<str> = format!(
+            "persisted/{}/{}",
+            std::process::id(),
+            PERSISTED.fetch_add(1, Ordering::Relaxed)
+        )
+        .into();
+        let keys = self
+            .node
+            .grid
+            .positions()
+            .map(|pos| SourceKey {
+                array: name.clone(),
+                timestep: 0,
+                chunk: pos.iter().map(|&p| p as u32).collect(),
+            })
+            .collect();
+        let persisted = runner.persist(&graph, keys)?;
+        Ok(Array::from_node(Node::new(
+            Kind::Source {
+                name,
+                timestep: 0,
+                persisted: Some(persisted),
+            },
+            self.node.grid.clone(),
+            self.dtype(),
+        )))
+    }
+}
+
+fn assemble<T: Element>(grid: &Grid, chunks: &[(Vec<usize>, Chunk)]) -> ArrayD<T> {
+    let mut out = ArrayD::<T>::default(IxDyn(&grid.shape()));
+    for (pos, chunk) in chunks {
+        let offset = grid.chunk_offset(pos);
+        let shape = chunk.shape();
+        let mut region = out.slice_each_axis_mut(|a| {
+            let i = a.axis.index();
+            Slice::from(offset[i]..offset[i] + shape[i])
+        });
+        region.assign(chunk.as_array::<T>().expect("dtype checked"));
+    }
+    out
+}
+
+impl fmt::Debug for Array {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.node.kind {
+            Kind::Source { name, timestep, .. } => format!("source {name}@{timestep}"),
+            Kind::Const(c) => format!("constant {c:?}"),
+            Kind::Map { func, .. } => format!("{func:?}"),
+            Kind::Reindex { .. } => "reindex".into(),
+            Kind::Concat { axis, .. } => format!("concatenate on axis {axis}"),
+            Kind::Rechunk { .. } => "rechunk".into(),
+            Kind::Reduce { op, axes, .. } => format!("{} over {axes:?}", op.name()),
+            Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
+        };
+        f.debug_struct("Array")
+            .field("shape", &self.node.shape)
+            .field("dtype", &self.node.dtype)
+            .field("chunks", &self.node.grid.chunks())
+            .field("expr", &kind)
+            .finish()
+    }
+}
+
+/// Cuts `value` along `grid` and encodes each chunk under the source key an
+/// [`Array::source`] named `name` at `timestep` reads it from (e.g. to insert into a
+/// `LocalRunner`, or to publish).
+pub fn encode_chunks(
+    name: &str,
+    timestep: i64,
+    value: &Chunk,
+    grid: &Grid,
+) -> Result<Vec<(SourceKey, bytes::Bytes)>> {
+    if grid.shape() != value.shape() {
+        return Err(ArrayError::BadGrid(format!(
+            "grid of shape {:?} for a value of shape {:?}",
+            grid.shape(),
+            value.shape()
+        )));
+    }
+    let name: Arc<str> = name.into();
+    Ok(grid
+        .positions()
+        .map(|pos| {
+            let offset = grid.chunk_offset(&pos);
+            let shape = grid.chunk_shape(&pos);
+            let bytes = with_chunk!(Chunk, value, a => crate::chunk::encode_view(a.slice_each_axis(|ax| {
+                let i = ax.axis.index();
+                Slice::from(offset[i]..offset[i] + shape[i])
+            })));
+            let key = SourceKey {
+                array: name.clone(),
+                timestep,
+                chunk: pos.iter().map(|&p| p as u32).collect(),
+            };
+            (key, bytes)
+        })
+        .collect())
+}

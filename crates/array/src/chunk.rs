@@ -1,0 +1,504 @@
+//! [`Chunk`]: a dynamically typed n-d array (one chunk of an array, or a computed
+//! value), and its byte encoding: a small header followed by the raw little-endian
+//! elements, so that encoding and decoding are memory copies (or no copy at all).
+//!
+//! Layout: `b"DRCK"`, version (1), dtype code, ndim, one zero byte, then `ndim` u64
+//! little-endian extents, then the elements in C order. The header is a multiple of 8
+//! bytes, so the elements of a buffer that starts 8-aligned are aligned too.
+
+use crate::dtype::{DType, Element, Scalar};
+use crate::{ArrayError, Result};
+use bytes::Bytes;
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
+
+const MAGIC: &[u8; 4] = b"DRCK";
+const VERSION: u8 = 1;
+/// The most dimensions an encoded chunk may have (bounds the header a decoder reads;
+/// arrays have at most [`crate::MAX_NDIM`], partial reductions one more).
+pub const MAX_CHUNK_NDIM: usize = 64;
+
+/// A dynamically typed n-d array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chunk {
+    Bool(ArrayD<bool>),
+    U8(ArrayD<u8>),
+    I32(ArrayD<i32>),
+    I64(ArrayD<i64>),
+    F32(ArrayD<f32>),
+    F64(ArrayD<f64>),
+}
+
+/// Runs `$body` with `$a` bound to the typed array inside a [`Chunk`]-like enum.
+macro_rules! with_chunk {
+    ($enum:ident, $value:expr, $a:ident => $body:expr) => {
+        match $value {
+            $enum::Bool($a) => $body,
+            $enum::U8($a) => $body,
+            $enum::I32($a) => $body,
+            $enum::I64($a) => $body,
+            $enum::F32($a) => $body,
+            $enum::F64($a) => $body,
+        }
+    };
+}
+pub(crate) use with_chunk;
+
+impl<T: Element> From<ArrayD<T>> for Chunk {
+    fn from(array: ArrayD<T>) -> Chunk {
+        T::into_chunk(array)
+    }
+}
+
+impl Chunk {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Chunk::Bool(_) => DType::Bool,
+            Chunk::U8(_) => DType::U8,
+            Chunk::I32(_) => DType::I32,
+            Chunk::I64(_) => DType::I64,
+            Chunk::F32(_) => DType::F32,
+            Chunk::F64(_) => DType::F64,
+        }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        with_chunk!(Chunk, self, a => a.shape())
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The typed array, if the dtype is `T`'s.
+    pub fn as_array<T: Element>(&self) -> Result<&ArrayD<T>> {
+        T::chunk_ref(self).ok_or(ArrayError::DTypeMismatch {
+            expected: T::DTYPE,
+            found: self.dtype(),
+        })
+    }
+
+    /// The typed array, if the dtype is `T`'s.
+    pub fn into_array<T: Element>(self) -> Result<ArrayD<T>> {
+        T::from_chunk(self).map_err(|chunk| ArrayError::DTypeMismatch {
+            expected: T::DTYPE,
+            found: chunk.dtype(),
+        })
+    }
+
+    /// A copy with every element cast to `T` (Rust `as` semantics, non-zero is `true`).
+    pub fn to_array<T: Element>(&self) -> ArrayD<T> {
+        with_chunk!(Chunk, self, a => a.mapv(|v| v.cast::<T>()))
+    }
+
+    /// A copy with every element cast to `dtype`.
+    pub fn cast(&self, dtype: DType) -> Chunk {
+        match dtype {
+            DType::Bool => Chunk::Bool(self.to_array()),
+            DType::U8 => Chunk::U8(self.to_array()),
+            DType::I32 => Chunk::I32(self.to_array()),
+            DType::I64 => Chunk::I64(self.to_array()),
+            DType::F32 => Chunk::F32(self.to_array()),
+            DType::F64 => Chunk::F64(self.to_array()),
+        }
+    }
+
+    /// The single element of a 0-d (or one-element) value, weakly typed.
+    pub fn item(&self) -> Result<Scalar> {
+        if self.len() != 1 {
+            return Err(ArrayError::ShapeMismatch {
+                op: "item",
+                detail: format!(
+                    "shape {:?} has {} elements, not 1",
+                    self.shape(),
+                    self.len()
+                ),
+            });
+        }
+        Ok(
+            with_chunk!(Chunk, self, a => a.iter().next().expect("one element").typed_scalar())
+                .to_scalar(),
+        )
+    }
+
+    /// The single element of a 0-d (or one-element) value of dtype `T`.
+    pub fn scalar<T: Element>(&self) -> Result<T> {
+        let array = self.as_array::<T>()?;
+        match array.iter().next() {
+            Some(&v) if array.len() == 1 => Ok(v),
+            _ => Err(ArrayError::ShapeMismatch {
+                op: "scalar",
+                detail: format!(
+                    "shape {:?} has {} elements, not 1",
+                    array.shape(),
+                    array.len()
+                ),
+            }),
+        }
+    }
+
+    /// The encoded chunk: header, then the raw little-endian elements.
+    ///
+    /// # Panics
+    ///
+    /// If the chunk has more than [`MAX_CHUNK_NDIM`] dimensions.
+    pub fn encode(&self) -> Bytes {
+        with_chunk!(Chunk, self, a => encode_view(a.view()))
+    }
+
+    /// Decodes an encoded chunk (always copying the elements). Truncated, oversized
+    /// or inconsistent input is an error.
+    pub fn decode(bytes: &[u8]) -> Result<Chunk> {
+        Ok(CowChunk::decode(bytes)?.into_owned())
+    }
+}
+
+/// A decoded chunk that borrows the encoded bytes when they are suitably aligned and
+/// owns a copy otherwise (what kernels read their inputs as).
+#[derive(Debug, Clone)]
+pub(crate) enum CowChunk<'a> {
+    Bool(CowArray<'a, bool, IxDyn>),
+    U8(CowArray<'a, u8, IxDyn>),
+    I32(CowArray<'a, i32, IxDyn>),
+    I64(CowArray<'a, i64, IxDyn>),
+    F32(CowArray<'a, f32, IxDyn>),
+    F64(CowArray<'a, f64, IxDyn>),
+}
+
+/// A borrowed typed view of a chunk.
+#[derive(Debug, Clone)]
+pub(crate) enum ViewChunk<'a> {
+    Bool(ArrayViewD<'a, bool>),
+    U8(ArrayViewD<'a, u8>),
+    I32(ArrayViewD<'a, i32>),
+    I64(ArrayViewD<'a, i64>),
+    F32(ArrayViewD<'a, f32>),
+    F64(ArrayViewD<'a, f64>),
+}
+
+impl<'a> CowChunk<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<CowChunk<'a>> {
+        let (dtype, shape, data) = parse_header(bytes)?;
+        Ok(match dtype {
+            DType::Bool => {
+                if let Some(bad) = data.iter().find(|&&b| b > 1) {
+                    return Err(ArrayError::BadChunk(format!("byte {bad} is no bool")));
+                }
+                CowChunk::Bool(typed_data(shape, data))
+            }
+            DType::U8 => CowChunk::U8(typed_data(shape, data)),
+            DType::I32 => CowChunk::I32(typed_data(shape, data)),
+            DType::I64 => CowChunk::I64(typed_data(shape, data)),
+            DType::F32 => CowChunk::F32(typed_data(shape, data)),
+            DType::F64 => CowChunk::F64(typed_data(shape, data)),
+        })
+    }
+
+    pub fn view(&self) -> ViewChunk<'_> {
+        match self {
+            CowChunk::Bool(a) => ViewChunk::Bool(a.view()),
+            CowChunk::U8(a) => ViewChunk::U8(a.view()),
+            CowChunk::I32(a) => ViewChunk::I32(a.view()),
+            CowChunk::I64(a) => ViewChunk::I64(a.view()),
+            CowChunk::F32(a) => ViewChunk::F32(a.view()),
+            CowChunk::F64(a) => ViewChunk::F64(a.view()),
+        }
+    }
+
+    pub fn into_owned(self) -> Chunk {
+        match self {
+            CowChunk::Bool(a) => Chunk::Bool(a.into_owned()),
+            CowChunk::U8(a) => Chunk::U8(a.into_owned()),
+            CowChunk::I32(a) => Chunk::I32(a.into_owned()),
+            CowChunk::I64(a) => Chunk::I64(a.into_owned()),
+            CowChunk::F32(a) => Chunk::F32(a.into_owned()),
+            CowChunk::F64(a) => Chunk::F64(a.into_owned()),
+        }
+    }
+}
+
+impl ViewChunk<'_> {
+    pub fn dtype(&self) -> DType {
+        match self {
+            ViewChunk::Bool(_) => DType::Bool,
+            ViewChunk::U8(_) => DType::U8,
+            ViewChunk::I32(_) => DType::I32,
+            ViewChunk::I64(_) => DType::I64,
+            ViewChunk::F32(_) => DType::F32,
+            ViewChunk::F64(_) => DType::F64,
+        }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        with_chunk!(ViewChunk, self, a => a.shape())
+    }
+
+    /// The same view, borrowed for a shorter time.
+    pub fn reborrow(&self) -> ViewChunk<'_> {
+        match self {
+            ViewChunk::Bool(a) => ViewChunk::Bool(a.view()),
+            ViewChunk::U8(a) => ViewChunk::U8(a.view()),
+            ViewChunk::I32(a) => ViewChunk::I32(a.view()),
+            ViewChunk::I64(a) => ViewChunk::I64(a.view()),
+            ViewChunk::F32(a) => ViewChunk::F32(a.view()),
+            ViewChunk::F64(a) => ViewChunk::F64(a.view()),
+        }
+    }
+}
+
+/// Checks the header and returns the dtype, the shape and exactly the element bytes.
+fn parse_header(bytes: &[u8]) -> Result<(DType, Vec<usize>, &[u8])> {
+    let bad = |m: String| Err(ArrayError::BadChunk(m));
+    if bytes.len() < 8 {
+        return bad(format!("{} bytes, shorter than a header", bytes.len()));
+    }
+    if &bytes[..4] != MAGIC {
+        return bad("no chunk magic".into());
+    }
+    if bytes[4] != VERSION {
+        return bad(format!("unknown version {}", bytes[4]));
+    }
+    let Some(dtype) = DType::from_code(bytes[5]) else {
+        return bad(format!("unknown dtype code {}", bytes[5]));
+    };
+    let ndim = usize::from(bytes[6]);
+    if ndim > MAX_CHUNK_NDIM || bytes[7] != 0 {
+        return bad(format!(
+            "bad dimension count {ndim} or reserved byte {}",
+            bytes[7]
+        ));
+    }
+    let header = 8 + 8 * ndim;
+    if bytes.len() < header {
+        return bad(format!(
+            "{} bytes, shorter than a {ndim}-d header",
+            bytes.len()
+        ));
+    }
+    let mut shape = Vec::with_capacity(ndim);
+    let mut elements: usize = 1;
+    for extent in bytes[8..header].chunks_exact(8) {
+        let extent = u64::from_le_bytes(extent.try_into().expect("8 bytes"));
+        let extent = usize::try_from(extent).ok();
+        match extent.and_then(|e| elements.checked_mul(e).map(|n| (e, n))) {
+            Some((e, n)) => {
+                shape.push(e);
+                elements = n;
+            }
+            None => return bad("shape overflows".into()),
+        }
+    }
+    let expected = elements.checked_mul(dtype.size());
+    let data = &bytes[header..];
+    if expected != Some(data.len()) {
+        return bad(format!(
+            "{} element bytes for shape {shape:?} of {dtype} ({} expected)",
+            data.len(),
+            expected.map_or("too many".to_string(), |n| n.to_string())
+        ));
+    }
+    Ok((dtype, shape, data))
+}
+
+/// The elements of `data` as a `shape` array: borrowed when aligned (on little-endian
+/// machines), copied otherwise. `data` has exactly the right length; for bool, every
+/// byte is 0 or 1.
+fn typed_data<T: Element>(shape: Vec<usize>, data: &[u8]) -> CowArray<'_, T, IxDyn> {
+    if let Some(slice) = pod::cast_slice::<T>(data) {
+        let view = ArrayViewD::from_shape(IxDyn(&shape), slice).expect("length checked");
+        return CowArray::from(view);
+    }
+    let copy: Vec<T> = data
+        .chunks_exact(T::DTYPE.size())
+        .map(pod::read_le)
+        .collect();
+    CowArray::from(ArrayD::from_shape_vec(IxDyn(&shape), copy).expect("length checked"))
+}
+
+fn header(dtype: DType, shape: &[usize], capacity: usize) -> Vec<u8> {
+    assert!(
+        shape.len() <= MAX_CHUNK_NDIM,
+        "chunks have at most {MAX_CHUNK_NDIM} dimensions"
+    );
+    let mut out = Vec::with_capacity(8 + 8 * shape.len() + capacity);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[VERSION, dtype.code(), shape.len() as u8, 0]);
+    for &extent in shape {
+        out.extend_from_slice(&(extent as u64).to_le_bytes());
+    }
+    out
+}
+
+/// Encodes a typed view (in logical C order whatever its memory layout).
+pub(crate) fn encode_view<T: Element>(a: ArrayViewD<'_, T>) -> Bytes {
+    match a.as_slice() {
+        Some(slice) => encode_slice(a.shape(), slice),
+        None => {
+            let mut out = header(T::DTYPE, a.shape(), a.len() * T::DTYPE.size());
+            a.iter().for_each(|&v| pod::write_le(v, &mut out));
+            Bytes::from(out)
+        }
+    }
+}
+
+/// Encodes C-ordered elements `data` of shape `shape`.
+pub(crate) fn encode_slice<T: Element>(shape: &[usize], data: &[T]) -> Bytes {
+    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+    let mut out = header(T::DTYPE, shape, std::mem::size_of_val(data));
+    pod::extend(&mut out, data);
+    Bytes::from(out)
+}
+
+/// Raw element bytes. The element types are plain values without padding or invalid
+/// bit patterns, except bool, whose bytes are checked to be 0 or 1 before any cast.
+mod pod {
+    use crate::dtype::{DType, Element};
+
+    /// `bytes` as `&[T]` when aligned and the machine is little-endian.
+    pub fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
+        let size = T::DTYPE.size();
+        debug_assert_eq!(size, std::mem::size_of::<T>());
+        if cfg!(target_endian = "big")
+            || !bytes.len().is_multiple_of(size)
+            || !bytes.as_ptr().cast::<T>().is_aligned()
+        {
+            return None;
+        }
+        // SAFETY: the pointer is aligned for T, the length is a whole number of T, every
+        // bit pattern is a valid T (bool bytes were checked to be 0 or 1 by the caller),
+        // and the returned slice borrows `bytes` so it cannot outlive them.
+        Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+    }
+
+    /// Reads one little-endian element (`bytes` has exactly its size; bool bytes are
+    /// 0 or 1).
+    pub fn read_le<T: Element>(bytes: &[u8]) -> T {
+        let mut b = [0u8; 8];
+        b[..bytes.len()].copy_from_slice(bytes);
+        match T::DTYPE {
+            DType::Bool => T::from_bool(b[0] != 0),
+            DType::U8 => T::from_u8(b[0]),
+            DType::I32 => T::from_i32(i32::from_le_bytes(b[..4].try_into().expect("4"))),
+            DType::I64 => T::from_i64(i64::from_le_bytes(b)),
+            DType::F32 => T::from_f32(f32::from_le_bytes(b[..4].try_into().expect("4"))),
+            DType::F64 => T::from_f64(f64::from_le_bytes(b)),
+        }
+    }
+
+    pub fn write_le<T: Element>(v: T, out: &mut Vec<u8>) {
+        match T::DTYPE {
+            DType::Bool => out.push(u8::from(v.to_bool())),
+            DType::U8 => out.push(v.to_u8()),
+            DType::I32 => out.extend_from_slice(&v.to_i32().to_le_bytes()),
+            DType::I64 => out.extend_from_slice(&v.to_i64().to_le_bytes()),
+            DType::F32 => out.extend_from_slice(&v.to_f32().to_le_bytes()),
+            DType::F64 => out.extend_from_slice(&v.to_f64().to_le_bytes()),
+        }
+    }
+
+    /// Appends the little-endian bytes of `data`.
+    pub fn extend<T: Element>(out: &mut Vec<u8>, data: &[T]) {
+        if cfg!(target_endian = "little") {
+            // SAFETY: T is a plain value type without padding (bool is one byte holding
+            // 0 or 1); viewing initialized T values as bytes is always valid, and on a
+            // little-endian machine those bytes are the encoding.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
+            };
+            out.extend_from_slice(bytes);
+        } else {
+            data.iter().for_each(|&v| write_le(v, out));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{IxDyn, arr2};
+
+    #[test]
+    fn encode_decode_round_trips_every_dtype() {
+        let base = arr2(&[[1.5f64, -2.0, 0.0], [3.0, 4.25, -7.0]]).into_dyn();
+        for dtype in DType::ALL {
+            let chunk = Chunk::F64(base.clone()).cast(dtype);
+            let bytes = chunk.encode();
+            assert_eq!(bytes.len(), 8 + 16 + 6 * dtype.size());
+            assert_eq!(Chunk::decode(&bytes).unwrap(), chunk);
+        }
+        let scalar = Chunk::I64(ArrayD::from_elem(IxDyn(&[]), 7));
+        assert_eq!(
+            Chunk::decode(&scalar.encode()).unwrap().scalar::<i64>(),
+            Ok(7)
+        );
+        let empty = Chunk::F32(ArrayD::zeros(IxDyn(&[3, 0])));
+        assert_eq!(Chunk::decode(&empty.encode()).unwrap(), empty);
+    }
+
+    #[test]
+    fn non_contiguous_views_encode_in_logical_order() {
+        let a = arr2(&[[1i32, 2, 3], [4, 5, 6]]).into_dyn();
+        let t = a.t();
+        let decoded = Chunk::decode(&encode_view(t.view())).unwrap();
+        assert_eq!(decoded, Chunk::I32(t.to_owned()));
+    }
+
+    #[test]
+    fn misaligned_bytes_are_copied() {
+        let chunk = Chunk::F64(arr2(&[[1.0, 2.0], [3.0, 4.0]]).into_dyn());
+        let bytes = chunk.encode();
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&bytes);
+        let slice = &shifted[1..];
+        let decoded = CowChunk::decode(slice).unwrap();
+        assert_eq!(decoded.into_owned(), chunk);
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        let chunk = Chunk::I32(arr2(&[[1, 2], [3, 4]]).into_dyn());
+        let bytes = chunk.encode().to_vec();
+        assert!(
+            Chunk::decode(&bytes[..bytes.len() - 1]).is_err(),
+            "truncated"
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Chunk::decode(&longer).is_err(), "trailing bytes");
+        let mut magic = bytes.clone();
+        magic[0] = b'X';
+        assert!(Chunk::decode(&magic).is_err(), "magic");
+        let mut dtype = bytes.clone();
+        dtype[5] = 99;
+        assert!(Chunk::decode(&dtype).is_err(), "dtype");
+        let mut huge = bytes.clone();
+        huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Chunk::decode(&huge).is_err(), "overflowing shape");
+        let mut ndim = bytes.clone();
+        ndim[6] = 65;
+        assert!(Chunk::decode(&ndim).is_err(), "too many dimensions");
+        let mut bools = Chunk::Bool(ArrayD::from_elem(IxDyn(&[2]), true))
+            .encode()
+            .to_vec();
+        *bools.last_mut().unwrap() = 2;
+        assert!(Chunk::decode(&bools).is_err(), "bool byte 2");
+        assert!(Chunk::decode(&[]).is_err());
+    }
+
+    #[test]
+    fn typed_access_checks_dtypes() {
+        let chunk = Chunk::F32(ArrayD::from_elem(IxDyn(&[]), 2.5));
+        assert!(chunk.as_array::<f64>().is_err());
+        assert_eq!(chunk.scalar::<f32>(), Ok(2.5));
+        assert_eq!(chunk.item(), Ok(Scalar::Float(2.5)));
+        assert_eq!(chunk.to_array::<i64>()[IxDyn(&[])], 2);
+    }
+}

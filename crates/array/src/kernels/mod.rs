@@ -1,0 +1,44 @@
+//! The kernels array graphs run, registered under names prefixed `array.`. Each is a
+//! `fn(params, inputs) -> Result<Bytes, String>` over encoded chunks; parameters are
+//! the types of [`crate::program`], encoded by [`crate::codec`].
+
+mod eval;
+mod read;
+mod reduce;
+pub(crate) mod typed;
+
+use bytes::Bytes;
+use doreisa_sched::KernelRegistry;
+
+/// Returns its single input unchanged (a graph's outputs must be tasks, so a source
+/// chunk asked for as it is goes through this).
+pub const IDENTITY: &str = "array.identity";
+/// Computes an output chunk from fused element-wise programs over its inputs (read
+/// through views: slices, flips, transposes, broadcasts), assembled from pieces.
+pub const EVAL: &str = "array.eval";
+/// Reduces one chunk to a partial result (or to the result when it is the only one).
+pub const REDUCE_CHUNK: &str = "array.reduce_chunk";
+/// Merges partial results (and finalizes at the root of a reduction tree).
+pub const REDUCE_COMBINE: &str = "array.reduce_combine";
+
+/// Registers the array kernels.
+pub fn register_kernels(registry: &mut KernelRegistry) {
+    registry.register(IDENTITY, identity);
+    registry.register(EVAL, eval::eval);
+    registry.register(REDUCE_CHUNK, reduce::reduce_chunk);
+    registry.register(REDUCE_COMBINE, reduce::reduce_combine);
+}
+
+/// A registry holding the array kernels only.
+pub fn kernels() -> KernelRegistry {
+    let mut registry = KernelRegistry::new();
+    register_kernels(&mut registry);
+    registry
+}
+
+fn identity(_params: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
+    match inputs {
+        [input] => Ok(input.clone()),
+        _ => Err(format!("identity takes one input, not {}", inputs.len())),
+    }
+}

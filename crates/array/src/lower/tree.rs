@@ -1,0 +1,108 @@
+//! Reductions as trees: a leaf task per input chunk reduces it (with the fused
+//! expression that produces it) to a partial; combine tasks merge up to
+//! `split_every` partials each, level by level; the last task finalizes.
+
+use super::Lowering;
+use super::lazy::{TaskInputs, compile};
+use crate::codec;
+use crate::expr::{Kind, Node};
+use crate::grid::positions;
+use crate::kernels::{REDUCE_CHUNK, REDUCE_COMBINE};
+use crate::program::{CombineParams, Finalize, ReduceChunkParams};
+use doreisa_sched::Input;
+use std::sync::Arc;
+
+impl Lowering {
+    /// The task computing chunk `pos` of reduction `node` (whose leaves are lowered).
+    pub(super) fn reduce(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
+        let Kind::Reduce {
+            x,
+            op,
+            axes,
+            keepdims,
+            ddof,
+            split_every,
+        } = &node.kind
+        else {
+            unreachable!("called on reductions")
+        };
+        let finalize = Finalize {
+            dtype: node.dtype,
+            ddof: *ddof,
+            squeeze: if *keepdims { Vec::new() } else { axes.clone() },
+        };
+        let leaves = leaf_positions(node, pos);
+        let total = leaves.len();
+        let mut level = Vec::with_capacity(total);
+        for src in leaves {
+            let lazy = self.lowered(x, &src);
+            let mut inputs = TaskInputs::default();
+            let params = ReduceChunkParams {
+                op: *op,
+                shape: lazy.shape.clone(),
+                program: compile(&lazy, &mut inputs),
+                axes: axes.clone(),
+                finalize: (total == 1).then(|| finalize.clone()),
+            };
+            level.push(
+                self.graph
+                    .task(REDUCE_CHUNK, codec::encode(&params), inputs.list),
+            );
+        }
+        while level.len() > 1 {
+            let last = level.len() <= *split_every;
+            level = level
+                .chunks(*split_every)
+                .map(|group| match group {
+                    [one] => *one,
+                    _ => {
+                        let params = CombineParams {
+                            op: *op,
+                            finalize: last.then(|| finalize.clone()),
+                        };
+                        self.graph
+                            .task(REDUCE_COMBINE, codec::encode(&params), group.to_vec())
+                    }
+                })
+                .collect();
+        }
+        level[0]
+    }
+}
+
+/// The chunks of the reduced array that chunk `pos` of reduction `node` reduces, in C
+/// order.
+pub(super) fn leaf_positions(node: &Node, pos: &[usize]) -> Vec<Vec<usize>> {
+    let Kind::Reduce {
+        x, axes, keepdims, ..
+    } = &node.kind
+    else {
+        unreachable!("called on reductions")
+    };
+    // The position in `x` with reduced axes at 0.
+    let mut base = Vec::with_capacity(x.ndim());
+    let mut kept = pos.iter();
+    for a in 0..x.ndim() {
+        let reduced = axes.contains(&a);
+        let p = if reduced && !keepdims {
+            None
+        } else {
+            kept.next()
+        };
+        base.push(if reduced {
+            0
+        } else {
+            *p.expect("one position per kept axis")
+        });
+    }
+    let counts: Vec<usize> = axes.iter().map(|&a| x.grid.axis(a).len()).collect();
+    positions(&counts)
+        .map(|choice| {
+            let mut src = base.clone();
+            for (&a, &c) in axes.iter().zip(&choice) {
+                src[a] = c;
+            }
+            src
+        })
+        .collect()
+}

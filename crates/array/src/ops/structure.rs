@@ -1,0 +1,411 @@
+//! Operations that move elements without computing them: slicing (with steps),
+//! indexing, flip, transpose, new and dropped axes, broadcasting, concatenate, stack
+//! and rechunk. All but merging rechunks lower to views read inside consumers.
+
+use super::{broadcast_node, broadcast_shapes, cast_node, reindex};
+use crate::dtype::DType;
+use crate::expr::{Fixed, Kind, Node, OutAxis, Reindex, check_axis};
+use crate::grid::{Grid, common_refinement};
+use crate::{Array, ArrayError, Result};
+use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
+
+/// One axis of a [`Array::slice`]: numpy's `start:stop:step` (negative bounds count
+/// from the end; a negative step walks backwards) or an index that drops the axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceArg {
+    Range {
+        start: Option<isize>,
+        stop: Option<isize>,
+        step: isize,
+    },
+    Index(isize),
+}
+
+impl SliceArg {
+    /// The whole axis (`:`).
+    pub const FULL: SliceArg = SliceArg::Range {
+        start: None,
+        stop: None,
+        step: 1,
+    };
+
+    /// `start:stop`.
+    pub fn range(start: isize, stop: isize) -> SliceArg {
+        SliceArg::Range {
+            start: Some(start),
+            stop: Some(stop),
+            step: 1,
+        }
+    }
+
+    /// The same range with step `step` (`start:stop:step`).
+    pub fn step(self, step: isize) -> SliceArg {
+        match self {
+            SliceArg::Range { start, stop, .. } => SliceArg::Range { start, stop, step },
+            index => index,
+        }
+    }
+
+    /// The selected indices of an axis of length `n`: `(first, step, count)`.
+    fn resolve(self, n: usize) -> Result<(usize, isize, usize)> {
+        let n = n as isize;
+        let (start, stop, step) = match self {
+            SliceArg::Index(i) => {
+                let at = if i < 0 { i + n } else { i };
+                if !(0..n).contains(&at) {
+                    return Err(ArrayError::BadSlice(format!(
+                        "index {i} out of range for an axis of length {n}"
+                    )));
+                }
+                return Ok((at as usize, 1, 1));
+            }
+            SliceArg::Range { step: 0, .. } => {
+                return Err(ArrayError::BadSlice("slice step cannot be zero".into()));
+            }
+            SliceArg::Range { start, stop, step } => (start, stop, step),
+        };
+        let wrap = |i: isize| if i < 0 { i + n } else { i };
+        if step > 0 {
+            let first = start.map_or(0, wrap).clamp(0, n);
+            let end = stop.map_or(n, wrap).clamp(0, n);
+            let count = if end > first {
+                (end - first + step - 1) / step
+            } else {
+                0
+            };
+            Ok((first as usize, step, count as usize))
+        } else {
+            let first = start.map_or(n - 1, wrap).clamp(-1, n - 1);
+            let end = stop.map_or(-1, |s| wrap(s).clamp(-1, n - 1));
+            let count = if first > end {
+                (first - end - step - 1) / -step
+            } else {
+                0
+            };
+            Ok((first.max(0) as usize, step, count as usize))
+        }
+    }
+}
+
+impl From<Range<usize>> for SliceArg {
+    fn from(r: Range<usize>) -> SliceArg {
+        SliceArg::range(r.start as isize, r.end as isize)
+    }
+}
+
+impl From<RangeInclusive<usize>> for SliceArg {
+    fn from(r: RangeInclusive<usize>) -> SliceArg {
+        SliceArg::range(*r.start() as isize, *r.end() as isize + 1)
+    }
+}
+
+impl From<RangeFrom<usize>> for SliceArg {
+    fn from(r: RangeFrom<usize>) -> SliceArg {
+        SliceArg::Range {
+            start: Some(r.start as isize),
+            stop: None,
+            step: 1,
+        }
+    }
+}
+
+impl From<RangeTo<usize>> for SliceArg {
+    fn from(r: RangeTo<usize>) -> SliceArg {
+        SliceArg::Range {
+            start: None,
+            stop: Some(r.end as isize),
+            step: 1,
+        }
+    }
+}
+
+impl From<RangeFull> for SliceArg {
+    fn from(_: RangeFull) -> SliceArg {
+        SliceArg::FULL
+    }
+}
+
+impl From<usize> for SliceArg {
+    fn from(i: usize) -> SliceArg {
+        SliceArg::Index(i as isize)
+    }
+}
+
+impl From<isize> for SliceArg {
+    fn from(i: isize) -> SliceArg {
+        SliceArg::Index(i)
+    }
+}
+
+impl Array {
+    /// Basic indexing: one [`SliceArg`] per leading axis (missing ones are `:`).
+    /// Only the chunks the selection overlaps are read.
+    pub fn slice(&self, args: &[SliceArg]) -> Result<Array> {
+        let node = &self.node;
+        if args.len() > node.ndim() {
+            return Err(ArrayError::BadSlice(format!(
+                "{} indices for {} dimensions",
+                args.len(),
+                node.ndim()
+            )));
+        }
+        let mut out = Vec::with_capacity(node.ndim());
+        let mut fixed = Vec::new();
+        for axis in 0..node.ndim() {
+            let arg = args.get(axis).copied().unwrap_or(SliceArg::FULL);
+            let (first, step, count) = arg.resolve(node.shape[axis])?;
+            if let SliceArg::Index(_) = arg {
+                let (chunk, index) = node.grid.locate(axis, first);
+                fixed.push(Fixed {
+                    src: axis,
+                    chunk,
+                    index,
+                });
+            } else {
+                out.push(OutAxis::select(&node.grid, axis, first, step, count));
+            }
+        }
+        Ok(Array::from_node(reindex(node, Reindex { out, fixed })?))
+    }
+
+    /// The array reversed along `axis`.
+    pub fn flip(&self, axis: usize) -> Result<Array> {
+        check_axis(axis, self.ndim())?;
+        let mut args = vec![SliceArg::FULL; axis + 1];
+        args[axis] = SliceArg::FULL.step(-1);
+        self.slice(&args)
+    }
+
+    /// The axes permuted: axis `i` of the result is axis `axes[i]` of `self`.
+    pub fn transpose(&self, axes: &[usize]) -> Result<Array> {
+        let ndim = self.ndim();
+        let mut seen = vec![false; ndim];
+        for &a in axes {
+            check_axis(a, ndim)?;
+            if std::mem::replace(&mut seen[a], true) {
+                return Err(ArrayError::InvalidArgument(format!(
+                    "axes {axes:?} repeat axis {a}"
+                )));
+            }
+        }
+        if axes.len() != ndim {
+            return Err(ArrayError::InvalidArgument(format!(
+                "axes {axes:?} do not permute {ndim} dimensions"
+            )));
+        }
+        let grid = &self.node.grid;
+        let out = axes.iter().map(|&a| OutAxis::identity(grid, a)).collect();
+        Ok(Array::from_node(reindex(
+            &self.node,
+            Reindex {
+                out,
+                fixed: Vec::new(),
+            },
+        )?))
+    }
+
+    /// The axes reversed (numpy's `.T`).
+    pub fn t(&self) -> Result<Array> {
+        let axes: Vec<usize> = (0..self.ndim()).rev().collect();
+        self.transpose(&axes)
+    }
+
+    /// A new axis of length 1 at `axis` (which may be `ndim`).
+    pub fn expand_dims(&self, axis: usize) -> Result<Array> {
+        check_axis(axis, self.ndim() + 1)?;
+        let grid = &self.node.grid;
+        let mut out: Vec<OutAxis> = (0..self.ndim())
+            .map(|a| OutAxis::identity(grid, a))
+            .collect();
+        out.insert(axis, OutAxis::New { lens: vec![1] });
+        Ok(Array::from_node(reindex(
+            &self.node,
+            Reindex {
+                out,
+                fixed: Vec::new(),
+            },
+        )?))
+    }
+
+    /// Drops `axes`, which must have length 1.
+    pub fn squeeze(&self, axes: &[usize]) -> Result<Array> {
+        let mut args = vec![SliceArg::FULL; self.ndim()];
+        for &a in axes {
+            check_axis(a, self.ndim())?;
+            if self.shape()[a] != 1 {
+                return Err(ArrayError::ShapeMismatch {
+                    op: "squeeze",
+                    detail: format!("axis {a} of shape {:?} is not of length 1", self.shape()),
+                });
+            }
+            args[a] = SliceArg::Index(0);
+        }
+        self.slice(&args)
+    }
+
+    /// The array repeated to `shape` by numpy's broadcasting rules (new axes are one
+    /// chunk each).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
+        let target = broadcast_shapes("broadcast_to", &[self.shape(), shape])?;
+        if target != shape {
+            return Err(ArrayError::ShapeMismatch {
+                op: "broadcast_to",
+                detail: format!("{:?} does not broadcast to {shape:?}", self.shape()),
+            });
+        }
+        let lead = shape.len() - self.ndim();
+        let extents = shape
+            .iter()
+            .enumerate()
+            .map(|(o, &n)| match o.checked_sub(lead) {
+                Some(src) if self.shape()[src] == n => self.grid().axis(src).to_vec(),
+                _ => vec![n],
+            })
+            .collect();
+        let grid = Grid::from_chunks(extents)?;
+        Ok(Array::from_node(broadcast_node(&self.node, &grid)?))
+    }
+
+    /// The arrays one after another along `axis` (their other extents must agree;
+    /// dtypes promote, chunkings of the other axes are refined to agree).
+    pub fn concatenate(arrays: &[Array], axis: usize) -> Result<Array> {
+        let Some(first) = arrays.first() else {
+            return Err(ArrayError::InvalidArgument("nothing to concatenate".into()));
+        };
+        let ndim = first.ndim();
+        check_axis(axis, ndim)?;
+        for a in arrays {
+            let same = a.ndim() == ndim
+                && (0..ndim).all(|i| i == axis || a.shape()[i] == first.shape()[i]);
+            if !same {
+                return Err(ArrayError::ShapeMismatch {
+                    op: "concatenate",
+                    detail: format!(
+                        "shapes {:?} and {:?} differ off axis {axis}",
+                        first.shape(),
+                        a.shape()
+                    ),
+                });
+            }
+        }
+        let dtype = arrays
+            .iter()
+            .map(Array::dtype)
+            .reduce(DType::promote)
+            .expect("non-empty");
+        // Arrays of length 0 along the axis add no chunk, unless all are empty.
+        let mut kept: Vec<&Array> = arrays.iter().filter(|a| a.shape()[axis] > 0).collect();
+        if kept.is_empty() {
+            kept.push(first);
+        }
+        let others: Vec<Vec<usize>> = (0..ndim)
+            .map(|i| {
+                kept.iter()
+                    .map(|a| a.grid().axis(i).to_vec())
+                    .reduce(|x, y| common_refinement(&x, &y))
+                    .expect("non-empty")
+            })
+            .collect();
+        let mut xs = Vec::with_capacity(kept.len());
+        let mut along = Vec::new();
+        for a in kept {
+            let mut extents = others.clone();
+            extents[axis] = a.grid().axis(axis).to_vec();
+            along.extend_from_slice(&extents[axis]);
+            let target = Grid::from_chunks(extents)?;
+            xs.push(cast_node(&broadcast_node(&a.node, &target)?, dtype));
+        }
+        if xs.len() == 1 {
+            return Ok(Array::from_node(xs.pop().expect("one")));
+        }
+        let mut extents = others;
+        extents[axis] = along;
+        let grid = Grid::from_chunks(extents)?;
+        Ok(Array::from_node(Node::new(
+            Kind::Concat { xs, axis },
+            grid,
+            dtype,
+        )))
+    }
+
+    /// The arrays (of one shape) stacked along a new axis `axis`.
+    pub fn stack(arrays: &[Array], axis: usize) -> Result<Array> {
+        let expanded = arrays
+            .iter()
+            .map(|a| a.expand_dims(axis))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(a) = arrays.iter().find(|a| a.shape() != arrays[0].shape()) {
+            return Err(ArrayError::ShapeMismatch {
+                op: "stack",
+                detail: format!("shapes {:?} and {:?}", arrays[0].shape(), a.shape()),
+            });
+        }
+        Array::concatenate(&expanded, axis)
+    }
+
+    /// The same values cut by `grid`. Chunks that lie within one old chunk are views;
+    /// others are assembled by one task each.
+    pub fn rechunk(&self, grid: Grid) -> Result<Array> {
+        if grid.shape() != self.shape() {
+            return Err(ArrayError::BadGrid(format!(
+                "grid of shape {:?} for an array of shape {:?}",
+                grid.shape(),
+                self.shape()
+            )));
+        }
+        if grid == *self.grid() {
+            return Ok(self.clone());
+        }
+        let split: Option<Vec<OutAxis>> = (0..self.ndim())
+            .map(|a| OutAxis::split(self.grid(), a, grid.axis(a)))
+            .collect();
+        if let Some(out) = split {
+            let plan = Reindex {
+                out,
+                fixed: Vec::new(),
+            };
+            return Ok(Array::from_node(reindex(&self.node, plan)?));
+        }
+        Ok(Array::from_node(Node::new(
+            Kind::Rechunk {
+                x: self.node.clone(),
+            },
+            grid,
+            self.dtype(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(arg: SliceArg, n: usize) -> (usize, isize, usize) {
+        arg.resolve(n).unwrap()
+    }
+
+    #[test]
+    fn slices_resolve_like_python() {
+        assert_eq!(resolve(SliceArg::FULL, 5), (0, 1, 5));
+        assert_eq!(resolve(SliceArg::range(1, 4).step(2), 5), (1, 2, 2));
+        assert_eq!(resolve(SliceArg::range(-2, 100), 5), (3, 1, 2));
+        assert_eq!(resolve(SliceArg::range(4, 2), 5), (4, 1, 0));
+        assert_eq!(resolve(SliceArg::FULL.step(-1), 5), (4, -1, 5));
+        assert_eq!(resolve(SliceArg::FULL.step(-2), 5), (4, -2, 3));
+        assert_eq!(
+            resolve(
+                SliceArg::Range {
+                    start: Some(3),
+                    stop: Some(0),
+                    step: -1
+                },
+                5
+            ),
+            (3, -1, 3)
+        );
+        assert_eq!(resolve(SliceArg::Index(-1), 5), (4, 1, 1));
+        assert_eq!(resolve(SliceArg::FULL.step(-1), 0), (0, -1, 0));
+        assert!(SliceArg::Index(5).resolve(5).is_err());
+        assert!(SliceArg::FULL.step(0).resolve(5).is_err());
+    }
+}

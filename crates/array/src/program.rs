@@ -1,0 +1,226 @@
+//! What kernels are told to do: the parameter types shared by lowering (which builds
+//! them) and kernels (which decode and check them), and the dtype rules both follow.
+
+use crate::dtype::{DType, TypedScalar};
+use crate::view::View;
+use serde::{Deserialize, Serialize};
+
+/// Element-wise functions of one operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) enum UnaryFn {
+    Neg,
+    Abs,
+    Sqrt,
+    Exp,
+    Log,
+    Sin,
+    Cos,
+    Not,
+}
+
+/// Element-wise functions of two operands of one dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) enum BinaryFn {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Maximum,
+    Minimum,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+}
+
+impl UnaryFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryFn::Neg => "neg",
+            UnaryFn::Abs => "abs",
+            UnaryFn::Sqrt => "sqrt",
+            UnaryFn::Exp => "exp",
+            UnaryFn::Log => "log",
+            UnaryFn::Sin => "sin",
+            UnaryFn::Cos => "cos",
+            UnaryFn::Not => "logical_not",
+        }
+    }
+
+    /// The result dtype for an operand of `dtype`, if the function supports it.
+    pub fn result(self, dtype: DType) -> Option<DType> {
+        let ok = match self {
+            UnaryFn::Neg | UnaryFn::Abs => !dtype.is_bool(),
+            UnaryFn::Sqrt | UnaryFn::Exp | UnaryFn::Log | UnaryFn::Sin | UnaryFn::Cos => {
+                dtype.is_float()
+            }
+            UnaryFn::Not => dtype.is_bool(),
+        };
+        ok.then_some(dtype)
+    }
+}
+
+impl BinaryFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryFn::Add => "add",
+            BinaryFn::Sub => "sub",
+            BinaryFn::Mul => "mul",
+            BinaryFn::Div => "div",
+            BinaryFn::Pow => "pow",
+            BinaryFn::Maximum => "maximum",
+            BinaryFn::Minimum => "minimum",
+            BinaryFn::Lt => "lt",
+            BinaryFn::Le => "le",
+            BinaryFn::Gt => "gt",
+            BinaryFn::Ge => "ge",
+            BinaryFn::Eq => "eq",
+            BinaryFn::Ne => "ne",
+            BinaryFn::And => "logical_and",
+            BinaryFn::Or => "logical_or",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryFn::Lt | BinaryFn::Le | BinaryFn::Gt | BinaryFn::Ge | BinaryFn::Eq | BinaryFn::Ne
+        )
+    }
+
+    /// The result dtype for two operands of `dtype`, if the function supports it.
+    pub fn result(self, dtype: DType) -> Option<DType> {
+        match self {
+            BinaryFn::Add | BinaryFn::Sub | BinaryFn::Mul | BinaryFn::Pow => {
+                (!dtype.is_bool()).then_some(dtype)
+            }
+            BinaryFn::Div => dtype.is_float().then_some(dtype),
+            BinaryFn::Maximum | BinaryFn::Minimum => Some(dtype),
+            BinaryFn::And | BinaryFn::Or => dtype.is_bool().then_some(dtype),
+            _ => Some(DType::Bool),
+        }
+    }
+}
+
+/// One step of a program; operands are indices of earlier steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Instr {
+    /// The values of leaf `i` of the program.
+    Leaf(u32),
+    Const(TypedScalar),
+    Unary(UnaryFn, u32),
+    Binary(BinaryFn, u32, u32),
+    /// `cond ? a : b`, with `cond` bool and `a`, `b` of one dtype.
+    Where(u32, u32, u32),
+    Cast(DType, u32),
+}
+
+/// A kernel input read through a view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Leaf {
+    pub input: u32,
+    pub view: View,
+}
+
+/// An element-wise program: its value is that of its last step, of the shape every
+/// leaf's view produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Program {
+    pub leaves: Vec<Leaf>,
+    pub instrs: Vec<Instr>,
+}
+
+/// A region of an output chunk, computed by a program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Piece {
+    pub offset: Vec<usize>,
+    pub shape: Vec<usize>,
+    pub program: Program,
+}
+
+/// Parameters of `array.eval`: an output chunk assembled from pieces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EvalParams {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub pieces: Vec<Piece>,
+}
+
+/// The reductions arrays support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Reduction {
+    Sum,
+    Mean,
+    Min,
+    Max,
+    Var,
+    Std,
+    /// The number of elements that are not NaN.
+    Count,
+}
+
+impl Reduction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Mean => "mean",
+            Reduction::Min => "min",
+            Reduction::Max => "max",
+            Reduction::Var => "var",
+            Reduction::Std => "std",
+            Reduction::Count => "count",
+        }
+    }
+
+    /// The dtype of the result for input of `dtype` (numpy's, except that every integer
+    /// sum is int64).
+    pub fn result(self, dtype: DType) -> DType {
+        match self {
+            Reduction::Sum if dtype.is_float() => dtype,
+            Reduction::Sum | Reduction::Count => DType::I64,
+            Reduction::Min | Reduction::Max => dtype,
+            Reduction::Mean | Reduction::Var | Reduction::Std => dtype.float_for(),
+        }
+    }
+
+    /// Values per element in a partial result (mean: count and sum; var/std: count,
+    /// mean and sum of squared deviations), 1 when the partial is the plain value.
+    pub fn partial_width(self) -> usize {
+        match self {
+            Reduction::Mean => 2,
+            Reduction::Var | Reduction::Std => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Turning a partial into the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Finalize {
+    pub dtype: DType,
+    pub ddof: u32,
+    /// Reduced axes to drop (`keepdims = false`); they have length 1.
+    pub squeeze: Vec<usize>,
+}
+
+/// Parameters of `array.reduce_chunk`: reduce the value of `program` over `axes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ReduceChunkParams {
+    pub op: Reduction,
+    pub shape: Vec<usize>,
+    pub program: Program,
+    pub axes: Vec<usize>,
+    pub finalize: Option<Finalize>,
+}
+
+/// Parameters of `array.reduce_combine`: merge partials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CombineParams {
+    pub op: Reduction,
+    pub finalize: Option<Finalize>,
+}
