@@ -87,6 +87,9 @@ pub type ActorConstructor =
 pub struct Registry {
     functions: FxHashMap<Arc<str>, Arc<FunctionBody>>,
     actors: FxHashMap<Arc<str>, Arc<ActorConstructor>>,
+    /// Process-wide state of the layers above, one value per type (their kernels,
+    /// caches): what their registered functions find through `Worker::registry`.
+    extensions: FxHashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Registry {
@@ -135,6 +138,21 @@ impl Registry {
             .get(class)
             .cloned()
             .ok_or_else(|| CoreError::UnknownActorClass(class.to_string()))
+    }
+
+    /// Stores `value` as this registry's extension of its type (replacing any).
+    pub fn insert_extension<T: std::any::Any + Send + Sync>(&mut self, value: T) -> &mut Self {
+        self.extensions
+            .insert(std::any::TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// The extension of type `T`, if one was stored.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.extensions
+            .get(&std::any::TypeId::of::<T>())
+            .cloned()
+            .and_then(|value| value.downcast::<T>().ok())
     }
 
     /// Names of the registered functions, sorted.

@@ -15,6 +15,7 @@ pub mod error;
 pub mod graph;
 pub mod kernel;
 pub mod local;
+pub mod partition;
 pub mod runner;
 
 pub use error::SchedError;

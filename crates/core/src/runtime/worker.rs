@@ -247,6 +247,11 @@ impl Worker {
         self.shared.id
     }
 
+    /// What this worker's node can run (and the layers' extensions).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.shared.node.registry
+    }
+
     pub fn node(&self) -> NodeId {
         self.shared.node.id
     }
