@@ -16,6 +16,7 @@ pub mod graph;
 pub mod kernel;
 pub mod local;
 pub mod partition;
+pub mod plan;
 pub mod runner;
 
 pub use error::SchedError;
