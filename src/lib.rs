@@ -3,10 +3,19 @@
 //!
 //! This is the facade users depend on: it re-exports the layers below
 //! (`doreisa-insitu`, `doreisa-array`, `doreisa-sched`, `doreisa-core`,
-//! `doreisa-objstore`). It holds no logic of its own.
+//! `doreisa-objstore`), and [`registry`] gathers what every node of a cluster must be
+//! able to run.
 
 pub use doreisa_array as array;
 pub use doreisa_core as core;
 pub use doreisa_insitu as insitu;
 pub use doreisa_objstore as objstore;
 pub use doreisa_sched as sched;
+
+/// A registry with the scheduler and the array kernels: start from it, add your own
+/// functions and actors, and give the same one to every node and driver.
+pub fn registry() -> core::Registry {
+    let mut registry = core::Registry::new();
+    sched::cluster::register(&mut registry, array::kernels());
+    registry
+}

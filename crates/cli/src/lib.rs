@@ -14,7 +14,7 @@ use doreisa::core::Registry;
 /// Everything `doreisa-rs` nodes can run: the benchmarks', the demo's and the
 /// self-test's functions and actors.
 pub fn registry() -> Registry {
-    let mut registry = Registry::new();
+    let mut registry = doreisa::registry();
     bench::register(&mut registry);
     demo::register(&mut registry);
     selftest::register(&mut registry);

@@ -37,6 +37,9 @@ pub enum CoreError {
         holder: WorkerId,
         user: WorkerId,
     },
+    /// A task body of an upper layer failed, for this reason.
+    #[error("{0}")]
+    Failed(String),
     #[error("network: {0}")]
     Network(String),
     #[error("the cluster is shut down")]

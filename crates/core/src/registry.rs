@@ -32,6 +32,11 @@ impl TaskContext {
     pub fn decode<T: Payload>(&self, arg: ArgBytes) -> Result<T> {
         decode_for(&self.worker, arg.from, arg.bytes)
     }
+
+    /// The registry of the node running the task (and the layers' extensions).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.worker.node.registry
+    }
 }
 
 /// What a task body produced: its encoded return values, and the values themselves

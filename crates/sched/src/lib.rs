@@ -7,10 +7,14 @@
 //! - [`local`]: evaluates a graph in this thread (the reference for tests).
 //! - [`runner`]: the [`GraphRunner`] interface arrays are computed through, and the
 //!   in-thread [`LocalRunner`].
+//! - [`partition`]: greedy and random-balanced partitioners.
+//! - [`plan`]: partitioned graphs cut into per-node fragments, cached by structure.
+//! - [`cluster`]: the scheduling actors and the [`ClusterRunner`] that drives them.
 //!
 //! Built on `doreisa-core`. It must not depend on the array or in situ layers
 //! (`doreisa-array`, `doreisa-insitu`), which build on it; kernels see chunks as bytes.
 
+pub mod cluster;
 pub mod error;
 pub mod graph;
 pub mod kernel;
@@ -19,6 +23,7 @@ pub mod partition;
 pub mod plan;
 pub mod runner;
 
+pub use cluster::{ClusterRunner, Strategy};
 pub use error::SchedError;
 pub use graph::{GraphTask, Input, SourceKey, TaskGraph};
 pub use kernel::{KernelFn, KernelRegistry};

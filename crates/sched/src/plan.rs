@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn structure_keys_ignore_the_timestep_but_not_the_layout() {
-        let nodes = vec![NodeId(0), NodeId(1)];
+        let nodes = [NodeId(0), NodeId(1)];
         let layout: Vec<NodeId> = (0..16).map(|c| nodes[c / 8]).collect();
         let k5 = structure_key(&reduction(16, 4, 5), &layout, 0);
         let k6 = structure_key(&reduction(16, 4, 6), &layout, 0);

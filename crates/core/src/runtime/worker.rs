@@ -205,6 +205,25 @@ pub struct ActorHandle {
     pub(crate) object: ObjectRef<()>,
 }
 
+impl ActorHandle {
+    /// Where to call the actor without keeping it alive (see [`ActorAddress`]).
+    pub fn address(&self) -> ActorAddress {
+        ActorAddress {
+            id: self.id,
+            node: self.node,
+        }
+    }
+}
+
+/// An actor's id and node: enough to call it, not to keep it alive. For actors that
+/// call each other, which would otherwise keep each other alive forever; calls to a
+/// stopped actor fail with `ActorDied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ActorAddress {
+    pub id: ActorId,
+    pub node: NodeId,
+}
+
 thread_local! {
     static CURRENT: RefCell<Option<Worker>> = const { RefCell::new(None) };
 }
@@ -567,6 +586,16 @@ impl Worker {
     pub fn call_method(
         &self,
         actor: &ActorHandle,
+        method: &str,
+        args: Vec<TaskArgument>,
+    ) -> Result<ObjectRef<()>> {
+        self.call_method_at(actor.address(), method, args)
+    }
+
+    /// Calls `method` of the actor at `actor` (which this call does not keep alive).
+    pub fn call_method_at(
+        &self,
+        actor: ActorAddress,
         method: &str,
         args: Vec<TaskArgument>,
     ) -> Result<ObjectRef<()>> {

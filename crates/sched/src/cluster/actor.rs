@@ -1,0 +1,183 @@
+//! The scheduling actor: the runtime shell around a [`NodeScheduler`]. Fragments
+//! become runtime tasks on this node, pushes become calls to the other nodes' actors,
+//! deliveries become tasks on the driver's node.
+
+use crate::cluster::shared::{DELIVER_FN, FRAGMENT_FN, SchedShared};
+use crate::cluster::state::{NodeScheduler, Push, RunRequest, SchedulerRuntime};
+use crate::graph::SourceKey;
+use crate::plan::Plan;
+use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What an actor reports about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerStats {
+    pub sources: usize,
+    pub active_runs: usize,
+    pub plans: usize,
+}
+
+doreisa_core::actor! {
+    /// One node's scheduler (see the module).
+    pub struct SchedulingActor handle SchedulingActorHandle {
+        scheduler: NodeScheduler<ObjectRef<Blob>>,
+        peers: FxHashMap<NodeId, ActorAddress>,
+        plans: usize,
+    }
+    impl {
+        fn new(node: NodeId) -> Self {
+            SchedulingActor { scheduler: NodeScheduler::new(node), peers: FxHashMap::default(), plans: 0 }
+        }
+        fn install(&mut self, plan: Plan, peers: Vec<(NodeId, ActorAddress)>) -> u64 {
+            let plan = Arc::new(plan);
+            if let Some(shared) = shared() {
+                shared.install(plan.clone());
+            }
+            self.peers.extend(peers);
+            self.plans += 1;
+            let id = plan.id;
+            self.scheduler.install(plan);
+            id
+        }
+        fn run(&mut self, request: RunRequest) -> u64 {
+            let run = request.run;
+            let mut runtime = Shell::new(&self.peers);
+            self.scheduler.run(request, &mut runtime);
+            run
+        }
+        fn inputs(&mut self, plan: u64, run: u64, push: Push<ObjectRef<Blob>>) -> u64 {
+            let mut runtime = Shell::new(&self.peers);
+            self.scheduler.pushed(plan, run, push, &mut runtime);
+            run
+        }
+        fn publish(&mut self, key: SourceKey, chunk: ObjectRef<Blob>) -> usize {
+            let mut runtime = Shell::new(&self.peers);
+            self.scheduler.publish(key, chunk, &mut runtime);
+            self.scheduler.source_count()
+        }
+        fn publish_value(&mut self, key: SourceKey, chunk: Blob) -> usize {
+            let worker = Worker::current().expect("in an actor call");
+            match worker.put(&chunk) {
+                Ok(chunk) => {
+                    let mut runtime = Shell::new(&self.peers);
+                    self.scheduler.publish(key, chunk, &mut runtime);
+                }
+                Err(e) => tracing::error!(%key, error = %e, "cannot store a published chunk"),
+            }
+            self.scheduler.source_count()
+        }
+        fn release(&mut self, keys: Vec<SourceKey>) -> usize {
+            self.scheduler.release(&keys)
+        }
+        fn release_before(&mut self, timestep: i64) -> usize {
+            self.scheduler.release_before(timestep)
+        }
+        fn forget(&mut self, plan: u64) -> u64 {
+            self.scheduler.forget(plan);
+            if let Some(shared) = shared() {
+                shared.forget(plan);
+            }
+            plan
+        }
+        fn stats(&mut self) -> SchedulerStats {
+            SchedulerStats {
+                sources: self.scheduler.source_count(),
+                active_runs: self.scheduler.active_runs(),
+                plans: self.plans,
+            }
+        }
+    }
+}
+
+fn shared() -> Option<Arc<SchedShared>> {
+    let worker = Worker::current()?;
+    SchedShared::of(worker.registry()).ok()
+}
+
+/// Carries out a scheduler's decisions with the runtime, from inside an actor call.
+struct Shell<'a> {
+    worker: Worker,
+    peers: &'a FxHashMap<NodeId, ActorAddress>,
+}
+
+impl<'a> Shell<'a> {
+    fn new(peers: &'a FxHashMap<NodeId, ActorAddress>) -> Self {
+        Shell {
+            worker: Worker::current().expect("in an actor call"),
+            peers,
+        }
+    }
+}
+
+impl SchedulerRuntime<ObjectRef<Blob>> for Shell<'_> {
+    fn submit_fragment(
+        &mut self,
+        plan: &Plan,
+        fragment: usize,
+        inputs: Vec<ObjectRef<Blob>>,
+    ) -> Vec<ObjectRef<Blob>> {
+        let outputs = plan.fragments[fragment].outputs.len() as u32;
+        let submitted = (|| {
+            let mut args = vec![
+                self.worker.task_arg(Arg::Value(plan.id))?,
+                self.worker.task_arg(Arg::Value(fragment as u32))?,
+            ];
+            for input in inputs {
+                args.push(self.worker.task_arg(Arg::Ref(input))?);
+            }
+            let options = TaskOptions::on(self.worker.node());
+            self.worker
+                .submit_function(FRAGMENT_FN, args, outputs, options)
+        })();
+        match submitted {
+            Ok(refs) => refs.iter().map(|r| r.cast()).collect(),
+            Err(e) => {
+                // Nothing downstream can run; the driver's wait ends with its deadline.
+                tracing::error!(plan = plan.id, fragment, error = %e, "cannot submit a fragment");
+                Vec::new()
+            }
+        }
+    }
+
+    fn push(&mut self, node: NodeId, plan: u64, run: u64, push: Push<ObjectRef<Blob>>) {
+        let Some(&peer) = self.peers.get(&node) else {
+            tracing::error!(?node, "no scheduling actor known there");
+            return;
+        };
+        let called = (|| {
+            let args = vec![
+                self.worker.task_arg(Arg::Value(plan))?,
+                self.worker.task_arg(Arg::Value(run))?,
+                self.worker.task_arg(Arg::Value(push))?,
+            ];
+            self.worker.call_method_at(peer, "inputs", args)
+        })();
+        if let Err(e) = called {
+            tracing::error!(?node, error = %e, "cannot push refs to a scheduling actor");
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        node: NodeId,
+        mailbox: u64,
+        _run: u64,
+        positions: Vec<u32>,
+        refs: Vec<ObjectRef<Blob>>,
+    ) {
+        let submitted = (|| {
+            let args = vec![
+                self.worker.task_arg(Arg::Value(mailbox))?,
+                self.worker.task_arg(Arg::Value(positions))?,
+                self.worker.task_arg(Arg::Value(refs))?,
+            ];
+            self.worker
+                .submit_function(DELIVER_FN, args, 1, TaskOptions::on(node).retries(0))
+        })();
+        if let Err(e) = submitted {
+            tracing::error!(?node, error = %e, "cannot deliver outputs");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! What the scheduler keeps per process (a registry extension): the kernels, the plans
+//! installed by this process's scheduling actors, and the mailboxes of this process's
+//! runners; and the two runtime functions that use them.
+
+use crate::plan::{Plan, run_fragment};
+use crate::{KernelRegistry, SchedError};
+use bytes::Bytes;
+use doreisa_core::registry::{ArgBytes, Returned, TaskContext};
+use doreisa_core::{Blob, CoreError, ObjectRef, Payload, Registry, Worker};
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Runs one fragment: plan id, fragment index, then the fragment's inputs.
+pub const FRAGMENT_FN: &str = "doreisa_sched::fragment";
+/// Hands graph outputs to a runner of this process: mailbox, run, output positions,
+/// then the refs of the values (read here, so that failures arrive as errors).
+pub const DELIVER_FN: &str = "doreisa_sched::deliver";
+
+/// What a runner's mailbox receives: output positions and their values, or why not.
+pub type Delivery = (Vec<u32>, Result<Vec<Bytes>, String>);
+
+/// The scheduler's state in one process.
+pub struct SchedShared {
+    pub kernels: KernelRegistry,
+    plans: RwLock<FxHashMap<u64, Arc<Plan>>>,
+    mailboxes: Mutex<FxHashMap<u64, mpsc::Sender<Delivery>>>,
+    next_mailbox: AtomicU64,
+}
+
+impl SchedShared {
+    pub fn new(kernels: KernelRegistry) -> Self {
+        SchedShared {
+            kernels,
+            plans: RwLock::default(),
+            mailboxes: Mutex::default(),
+            next_mailbox: AtomicU64::new(1),
+        }
+    }
+
+    /// The scheduler's state of the process `registry` belongs to.
+    pub fn of(registry: &Registry) -> Result<Arc<SchedShared>, SchedError> {
+        registry.extension::<SchedShared>().ok_or_else(|| {
+            SchedError::InvalidGraph(
+                "the scheduler is not registered (doreisa_sched::register)".into(),
+            )
+        })
+    }
+
+    pub fn install(&self, plan: Arc<Plan>) {
+        self.plans
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(plan.id, plan);
+    }
+
+    pub fn forget(&self, plan: u64) {
+        self.plans
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&plan);
+    }
+
+    fn plan(&self, id: u64) -> Option<Arc<Plan>> {
+        self.plans
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// A new mailbox: its id (for deliveries) and where they arrive.
+    pub fn open_mailbox(&self) -> (u64, mpsc::Receiver<Delivery>) {
+        let id = self.next_mailbox.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        self.mailboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        (id, rx)
+    }
+
+    pub fn close_mailbox(&self, id: u64) {
+        self.mailboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    fn deliver(&self, mailbox: u64, delivery: Delivery) {
+        let sender = self
+            .mailboxes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&mailbox)
+            .cloned();
+        if let Some(sender) = sender {
+            let _ = sender.send(delivery);
+        }
+    }
+}
+
+/// Registers the scheduler (its functions, actor class and state) with `kernels`.
+pub fn register(registry: &mut Registry, kernels: KernelRegistry) {
+    registry.insert_extension(SchedShared::new(kernels));
+    registry.function(FRAGMENT_FN, fragment);
+    registry.function(DELIVER_FN, deliver);
+    crate::cluster::actor::SchedulingActor::register(registry);
+}
+
+fn failed(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Failed(e.to_string())
+}
+
+fn fragment(ctx: &TaskContext, args: Vec<ArgBytes>) -> doreisa_core::Result<Returned> {
+    let shared = SchedShared::of(ctx.registry()).map_err(failed)?;
+    let mut args = args.into_iter();
+    let plan_id: u64 = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let index: u32 = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let plan = shared
+        .plan(plan_id)
+        .ok_or_else(|| failed(format!("plan {plan_id} is not installed here")))?;
+    let fragment = plan
+        .fragments
+        .get(index as usize)
+        .ok_or_else(|| failed(format!("plan {plan_id} has no fragment {index}")))?;
+    let inputs: Vec<Bytes> = args
+        .map(|arg| ctx.decode::<Blob>(arg).map(|blob| blob.0))
+        .collect::<doreisa_core::Result<_>>()?;
+    let outputs = run_fragment(&plan.graph, fragment, &shared.kernels, &inputs).map_err(failed)?;
+    let values = outputs
+        .into_iter()
+        .map(|bytes| Blob(bytes).encode_payload())
+        .collect::<doreisa_core::Result<_>>()?;
+    Ok(Returned { values, keep: None })
+}
+
+fn deliver(ctx: &TaskContext, args: Vec<ArgBytes>) -> doreisa_core::Result<Returned> {
+    let shared = SchedShared::of(ctx.registry()).map_err(failed)?;
+    let mut args = args.into_iter();
+    let mailbox: u64 = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let positions: Vec<u32> = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let refs: Vec<ObjectRef<Blob>> = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let worker = Worker::current().ok_or_else(|| failed("deliver outside a task"))?;
+    let values = worker
+        .get_all(&refs)
+        .map(|blobs| blobs.into_iter().map(|b| b.0).collect())
+        .map_err(|e| e.to_string());
+    shared.deliver(mailbox, (positions, values));
+    Returned::one(())
+}

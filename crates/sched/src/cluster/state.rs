@@ -1,0 +1,503 @@
+//! One node's scheduling logic as plain state: which fragments of which runs can start
+//! now, what to push to which node, what to hand back to the driver. The actor is a
+//! thin shell that carries out what this decides; tests drive it with a fake runtime.
+
+use crate::graph::SourceKey;
+use crate::plan::{FragmentInput, Plan};
+use doreisa_core::NodeId;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The driver asks a node to take part in a run of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub plan: u64,
+    pub run: u64,
+    /// The timestep the run's sources are at (see [`Plan::source_key`]).
+    pub timestep: i64,
+    /// Hand graph outputs to this mailbox on this node (`compute`).
+    pub deliver: Option<(NodeId, u64)>,
+    /// Keep graph outputs here as these sources instead (`persist`), by output position.
+    pub persist: Option<Vec<SourceKey>>,
+    /// First drop the published sources older than this.
+    pub release_before: Option<i64>,
+}
+
+/// Refs one node sends another for a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Push<R> {
+    /// Every output of fragment `fragment`.
+    Outputs { fragment: usize, refs: Vec<R> },
+    /// Sources held by the sender that fragments of the receiver read.
+    Sources(Vec<(usize, R)>),
+}
+
+/// What the scheduling logic asks of the runtime.
+pub trait SchedulerRuntime<R> {
+    /// Starts fragment `fragment` of `plan` on this node; returns refs to its outputs.
+    fn submit_fragment(&mut self, plan: &Plan, fragment: usize, inputs: Vec<R>) -> Vec<R>;
+    /// Sends `push` for run `run` of `plan` to `node`'s scheduler.
+    fn push(&mut self, node: NodeId, plan: u64, run: u64, push: Push<R>);
+    /// Hands outputs (by position) of run `run` to mailbox `mailbox` on `node`.
+    fn deliver(&mut self, node: NodeId, mailbox: u64, run: u64, positions: Vec<u32>, refs: Vec<R>);
+}
+
+/// A run as one node sees it.
+struct RunState<R> {
+    plan: u64,
+    request: Option<RunRequest>,
+    /// Outputs of fragments (any node's) this node has: (fragment, slot).
+    outputs: FxHashMap<(usize, usize), R>,
+    /// Sources held elsewhere, pushed here.
+    pushed_sources: FxHashMap<usize, R>,
+    submitted: FxHashSet<usize>,
+    /// (source, node) pairs already pushed.
+    sources_sent: FxHashSet<(usize, NodeId)>,
+}
+
+/// One node's scheduler.
+pub struct NodeScheduler<R> {
+    me: NodeId,
+    plans: FxHashMap<u64, Arc<Plan>>,
+    sources: BTreeMap<SourceKey, R>,
+    runs: FxHashMap<u64, RunState<R>>,
+}
+
+impl<R: Clone> NodeScheduler<R> {
+    pub fn new(me: NodeId) -> Self {
+        NodeScheduler {
+            me,
+            plans: FxHashMap::default(),
+            sources: BTreeMap::new(),
+            runs: FxHashMap::default(),
+        }
+    }
+
+    pub fn install(&mut self, plan: Arc<Plan>) {
+        self.plans.insert(plan.id, plan);
+    }
+
+    pub fn forget(&mut self, plan: u64) {
+        self.plans.remove(&plan);
+    }
+
+    /// Sources held here.
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Runs not finished here.
+    pub fn active_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// A chunk is here (published, or a persisted output).
+    pub fn publish(&mut self, key: SourceKey, value: R, runtime: &mut impl SchedulerRuntime<R>) {
+        self.sources.insert(key, value);
+        let runs: Vec<u64> = self.runs.keys().copied().collect();
+        for run in runs {
+            self.advance(run, runtime);
+        }
+    }
+
+    pub fn release(&mut self, keys: &[SourceKey]) -> usize {
+        keys.iter()
+            .filter(|k| self.sources.remove(k).is_some())
+            .count()
+    }
+
+    /// Drops sources older than `timestep`; returns how many.
+    pub fn release_before(&mut self, timestep: i64) -> usize {
+        let before = self.sources.len();
+        self.sources.retain(|key, _| key.timestep >= timestep);
+        before - self.sources.len()
+    }
+
+    /// The driver's request for a run.
+    pub fn run(&mut self, request: RunRequest, runtime: &mut impl SchedulerRuntime<R>) {
+        if let Some(before) = request.release_before {
+            self.release_before(before);
+        }
+        let (plan, run) = (request.plan, request.run);
+        self.run_state(plan, run).request = Some(request);
+        self.advance(run, runtime);
+    }
+
+    /// Refs pushed by another node for a run.
+    pub fn pushed(
+        &mut self,
+        plan: u64,
+        run: u64,
+        push: Push<R>,
+        runtime: &mut impl SchedulerRuntime<R>,
+    ) {
+        let state = self.run_state(plan, run);
+        match push {
+            Push::Outputs { fragment, refs } => {
+                for (slot, r) in refs.into_iter().enumerate() {
+                    state.outputs.insert((fragment, slot), r);
+                }
+            }
+            Push::Sources(sources) => state.pushed_sources.extend(sources),
+        }
+        self.advance(run, runtime);
+    }
+
+    fn run_state(&mut self, plan: u64, run: u64) -> &mut RunState<R> {
+        self.runs.entry(run).or_insert_with(|| RunState {
+            plan,
+            request: None,
+            outputs: FxHashMap::default(),
+            pushed_sources: FxHashMap::default(),
+            submitted: FxHashSet::default(),
+            sources_sent: FxHashSet::default(),
+        })
+    }
+
+    /// Does what run `run` allows now: push held sources, start ready fragments, push
+    /// and deliver their outputs; forgets the run once this node's part is done.
+    fn advance(&mut self, run: u64, runtime: &mut impl SchedulerRuntime<R>) {
+        let me = self.me;
+        let Some(mut state) = self.runs.remove(&run) else {
+            return;
+        };
+        let (Some(request), Some(plan)) =
+            (state.request.clone(), self.plans.get(&state.plan).cloned())
+        else {
+            self.runs.insert(run, state);
+            return;
+        };
+        let key = |s: usize| plan.source_key(s, request.timestep);
+
+        // Sources held here that other nodes' fragments read.
+        let mut by_node: FxHashMap<NodeId, Vec<(usize, R)>> = FxHashMap::default();
+        let mut sources_pending = false;
+        for fragment in plan.fragments.iter().filter(|f| f.node != me) {
+            for input in &fragment.inputs {
+                let FragmentInput::Source(s) = *input else {
+                    continue;
+                };
+                if plan.source_nodes[s] != me || state.sources_sent.contains(&(s, fragment.node)) {
+                    continue;
+                }
+                match self.sources.get(&key(s)) {
+                    Some(value) => {
+                        state.sources_sent.insert((s, fragment.node));
+                        by_node
+                            .entry(fragment.node)
+                            .or_default()
+                            .push((s, value.clone()));
+                    }
+                    None => sources_pending = true,
+                }
+            }
+        }
+        for (node, sources) in by_node {
+            runtime.push(node, plan.id, run, Push::Sources(sources));
+        }
+
+        // Fragments of this node whose inputs are all here, in order (a fragment may
+        // feed a later one of this node).
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for (index, fragment) in plan.fragments.iter().enumerate() {
+                if fragment.node != me || state.submitted.contains(&index) {
+                    continue;
+                }
+                let inputs: Option<Vec<R>> = fragment
+                    .inputs
+                    .iter()
+                    .map(|input| match *input {
+                        FragmentInput::Source(s) if plan.source_nodes[s] == me => {
+                            self.sources.get(&key(s)).cloned()
+                        }
+                        FragmentInput::Source(s) => state.pushed_sources.get(&s).cloned(),
+                        FragmentInput::Output { fragment, slot, .. } => {
+                            state.outputs.get(&(fragment, slot)).cloned()
+                        }
+                    })
+                    .collect();
+                let Some(inputs) = inputs else { continue };
+                let outputs = runtime.submit_fragment(&plan, index, inputs);
+                state.submitted.insert(index);
+                progress = true;
+                for (slot, r) in outputs.iter().enumerate() {
+                    state.outputs.insert((index, slot), r.clone());
+                }
+                let mut readers: Vec<NodeId> = fragment
+                    .remote_readers
+                    .iter()
+                    .map(|&f| plan.fragments[f].node)
+                    .collect();
+                readers.sort();
+                readers.dedup();
+                for node in readers {
+                    let push = Push::Outputs {
+                        fragment: index,
+                        refs: outputs.clone(),
+                    };
+                    runtime.push(node, plan.id, run, push);
+                }
+                // Graph outputs computed by this fragment.
+                let (positions, refs): (Vec<u32>, Vec<R>) = plan
+                    .outputs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (f, _))| *f == index)
+                    .map(|(position, &(_, slot))| (position as u32, outputs[slot].clone()))
+                    .unzip();
+                if positions.is_empty() {
+                    continue;
+                }
+                if let Some((node, mailbox)) = request.deliver {
+                    runtime.deliver(node, mailbox, run, positions.clone(), refs.clone());
+                }
+                if let Some(keys) = &request.persist {
+                    for (position, r) in positions.iter().zip(refs) {
+                        if let Some(key) = keys.get(*position as usize) {
+                            self.sources.insert(key.clone(), r);
+                        }
+                    }
+                }
+            }
+        }
+        let mine_done = plan
+            .fragments
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.node != me || state.submitted.contains(&i));
+        if !mine_done || sources_pending {
+            self.runs.insert(run, state);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Input, TaskGraph};
+    use crate::partition::{greedy, random_balanced};
+
+    /// A fake runtime: refs are names; records what the logic asked for.
+    #[derive(Default)]
+    struct Recorder {
+        me: u64,
+        submitted: Vec<(usize, Vec<String>)>,
+        pushes: Vec<(NodeId, Push<String>)>,
+        delivered: Vec<(Vec<u32>, Vec<String>)>,
+    }
+
+    impl SchedulerRuntime<String> for Recorder {
+        fn submit_fragment(
+            &mut self,
+            plan: &Plan,
+            fragment: usize,
+            inputs: Vec<String>,
+        ) -> Vec<String> {
+            self.submitted.push((fragment, inputs));
+            (0..plan.fragments[fragment].outputs.len())
+                .map(|slot| format!("n{}f{fragment}s{slot}", self.me))
+                .collect()
+        }
+        fn push(&mut self, node: NodeId, _plan: u64, _run: u64, push: Push<String>) {
+            self.pushes.push((node, push));
+        }
+        fn deliver(
+            &mut self,
+            _node: NodeId,
+            _mailbox: u64,
+            _run: u64,
+            positions: Vec<u32>,
+            refs: Vec<String>,
+        ) {
+            self.delivered.push((positions, refs));
+        }
+    }
+
+    fn key(chunk: u32, timestep: i64) -> SourceKey {
+        SourceKey {
+            array: "x".into(),
+            timestep,
+            chunk: vec![chunk],
+        }
+    }
+
+    /// Sum of 8 chunks, 4 per node, fan-in 4: a fragment per node, then one to combine.
+    fn two_node_plan(random: bool) -> Arc<Plan> {
+        let mut graph = TaskGraph::default();
+        let leaves: Vec<Input> = (0..8)
+            .map(|c| {
+                let s = graph.source(key(c, 10));
+                graph.task("leaf", vec![], vec![s])
+            })
+            .collect();
+        let a = graph.task("sum", vec![], leaves[..4].to_vec());
+        let b = graph.task("sum", vec![], leaves[4..].to_vec());
+        let root = graph.task("sum", vec![], vec![a, b]);
+        let Input::Task(root) = root else {
+            unreachable!()
+        };
+        graph.outputs = vec![root];
+        let nodes = vec![NodeId(0), NodeId(1)];
+        let sources: Vec<NodeId> = (0..8).map(|c| nodes[c / 4]).collect();
+        let assignment = if random {
+            random_balanced(&graph, &nodes, 3)
+        } else {
+            greedy(&graph, &sources, &nodes)
+        };
+        Arc::new(Plan::new(7, Arc::new(graph), &assignment, sources))
+    }
+
+    fn request(timestep: i64) -> RunRequest {
+        RunRequest {
+            plan: 7,
+            run: 1,
+            timestep,
+            deliver: Some((NodeId(0), 99)),
+            persist: None,
+            release_before: None,
+        }
+    }
+
+    #[test]
+    fn a_run_waits_for_its_chunks_then_pushes_and_delivers() {
+        let plan = two_node_plan(false);
+        let (mut n0, mut n1) = (NodeScheduler::new(NodeId(0)), NodeScheduler::new(NodeId(1)));
+        n0.install(plan.clone());
+        n1.install(plan.clone());
+        let (mut r0, mut r1) = (
+            Recorder {
+                me: 0,
+                ..Default::default()
+            },
+            Recorder {
+                me: 1,
+                ..Default::default()
+            },
+        );
+        // The plan is shipped before the chunks exist (timestep 11: the next iteration).
+        n0.run(request(11), &mut r0);
+        n1.run(request(11), &mut r1);
+        assert!(r0.submitted.is_empty() && r1.submitted.is_empty());
+        for c in 0..4 {
+            n0.publish(key(c, 11), format!("chunk{c}"), &mut r0);
+            n1.publish(key(c + 4, 11), format!("chunk{}", c + 4), &mut r1);
+        }
+        // An old chunk changes nothing.
+        n1.publish(key(0, 10), "old".into(), &mut r1);
+        assert_eq!(r0.submitted.len(), 1, "node 0's partial sum");
+        assert_eq!(r1.submitted.len(), 1, "node 1's partial sum");
+        assert_eq!(
+            r1.submitted[0].1,
+            vec!["chunk4", "chunk5", "chunk6", "chunk7"]
+        );
+        // Node 1 pushes its partial to node 0, which then combines and delivers.
+        assert_eq!(r1.pushes.len(), 1);
+        let (to, push) = r1.pushes.pop().unwrap();
+        assert_eq!(to, NodeId(0));
+        assert!(r0.delivered.is_empty());
+        n0.pushed(7, 1, push, &mut r0);
+        assert_eq!(r0.submitted.len(), 2);
+        assert_eq!(r0.delivered.len(), 1);
+        assert_eq!(r0.delivered[0].0, vec![0]);
+        assert_eq!(
+            (n0.active_runs(), n1.active_runs()),
+            (0, 0),
+            "both parts done"
+        );
+    }
+
+    #[test]
+    fn pushes_may_arrive_before_the_run_request() {
+        let plan = two_node_plan(false);
+        let mut n0 = NodeScheduler::new(NodeId(0));
+        n0.install(plan);
+        let mut r0 = Recorder::default();
+        for c in 0..4 {
+            n0.publish(key(c, 10), format!("c{c}"), &mut r0);
+        }
+        let push = Push::Outputs {
+            fragment: 1,
+            refs: vec!["partial".to_string()],
+        };
+        n0.pushed(7, 1, push, &mut r0);
+        assert!(r0.submitted.is_empty(), "nothing before the driver asks");
+        n0.run(request(10), &mut r0);
+        assert_eq!(r0.submitted.len(), 2);
+        assert_eq!(r0.delivered.len(), 1);
+    }
+
+    #[test]
+    fn sources_read_on_another_node_are_pushed_there() {
+        let plan = two_node_plan(true);
+        let nodes = [NodeId(0), NodeId(1)];
+        let mut schedulers: Vec<NodeScheduler<String>> =
+            nodes.iter().map(|&n| NodeScheduler::new(n)).collect();
+        let mut runtimes: Vec<Recorder> = (0..2)
+            .map(|me| Recorder {
+                me,
+                ..Default::default()
+            })
+            .collect();
+        for (s, r) in schedulers.iter_mut().zip(runtimes.iter_mut()) {
+            s.install(plan.clone());
+            s.run(request(10), r);
+        }
+        for c in 0..8u32 {
+            let holder = (c / 4) as usize;
+            schedulers[holder].publish(key(c, 10), format!("c{c}"), &mut runtimes[holder]);
+        }
+        // Deliver pushes until nothing moves.
+        loop {
+            let pending: Vec<(usize, Push<String>)> = runtimes
+                .iter_mut()
+                .flat_map(|r| std::mem::take(&mut r.pushes))
+                .map(|(node, push)| (node.0 as usize, push))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            for (to, push) in pending {
+                schedulers[to].pushed(7, 1, push, &mut runtimes[to]);
+            }
+        }
+        let submitted: usize = runtimes.iter().map(|r| r.submitted.len()).sum();
+        assert_eq!(submitted, plan.fragments.len(), "every fragment ran once");
+        let delivered: usize = runtimes.iter().map(|r| r.delivered.len()).sum();
+        assert_eq!(delivered, 1);
+        assert!(schedulers.iter().all(|s| s.active_runs() == 0));
+    }
+
+    #[test]
+    fn persisted_outputs_become_sources_and_release_drops_them() {
+        let plan = two_node_plan(false);
+        let mut n0 = NodeScheduler::new(NodeId(0));
+        n0.install(plan);
+        let mut r0 = Recorder::default();
+        for c in 0..4 {
+            n0.publish(key(c, 10), format!("c{c}"), &mut r0);
+        }
+        let kept = key(0, 0);
+        let mut req = request(10);
+        req.deliver = None;
+        req.persist = Some(vec![kept.clone()]);
+        n0.run(req, &mut r0);
+        n0.pushed(
+            7,
+            1,
+            Push::Outputs {
+                fragment: 1,
+                refs: vec!["p".into()],
+            },
+            &mut r0,
+        );
+        assert!(r0.delivered.is_empty());
+        assert_eq!(n0.source_count(), 5);
+        assert_eq!(n0.release(std::slice::from_ref(&kept)), 1);
+        assert_eq!(n0.release_before(11), 4);
+        assert_eq!(n0.source_count(), 0);
+    }
+}

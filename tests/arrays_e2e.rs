@@ -1,0 +1,171 @@
+//! Array expressions computed by the scheduling actors of an embedded cluster agree
+//! with the in-thread runner, for both partitioners; persisted arrays live as long as
+//! the arrays using them; everything is released afterwards.
+
+mod support;
+
+use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
+use doreisa::core::{Cluster, ClusterConfig, NodeId};
+use doreisa::sched::{ClusterRunner, GraphRunner, LocalRunner, SourceKey, Strategy};
+use ndarray::{ArrayD, IxDyn};
+
+fn cluster(nodes: usize) -> Cluster {
+    Cluster::start(
+        ClusterConfig::default().nodes(nodes).compute_threads(1),
+        doreisa::registry(),
+    )
+    .unwrap()
+}
+
+/// A 2-d array of `rows` x `cols` cut in `chunk` x `chunk` tiles, each tile published
+/// on node `tile_row % nodes` (rows of tiles per node, as ranks would).
+fn publish(
+    runners: (&ClusterRunner, &LocalRunner),
+    name: &str,
+    timestep: i64,
+    rows: usize,
+    cols: usize,
+    chunk: usize,
+    nodes: &[NodeId],
+) -> Array {
+    let grid = Grid::regular(&[rows, cols], &[chunk, chunk]).unwrap();
+    let data = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| {
+        ((i[0] * 31 + i[1] * 7 + timestep as usize) % 23) as f64 - 11.0
+    });
+    for (key, bytes) in encode_chunks(name, timestep, &Chunk::from(data), &grid).unwrap() {
+        let node = nodes[key.chunk[0] as usize % nodes.len()];
+        runners.0.publish(key.clone(), node, bytes.clone()).unwrap();
+        runners.1.insert(key, bytes);
+    }
+    Array::source(name, timestep, &[rows, cols], grid, DType::F64).unwrap()
+}
+
+fn same(a: &Chunk, b: &Chunk) {
+    let (a, b) = (a.to_array::<f64>(), b.to_array::<f64>());
+    assert_eq!(a.shape(), b.shape());
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert!((x - y).abs() <= 1e-9 * (1.0 + x.abs()), "{x} vs {y}");
+    }
+}
+
+fn expressions(x: &Array) -> Vec<Array> {
+    vec![
+        x.sum().unwrap(),
+        x.mean().unwrap(),
+        x.max_axes(&[0]).unwrap(),
+        ((x + &x.flip(0).unwrap()).unwrap()).sum().unwrap(),
+        x.mul(2.0).unwrap().sin().unwrap().std_axes(&[1]).unwrap(),
+        x.t().unwrap().var().unwrap(),
+    ]
+}
+
+#[test]
+fn expressions_agree_with_the_local_runner_for_both_strategies() {
+    for strategy in [Strategy::Greedy, Strategy::RandomBalanced { seed: 5 }] {
+        let cluster = cluster(3);
+        let runner = ClusterRunner::start(cluster.driver(), &cluster.nodes(), strategy).unwrap();
+        let local = LocalRunner::new(doreisa::array::kernels());
+        let x = publish((&runner, &local), "x", 4, 24, 18, 6, &cluster.nodes());
+        for expression in expressions(&x) {
+            same(
+                &expression.compute(&runner).unwrap(),
+                &expression.compute(&local).unwrap(),
+            );
+        }
+        drop(x);
+        runner.release_before(i64::MAX).unwrap();
+        drop(runner);
+        support::assert_drained(&cluster);
+    }
+}
+
+#[test]
+fn the_same_structure_next_iteration_reuses_the_plan() {
+    let cluster = cluster(2);
+    let runner =
+        ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy).unwrap();
+    let local = LocalRunner::new(doreisa::array::kernels());
+    for timestep in 0..5 {
+        let x = publish(
+            (&runner, &local),
+            "t",
+            timestep,
+            12,
+            12,
+            4,
+            &cluster.nodes(),
+        );
+        let mean = x.mean().unwrap();
+        same(
+            &mean.compute(&runner).unwrap(),
+            &mean.compute(&local).unwrap(),
+        );
+        runner.release_before(timestep).unwrap();
+    }
+    let plans: usize = runner
+        .stats()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.plans)
+        .max()
+        .unwrap();
+    assert_eq!(plans, 1, "one plan shipped for five iterations");
+}
+
+#[test]
+fn persisted_arrays_feed_later_graphs_and_are_released_with_them() {
+    let cluster = cluster(2);
+    let runner =
+        ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy).unwrap();
+    let local = LocalRunner::new(doreisa::array::kernels());
+    let x = publish((&runner, &local), "p", 1, 16, 16, 4, &cluster.nodes());
+    let squared = (&x * &x).unwrap().persist(&runner).unwrap();
+    let expected = (&x * &x).unwrap().sum().unwrap().compute(&local).unwrap();
+    same(&squared.sum().unwrap().compute(&runner).unwrap(), &expected);
+    let sources = |runner: &ClusterRunner| -> usize {
+        runner.stats().unwrap().iter().map(|(_, s)| s.sources).sum()
+    };
+    assert_eq!(
+        sources(&runner),
+        16 + 16,
+        "published chunks and persisted tiles"
+    );
+    drop(squared);
+    support::eventually("persisted tiles released", || sources(&runner) == 16);
+    drop(x);
+    runner.release_before(i64::MAX).unwrap();
+    support::eventually("published chunks released", || sources(&runner) == 0);
+    drop(runner);
+    support::assert_drained(&cluster);
+}
+
+#[test]
+fn a_failing_kernel_is_an_error_not_a_hang() {
+    let cluster = cluster(2);
+    let runner =
+        ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy).unwrap();
+    let mut graph = doreisa::sched::TaskGraph::default();
+    let key = SourceKey {
+        array: "bad".into(),
+        timestep: 0,
+        chunk: vec![0],
+    };
+    runner
+        .publish(
+            key.clone(),
+            cluster.nodes()[1],
+            bytes::Bytes::from_static(b"garbage"),
+        )
+        .unwrap();
+    let source = graph.source(key);
+    graph.task("array.reduce_chunk", vec![1, 2, 3], vec![source]);
+    graph.outputs = vec![0];
+    let error = runner.compute(&graph).unwrap_err();
+    assert!(error.to_string().contains("array.reduce_chunk"), "{error}");
+    graph.tasks[0].kernel = "no.such.kernel".into();
+    let error = runner.compute(&graph).unwrap_err();
+    assert!(error.to_string().contains("no.such.kernel"), "{error}");
+    runner.release_before(i64::MAX).unwrap();
+    drop(runner);
+    support::assert_drained(&cluster);
+}
