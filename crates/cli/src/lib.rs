@@ -8,6 +8,7 @@ pub mod bench;
 pub mod demo;
 pub mod nodes;
 pub mod selftest;
+pub mod weak_scaling;
 
 use doreisa::core::Registry;
 
@@ -18,5 +19,6 @@ pub fn registry() -> Registry {
     bench::register(&mut registry);
     demo::register(&mut registry);
     selftest::register(&mut registry);
+    weak_scaling::Producer::register(&mut registry);
     registry
 }

@@ -1,7 +1,7 @@
 //! The `doreisa-rs` command line.
 
 use clap::{Parser, Subcommand};
-use doreisa_cli::{bench, demo, nodes, selftest};
+use doreisa_cli::{bench, demo, nodes, selftest, weak_scaling};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,14 +37,22 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         chunk_len: usize,
     },
-    /// Run a microbenchmark (named like Ray's) and print or write its figures as JSON.
+    /// Run a benchmark and print or write its figures as JSON.
+    ///
+    /// Microbenchmarks named like Ray's (tasks-async, tasks-sync, put-small, get-small,
+    /// put-gigabytes, actor-calls-async, actor-calls-sync, nested-refs, or all), or
+    /// weak-scaling (Doreisa's protocol: 40 chunks of 10x10 per node, the mean every
+    /// iteration, 230 iterations, time per iteration from 20 to 220).
     Bench {
-        /// tasks-async, tasks-sync, put-small, get-small, put-gigabytes,
-        /// actor-calls-async, actor-calls-sync, nested-refs, or all.
+        /// The benchmark.
         name: String,
-        /// Nodes of the embedded cluster.
-        #[arg(long, default_value_t = 2)]
-        nodes: usize,
+        /// Nodes of the embedded cluster; for weak-scaling a list, e.g. 1,2,4,8.
+        #[arg(long, value_delimiter = ',', default_value = "2")]
+        nodes: Vec<usize>,
+        /// weak-scaling: `embedded` (virtual nodes in this process) or `processes`
+        /// (a head and workers started on this machine).
+        #[arg(long, default_value = "embedded")]
+        mode: String,
         /// Measured runs (after one warm-up run).
         #[arg(long, default_value_t = 5)]
         runs: usize,
@@ -144,10 +152,32 @@ fn main() -> ExitCode {
         Command::Bench {
             name,
             nodes,
+            mode,
             runs,
             json,
             cluster_file,
-        } => run_bench(&name, nodes, runs, json, cluster_file),
+        } if name == "weak-scaling" => exit(if cluster_file.is_some() {
+            Err("weak-scaling starts its own clusters (--mode embedded|processes)".into())
+        } else {
+            weak_scaling::run(&nodes, &mode, runs).and_then(|report| match json {
+                Some(path) => weak_scaling::write(&report, &path),
+                None => Ok(()),
+            })
+        }),
+        Command::Bench {
+            name,
+            nodes,
+            runs,
+            json,
+            cluster_file,
+            ..
+        } => run_bench(
+            &name,
+            nodes.first().copied().unwrap_or(2),
+            runs,
+            json,
+            cluster_file,
+        ),
         Command::Head {
             listen,
             cluster_file,

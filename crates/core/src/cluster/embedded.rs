@@ -48,14 +48,20 @@ impl Default for ClusterConfig {
     }
 }
 
-/// How long idle threads poll before parking: `DOREISA_SPIN_US` microseconds, else 200.
-/// Parking and waking a thread costs 8–35 µs on virtual machines like ours; polling a
-/// little longer keeps request/reply chains on running CPUs.
+/// How long idle threads of an embedded cluster poll before parking:
+/// `DOREISA_SPIN_US` microseconds, else 200. Parking and waking a thread costs 8–35 µs
+/// on virtual machines like ours; polling a little longer keeps request/reply chains on
+/// running CPUs (see `runtime::spin` for how polling is bounded).
 pub fn default_spin() -> Duration {
+    spin_from_env(200)
+}
+
+/// `DOREISA_SPIN_US` microseconds, else `default`.
+pub fn spin_from_env(default: u64) -> Duration {
     let micros = std::env::var("DOREISA_SPIN_US")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(default);
     Duration::from_micros(micros)
 }
 

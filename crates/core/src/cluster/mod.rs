@@ -4,7 +4,7 @@
 
 mod embedded;
 
-pub use embedded::{ClusterConfig, default_spin};
+pub use embedded::{ClusterConfig, default_spin, spin_from_env};
 
 use crate::error::{CoreError, Result};
 use crate::ids::NodeId;

@@ -134,10 +134,12 @@ impl Links {
     pub fn connected(&mut self, node: NodeId, connection: quinn::Connection) {
         let inbox = self.inbox.clone();
         let max_object = self.max_object;
+        let me = self.me;
         let Some(link) = self.link(node) else {
             connection.close(quinn::VarInt::from_u32(2), b"departed");
             return;
         };
+        tracing::debug!(?me, peer = ?node, remote = %connection.remote_address(), "connected");
         let reader =
             tokio::task::spawn_local(read_streams(node, connection.clone(), inbox, max_object));
         link.tasks.push(reader);
@@ -238,7 +240,10 @@ async fn write_envelopes(
         Err(_) => return,
     };
     let mut control = match connection.open_uni().await {
-        Ok(stream) => stream,
+        Ok(stream) => {
+            tracing::debug!(?me, remote = %connection.remote_address(), "control stream open");
+            stream
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot open a stream to a peer");
             return;
@@ -318,6 +323,7 @@ async fn read_streams(
     max_object: u64,
 ) {
     while let Ok(recv) = connection.accept_uni().await {
+        tracing::debug!(?peer, remote = %connection.remote_address(), "accepted a stream");
         let inbox = inbox.clone();
         let connection = connection.clone();
         tokio::task::spawn_local(async move {

@@ -62,7 +62,10 @@ impl NodeOptions {
             spill_dir: None,
             heartbeat: Duration::from_millis(250),
             death_timeout: Duration::from_secs(3),
-            spin: crate::cluster::default_spin(),
+            // A process node shares its host's cores with the simulation: it parks
+            // at once unless told otherwise (and polling between processes on a small
+            // machine measured slower, not faster).
+            spin: crate::cluster::spin_from_env(0),
         }
     }
 }

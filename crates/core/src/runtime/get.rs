@@ -9,6 +9,11 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+thread_local! {
+    /// How long this thread's gets poll (see `SpinBudget`).
+    static GET_SPIN: crate::runtime::spin::SpinBudget = crate::runtime::spin::SpinBudget::default();
+}
+
 enum Waiter {
     Thread(Thread),
     Task(Notify),
@@ -74,12 +79,24 @@ impl GetRequest {
         // A task body blocking on a compute thread gives its queue away first.
         crate::runtime::compute::before_blocking(false);
         let start = Instant::now();
-        while start.elapsed() < spin {
-            if self.is_done() {
-                return true;
+        let budget = GET_SPIN.with(|b| b.next(spin));
+        if !budget.is_zero()
+            && let Some(_permit) = crate::runtime::spin::SpinPermit::try_acquire()
+        {
+            while start.elapsed() < budget {
+                if self.is_done() {
+                    GET_SPIN.with(|b| b.record(start.elapsed(), spin));
+                    return true;
+                }
+                std::thread::yield_now();
             }
-            std::thread::yield_now();
         }
+        let outcome = self.park_until_done(start, timeout);
+        GET_SPIN.with(|b| b.record(start.elapsed(), spin));
+        outcome
+    }
+
+    fn park_until_done(&self, start: Instant, timeout: Option<Duration>) -> bool {
         crate::runtime::compute::before_blocking(true);
         loop {
             if self.is_done() {

@@ -6,6 +6,7 @@
 //! everything queued in one swap, and after running dry keeps polling for a short while
 //! (yielding the CPU) before it parks. A busy pipeline never pays for a wake-up.
 
+use crate::runtime::spin::{SpinBudget, SpinPermit};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
@@ -22,6 +23,19 @@ enum Waiter {
     Task(Notify),
 }
 
+/// Records how long a parked wait lasted, whichever way it ends.
+struct RecordWait<'a> {
+    budget: &'a SpinBudget,
+    start: Instant,
+    max: Duration,
+}
+
+impl Drop for RecordWait<'_> {
+    fn drop(&mut self) {
+        self.budget.record(self.start.elapsed(), self.max);
+    }
+}
+
 /// The queue. Share it in an `Arc`.
 pub struct Inbox<T> {
     items: Mutex<Vec<T>>,
@@ -29,6 +43,7 @@ pub struct Inbox<T> {
     state: AtomicU8,
     closed: AtomicBool,
     waiter: OnceLock<Waiter>,
+    spin_budget: SpinBudget,
 }
 
 impl<T> Default for Inbox<T> {
@@ -39,6 +54,7 @@ impl<T> Default for Inbox<T> {
             state: AtomicU8::new(RUNNING),
             closed: AtomicBool::new(false),
             waiter: OnceLock::new(),
+            spin_budget: SpinBudget::default(),
         }
     }
 }
@@ -164,12 +180,23 @@ impl<T> Inbox<T> {
             .get_or_init(|| Waiter::Thread(Mutex::new(std::thread::current())));
         debug_assert!(matches!(waiter, Waiter::Thread(_)));
         let start = Instant::now();
-        while start.elapsed() < spin {
-            if self.has_items() || self.is_closed() {
-                return;
+        let budget = self.spin_budget.next(spin);
+        if !budget.is_zero()
+            && let Some(_permit) = SpinPermit::try_acquire()
+        {
+            while start.elapsed() < budget {
+                if self.has_items() || self.is_closed() {
+                    self.spin_budget.record(start.elapsed(), spin);
+                    return;
+                }
+                std::thread::yield_now();
             }
-            std::thread::yield_now();
         }
+        let _record = RecordWait {
+            budget: &self.spin_budget,
+            start,
+            max: spin,
+        };
         loop {
             self.state.store(PARKED, Ordering::SeqCst);
             if self.has_items() || self.is_closed() {
@@ -192,12 +219,23 @@ impl<T> Inbox<T> {
             panic!("inbox consumed by a thread and a task");
         };
         let start = Instant::now();
-        while start.elapsed() < spin {
-            if self.has_items() || self.is_closed() {
-                return;
+        let budget = self.spin_budget.next(spin);
+        if !budget.is_zero()
+            && let Some(_permit) = SpinPermit::try_acquire()
+        {
+            while start.elapsed() < budget {
+                if self.has_items() || self.is_closed() {
+                    self.spin_budget.record(start.elapsed(), spin);
+                    return;
+                }
+                tokio::task::yield_now().await;
             }
-            tokio::task::yield_now().await;
         }
+        let _record = RecordWait {
+            budget: &self.spin_budget,
+            start,
+            max: spin,
+        };
         loop {
             let notified = notify.notified();
             self.state.store(PARKED, Ordering::SeqCst);

@@ -8,6 +8,7 @@ pub mod event;
 pub mod get;
 pub mod inbox;
 pub mod node;
+pub mod spin;
 pub mod transport;
 pub mod worker;
 

@@ -206,6 +206,12 @@ pub struct ActorHandle {
 }
 
 impl ActorHandle {
+    /// The result of the actor's creation: `get` it to wait until the actor runs (or
+    /// learn why it does not).
+    pub fn created(&self) -> &ObjectRef<()> {
+        &self.object
+    }
+
     /// Where to call the actor without keeping it alive (see [`ActorAddress`]).
     pub fn address(&self) -> ActorAddress {
         ActorAddress {

@@ -17,6 +17,8 @@ pub struct SchedulerStats {
     pub sources: usize,
     pub active_runs: usize,
     pub plans: usize,
+    /// What unfinished runs wait for.
+    pub waiting: Vec<String>,
 }
 
 doreisa_core::actor! {
@@ -57,6 +59,13 @@ doreisa_core::actor! {
             self.scheduler.publish(key, chunk, &mut runtime);
             self.scheduler.source_count()
         }
+        fn publish_many(&mut self, chunks: Vec<(SourceKey, ObjectRef<Blob>)>) -> usize {
+            let mut runtime = Shell::new(&self.peers);
+            for (key, chunk) in chunks {
+                self.scheduler.publish(key, chunk, &mut runtime);
+            }
+            self.scheduler.source_count()
+        }
         fn publish_value(&mut self, key: SourceKey, chunk: Blob) -> usize {
             let worker = Worker::current().expect("in an actor call");
             match worker.put(&chunk) {
@@ -86,6 +95,7 @@ doreisa_core::actor! {
                 sources: self.scheduler.source_count(),
                 active_runs: self.scheduler.active_runs(),
                 plans: self.plans,
+                waiting: self.scheduler.describe_runs(),
             }
         }
     }

@@ -56,6 +56,8 @@ pub struct ClusterRunner {
     installed: Mutex<FxHashSet<(u64, NodeId)>>,
     next_id: AtomicU64,
     timeout: Duration,
+    /// Published sources older than a run's timestep minus this are dropped with it.
+    retention: Option<i64>,
 }
 
 impl ClusterRunner {
@@ -71,6 +73,10 @@ impl ClusterRunner {
             let actor = SchedulingActor::create(driver, TaskOptions::on(node), node)?;
             actors.insert(node, actor);
         }
+        // Running before anything refers to them (and a failed start shows here).
+        for actor in actors.values() {
+            driver.get(actor.actor.created())?;
+        }
         Ok(ClusterRunner {
             driver: driver.clone(),
             shared,
@@ -81,7 +87,15 @@ impl ClusterRunner {
             installed: Mutex::default(),
             next_id: AtomicU64::new(1),
             timeout: Duration::from_secs(120),
+            retention: None,
         })
+    }
+
+    /// Keeps only the last `timesteps` timesteps of published sources: each run drops
+    /// the older ones on its nodes (no message of its own).
+    pub fn with_retention(mut self, timesteps: i64) -> Self {
+        self.retention = Some(timesteps.max(1));
+        self
     }
 
     /// Fails a `compute` whose outputs do not arrive within `timeout` (a node died).
@@ -235,7 +249,7 @@ impl ClusterRunner {
                 timestep,
                 deliver: deliver.map(|mailbox| (self.driver.node(), mailbox)),
                 persist: persist.clone(),
-                release_before: None,
+                release_before: self.retention.map(|keep| timestep - keep + 1),
             };
             self.actor_on(node)?.run(&self.driver, request)?;
         }

@@ -93,6 +93,47 @@ impl<R: Clone> NodeScheduler<R> {
         self.runs.len()
     }
 
+    /// What each unfinished run waits for, readable (diagnostics).
+    pub fn describe_runs(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (run, state) in &self.runs {
+            let Some(request) = &state.request else {
+                lines.push(format!(
+                    "run {run} of plan {}: no request from the driver yet ({} outputs, {} sources pushed)",
+                    state.plan,
+                    state.outputs.len(),
+                    state.pushed_sources.len()
+                ));
+                continue;
+            };
+            let Some(plan) = self.plans.get(&state.plan) else {
+                lines.push(format!("run {run}: plan {} not installed", state.plan));
+                continue;
+            };
+            for (index, fragment) in plan.fragments.iter().enumerate() {
+                if fragment.node != self.me || state.submitted.contains(&index) {
+                    continue;
+                }
+                let missing: Vec<String> = fragment
+                    .inputs
+                    .iter()
+                    .filter(|input| match **input {
+                        FragmentInput::Source(s) if plan.source_nodes[s] == self.me => !self
+                            .sources
+                            .contains_key(&plan.source_key(s, request.timestep)),
+                        FragmentInput::Source(s) => !state.pushed_sources.contains_key(&s),
+                        FragmentInput::Output { fragment, slot, .. } => {
+                            !state.outputs.contains_key(&(fragment, slot))
+                        }
+                    })
+                    .map(|input| format!("{input:?}"))
+                    .collect();
+                lines.push(format!("run {run} fragment {index} waits for {missing:?}"));
+            }
+        }
+        lines
+    }
+
     /// A chunk is here (published, or a persisted output).
     pub fn publish(&mut self, key: SourceKey, value: R, runtime: &mut impl SchedulerRuntime<R>) {
         self.sources.insert(key, value);

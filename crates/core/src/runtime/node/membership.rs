@@ -56,6 +56,19 @@ impl NodeState {
             }
         }
         self.actor_objects.retain(|_, (_, n)| *n != node);
+        // Calls waiting for an actor whose creator died: it will never be created.
+        let orphans: Vec<crate::ids::ActorId> = self
+            .unborn_calls
+            .keys()
+            .filter(|a| a.creator.node() == node)
+            .copied()
+            .collect();
+        for actor in orphans {
+            self.ended_actors.insert(actor);
+            for call in self.unborn_calls.remove(&actor).unwrap_or_default() {
+                self.reply_failure(call, CoreError::ActorDied(actor));
+            }
+        }
 
         // Tasks we submitted that it was running: run them elsewhere, or fail them.
         let lost: Vec<TaskId> = self

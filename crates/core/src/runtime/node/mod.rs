@@ -7,6 +7,8 @@
 mod membership;
 mod objects;
 mod tasks;
+#[cfg(test)]
+mod tests;
 
 use crate::error::CoreError;
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
@@ -100,6 +102,11 @@ pub struct NodeState {
     waiting: FxHashMap<TaskId, WaitingTask>,
     running: usize,
     actors: FxHashMap<ActorId, ActorSlot>,
+    /// Actors that lived here and ended: calls to them fail at once.
+    ended_actors: FxHashSet<ActorId>,
+    /// Calls that arrived before their actor's creation (they come from other callers
+    /// than the creator, over other connections): started once it arrives.
+    unborn_calls: FxHashMap<ActorId, Vec<TaskSpec>>,
     /// Primary copies kept here for owners on other nodes.
     held_for_remote: FxHashSet<ObjectId>,
     // objects
@@ -137,6 +144,8 @@ impl NodeState {
             waiting: FxHashMap::default(),
             running: 0,
             actors: FxHashMap::default(),
+            ended_actors: FxHashSet::default(),
+            unborn_calls: FxHashMap::default(),
             held_for_remote: FxHashSet::default(),
             waiters: FxHashMap::default(),
             fetching: FxHashMap::default(),

@@ -150,6 +150,12 @@ impl NodeState {
                 }
             }
             Err(message) => {
+                let observed = (1..=pending.num_returns)
+                    .any(|index| self.tables[&caller].in_scope(task.return_id(index)));
+                if !observed {
+                    // Fire-and-forget: nobody will ever read this error, so say it here.
+                    tracing::warn!(?task, %message, "a task nobody waits for failed");
+                }
                 for index in 1..=pending.num_returns {
                     self.fail_object(task.return_id(index), task_failed(task, message.clone()));
                 }
@@ -252,17 +258,38 @@ impl NodeState {
                     self.reply_failure(spec, error);
                     return;
                 }
-                None => {
+                None if self.ended_actors.contains(actor)
+                    || self.dead_nodes.contains(&actor.creator.node()) =>
+                {
                     let error = CoreError::ActorDied(*actor);
                     self.reply_failure(spec, error);
                     return;
                 }
+                None => {
+                    // Its creation is still on its way from the creator.
+                    self.unborn_calls.entry(*actor).or_default().push(spec);
+                    return;
+                }
             },
             TaskKind::CreateActor { actor, .. } => {
-                self.actors.insert(*actor, ActorSlot::default());
+                let actor = *actor;
+                self.actors.insert(actor, ActorSlot::default());
+                let early = self.unborn_calls.remove(&actor).unwrap_or_default();
+                self.accept_created(spec);
+                for call in early {
+                    self.accept_task(call);
+                }
+                return;
             }
             TaskKind::Function(_) => {}
         }
+        self.accept_created(spec);
+    }
+
+    /// Takes `spec` in: its arguments, then its start (or its place in its actor's
+    /// queue).
+    fn accept_created(&mut self, spec: TaskSpec) {
+        let task = spec.task;
         let mut waiting = WaitingTask {
             args: vec![None; spec.args.len()],
             missing: 0,
@@ -551,7 +578,7 @@ impl NodeState {
     }
 
     /// `spec` cannot run here: reply with the error without running it.
-    fn reply_failure(&mut self, spec: TaskSpec, error: CoreError) {
+    pub(super) fn reply_failure(&mut self, spec: TaskSpec, error: CoreError) {
         let reply = TaskReply {
             task: spec.task,
             caller: spec.caller,
@@ -579,6 +606,10 @@ impl NodeState {
 
     /// The last handle of `actor` is gone: stop it once idle, fail what is queued.
     pub(super) fn kill_actor(&mut self, actor: ActorId) {
+        self.ended_actors.insert(actor);
+        for call in self.unborn_calls.remove(&actor).unwrap_or_default() {
+            self.reply_failure(call, CoreError::ActorDied(actor));
+        }
         if let Some(slot) = self.actors.get_mut(&actor) {
             slot.dead = Some(CoreError::ActorDied(actor));
             slot.instance = None;

@@ -1,0 +1,291 @@
+//! `doreisa-rs bench weak-scaling`: the benchmark protocol of Doreisa's thesis. N
+//! simulation nodes, 40 chunks of 10x10 f64 per node per iteration, the mean of the
+//! whole array every iteration, 230 iterations; the time per iteration is measured
+//! from iteration 20 to 220. Synthetic producers stand in for the simulation: one
+//! actor per node puts its node's chunks and announces them to the node's scheduling
+//! actor in one message per iteration, as a simulation's client would.
+
+use doreisa::array::{Array, Chunk, DType, Grid};
+use doreisa::core::{ActorAddress, Arg, Cluster, ClusterConfig, TaskOptions, Worker};
+use doreisa::sched::{ClusterRunner, SourceKey, Strategy};
+use ndarray::{ArrayD, IxDyn};
+use serde::Serialize;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Chunks per node per iteration.
+pub const CHUNKS_PER_NODE: u32 = 40;
+/// Chunk side.
+pub const SIDE: usize = 10;
+const ITERATIONS: i64 = 230;
+const MEASURED: std::ops::Range<i64> = 20..220;
+
+doreisa::core::actor! {
+    /// Makes one node's chunks of an iteration and announces them.
+    pub struct Producer handle ProducerHandle { first_row: u32, scheduler: ActorAddress }
+    impl {
+        fn new(first_row: u32, scheduler: ActorAddress) -> Self { Producer { first_row, scheduler } }
+        fn produce(&mut self, timestep: i64) -> u32 {
+            let worker = Worker::current().expect("in an actor call");
+            let mut chunks = Vec::with_capacity(CHUNKS_PER_NODE as usize);
+            for c in 0..CHUNKS_PER_NODE {
+                let row = self.first_row + c;
+                let data = ArrayD::from_shape_fn(IxDyn(&[SIDE, SIDE]), |i| {
+                    (row as usize * SIDE + i[0]) as f64 + timestep as f64 * 0.5 + i[1] as f64 * 0.01
+                });
+                let bytes = Chunk::from(data).encode();
+                let chunk = worker.put_blob(bytes).expect("room for a chunk");
+                let key = SourceKey { array: "x".into(), timestep, chunk: vec![row, 0] };
+                chunks.push((key, chunk));
+            }
+            let announced = worker
+                .task_arg(Arg::Value(chunks))
+                .and_then(|arg| worker.call_method_at(self.scheduler, "publish_many", vec![arg]));
+            if let Err(e) = announced {
+                tracing::error!(error = %e, "cannot announce chunks");
+            }
+            CHUNKS_PER_NODE
+        }
+    }
+}
+
+/// One cluster size's figures.
+#[derive(Debug, Serialize)]
+pub struct ScalingPoint {
+    pub nodes: usize,
+    /// Median over the runs of the mean time per iteration (20 to 220), ms.
+    pub ms_per_iteration: f64,
+    pub runs_ms_per_iteration: Vec<f64>,
+    /// Tasks of each iteration's graph (as Dask would count them).
+    pub tasks_per_iteration: usize,
+    pub tasks_per_s: f64,
+    pub chunks_per_iteration: usize,
+}
+
+/// The benchmark's report.
+#[derive(Debug, Serialize)]
+pub struct ScalingReport {
+    pub bench: &'static str,
+    pub mode: String,
+    pub iterations: i64,
+    pub measured: String,
+    pub chunk: String,
+    pub points: Vec<ScalingPoint>,
+}
+
+/// Runs the benchmark for each cluster size, `runs` times each.
+pub fn run(sizes: &[usize], mode: &str, runs: usize) -> Result<ScalingReport, String> {
+    let mut points = Vec::new();
+    for &n in sizes {
+        let mut per_run = Vec::new();
+        let mut tasks = 0;
+        for _ in 0..runs.max(1) {
+            let (ms, t) = match mode {
+                "embedded" => {
+                    let config = ClusterConfig::default().nodes(n).compute_threads(1);
+                    let cluster =
+                        Cluster::start(config, crate::registry()).map_err(|e| e.to_string())?;
+                    measure(&cluster)?
+                }
+                "processes" => {
+                    let processes = LocalProcesses::start(n)?;
+                    let cluster = Cluster::connect(&processes.cluster_file()?, crate::registry())
+                        .map_err(|e| e.to_string())?;
+                    measure(&cluster)?
+                }
+                other => return Err(format!("unknown mode {other:?}: embedded or processes")),
+            };
+            per_run.push(ms);
+            tasks = t;
+        }
+        let mut sorted = per_run.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        println!(
+            "weak-scaling {mode:<9} {n:>2} nodes: {median:>8.3} ms/iteration, {tasks} tasks/iteration, {:>9.0} tasks/s",
+            tasks as f64 * 1e3 / median
+        );
+        points.push(ScalingPoint {
+            nodes: n,
+            ms_per_iteration: median,
+            runs_ms_per_iteration: per_run,
+            tasks_per_iteration: tasks,
+            tasks_per_s: tasks as f64 * 1e3 / median,
+            chunks_per_iteration: n * CHUNKS_PER_NODE as usize,
+        });
+    }
+    Ok(ScalingReport {
+        bench: "weak-scaling",
+        mode: mode.to_string(),
+        iterations: ITERATIONS,
+        measured: format!("{}..{}", MEASURED.start, MEASURED.end),
+        chunk: format!("{SIDE}x{SIDE} f64"),
+        points,
+    })
+}
+
+/// One run on `cluster`: ms per iteration (20 to 220) and tasks per iteration.
+fn measure(cluster: &Cluster) -> Result<(f64, usize), String> {
+    let error = |e: &dyn std::fmt::Display| e.to_string();
+    let driver = cluster.driver();
+    let nodes = cluster.task_nodes();
+    let runner = ClusterRunner::start(driver, &nodes, Strategy::Greedy)
+        .map_err(|e| error(&e))?
+        .with_retention(1)
+        .with_timeout(Duration::from_secs(60));
+    let mut producers = Vec::new();
+    for (k, &node) in nodes.iter().enumerate() {
+        let first_row = k as u32 * CHUNKS_PER_NODE;
+        for c in 0..CHUNKS_PER_NODE {
+            runner.place("x", &[first_row + c, 0], node);
+        }
+        let scheduler = runner.actor(node).expect("an actor per node");
+        producers.push(
+            Producer::create(driver, TaskOptions::on(node), first_row, scheduler)
+                .map_err(|e| error(&e))?,
+        );
+    }
+    let rows = nodes.len() * CHUNKS_PER_NODE as usize * SIDE;
+    let grid = Grid::regular(&[rows, SIDE], &[SIDE, SIDE]).map_err(|e| error(&e))?;
+    let mut marks = Vec::with_capacity(ITERATIONS as usize + 1);
+    let mut tasks = 0;
+    for timestep in 0..ITERATIONS {
+        marks.push(Instant::now());
+        for producer in &producers {
+            producer.produce(driver, timestep).map_err(|e| error(&e))?;
+        }
+        let x = Array::source("x", timestep, &[rows, SIDE], grid.clone(), DType::F64)
+            .map_err(|e| error(&e))?;
+        let mean = x.mean().map_err(|e| error(&e))?;
+        if timestep == 0 {
+            tasks = mean.lower().map_err(|e| error(&e))?.tasks.len();
+        }
+        let value = match mean.compute(&runner) {
+            Ok(value) => value,
+            Err(e) => {
+                // What each node still waits for, to tell a lost message from a slow one.
+                let stats = runner.stats().map(|s| format!("{s:?}")).unwrap_or_default();
+                let status: Vec<String> = cluster
+                    .status()
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{:?}: pending {} waiting {} running {} records {}",
+                            s.node, s.pending_tasks, s.waiting_tasks, s.running_tasks, s.records
+                        )
+                    })
+                    .collect();
+                return Err(format!(
+                    "iteration {timestep}: {e}; schedulers {stats}; nodes {status:?}"
+                ));
+            }
+        };
+        let value = value.scalar::<f64>().map_err(|e| error(&e))?;
+        let expected = (rows as f64 - 1.0) / 2.0 + timestep as f64 * 0.5 + 0.045;
+        if (value - expected).abs() > 1e-6 * expected.abs().max(1.0) {
+            return Err(format!(
+                "iteration {timestep}: mean {value}, expected {expected}"
+            ));
+        }
+    }
+    marks.push(Instant::now());
+    let span = marks[MEASURED.end as usize] - marks[MEASURED.start as usize];
+    let ms = span.as_secs_f64() * 1e3 / (MEASURED.end - MEASURED.start) as f64;
+    Ok((ms, tasks))
+}
+
+/// A head and workers of this binary on 127.0.0.1, killed when dropped.
+struct LocalProcesses {
+    dir: std::path::PathBuf,
+    children: Vec<Child>,
+}
+
+impl LocalProcesses {
+    /// The head and `workers - 1` workers: `workers` nodes that take tasks.
+    fn start(workers: usize) -> Result<LocalProcesses, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let dir =
+            std::env::temp_dir().join(format!("doreisa-weak-{}-{workers}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let file = dir.join("cluster.json");
+        let _ = std::fs::remove_file(&file);
+        let mut processes = LocalProcesses {
+            dir,
+            children: Vec::new(),
+        };
+        // With RUST_LOG set, the processes' logs go to this one's standard error.
+        let logs = std::env::var_os("RUST_LOG").is_some();
+        let spawn = |args: &[&str]| {
+            Command::new(&exe)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(if logs {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
+                .spawn()
+                .map_err(|e| e.to_string())
+        };
+        let path = file.to_str().ok_or("a temporary path that is not UTF-8")?;
+        processes.children.push(spawn(&[
+            "head",
+            "--listen",
+            "127.0.0.1:0",
+            "--cluster-file",
+            path,
+        ])?);
+        wait_until(|| file.exists(), "the head to start")?;
+        for _ in 1..workers {
+            processes.children.push(spawn(&[
+                "worker",
+                "--cluster-file",
+                path,
+                "--listen",
+                "127.0.0.1:0",
+            ])?);
+        }
+        let cluster = processes.cluster_file()?;
+        wait_until(
+            || {
+                doreisa::core::net::client::fetch_status(&cluster)
+                    .is_ok_and(|s| s.members.len() == workers)
+            },
+            "the workers to join",
+        )?;
+        Ok(processes)
+    }
+
+    fn cluster_file(&self) -> Result<doreisa::core::net::ClusterFile, String> {
+        doreisa::core::net::ClusterFile::read(&self.dir.join("cluster.json"))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for LocalProcesses {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn wait_until(mut condition: impl FnMut() -> bool, what: &str) -> Result<(), String> {
+    let start = Instant::now();
+    while !condition() {
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Writes `report` as JSON to `path`.
+pub fn write(report: &ScalingReport, path: &Path) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
