@@ -3,8 +3,11 @@
 //! node, actors in order, refs nested in values, returned and borrowed across nodes,
 //! large transfers, and stores back to empty afterwards.
 
+use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
 use doreisa::core::net::ClusterFile;
 use doreisa::core::{Blob, Cluster, NodeId, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa::sched::{ClusterRunner, LocalRunner, Strategy};
+use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -117,6 +120,14 @@ pub const CHECKS: &[Check] = &[
         borrowed_refs,
     ),
     ("large values move between nodes", large_transfers),
+    (
+        "array expressions agree with the local runner (greedy)",
+        arrays_greedy,
+    ),
+    (
+        "array expressions agree with the local runner (random)",
+        arrays_random,
+    ),
     ("stores are empty afterwards", stores_drain),
 ];
 
@@ -294,4 +305,67 @@ fn stores_drain(cluster: &Cluster) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+fn arrays_greedy(cluster: &Cluster) -> Result<(), String> {
+    arrays(cluster, Strategy::Greedy)
+}
+
+fn arrays_random(cluster: &Cluster) -> Result<(), String> {
+    arrays(cluster, Strategy::RandomBalanced { seed: 11 })
+}
+
+/// Expressions over a 24x18 array in 6x6 tiles, rows of tiles spread over the nodes,
+/// computed by the scheduling actors and by the in-thread runner.
+fn arrays(cluster: &Cluster, strategy: Strategy) -> Result<(), String> {
+    let nodes = task_nodes(cluster)?;
+    let runner =
+        ClusterRunner::start(cluster.driver(), &nodes, strategy).map_err(|e| e.to_string())?;
+    let local = LocalRunner::new(doreisa::array::kernels());
+    let grid = Grid::regular(&[24, 18], &[6, 6]).map_err(|e| e.to_string())?;
+    let data = ArrayD::from_shape_fn(IxDyn(&[24, 18]), |i| {
+        ((i[0] * 31 + i[1] * 7) % 23) as f64 - 11.0
+    });
+    for (key, bytes) in
+        encode_chunks("selftest", 3, &Chunk::from(data), &grid).map_err(|e| e.to_string())?
+    {
+        let node = nodes[key.chunk[0] as usize % nodes.len()];
+        runner
+            .publish(key.clone(), node, bytes.clone())
+            .map_err(|e| e.to_string())?;
+        local.insert(key, bytes);
+    }
+    let x = Array::source("selftest", 3, &[24, 18], grid, DType::F64).map_err(|e| e.to_string())?;
+    let e = |e: doreisa::array::ArrayError| e.to_string();
+    let expressions = [
+        x.sum().map_err(e)?,
+        x.mean_axes(&[1]).map_err(e)?,
+        (&x + &x.flip(0).map_err(e)?).map_err(e)?.sum().map_err(e)?,
+        x.mul(0.5)
+            .map_err(e)?
+            .sin()
+            .map_err(e)?
+            .std_axes(&[0])
+            .map_err(e)?,
+        x.t().map_err(e)?.max().map_err(e)?,
+    ];
+    for (i, expression) in expressions.iter().enumerate() {
+        let there = expression
+            .compute(&runner)
+            .map_err(|e| e.to_string())?
+            .to_array::<f64>();
+        let here = expression
+            .compute(&local)
+            .map_err(|e| e.to_string())?
+            .to_array::<f64>();
+        let close = there.shape() == here.shape()
+            && there
+                .iter()
+                .zip(here.iter())
+                .all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()));
+        check(close, || {
+            format!("expression {i}: {there} instead of {here}")
+        })?;
+    }
+    runner.release_before(i64::MAX).map_err(|e| e.to_string())
 }
