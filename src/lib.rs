@@ -17,5 +17,6 @@ pub use doreisa_sched as sched;
 pub fn registry() -> core::Registry {
     let mut registry = core::Registry::new();
     sched::cluster::register(&mut registry, array::kernels());
+    insitu::register(&mut registry);
     registry
 }

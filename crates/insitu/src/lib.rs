@@ -1,4 +1,28 @@
-//! doreisa-insitu: the Doreisa-level API: simulation clients that publish chunks,
-//! analytics runners with windows and callbacks, iteration preparation, steering.
+//! doreisa-insitu: what a simulation developer and an analyst use. The simulation side
+//! ([`Client`], one per rank, through a [`Bridge`] per node and process) declares and
+//! publishes chunks, reads steering values and closes; the analytics side
+//! ([`Analytics`]) runs callbacks over windows of arrays as timesteps complete,
+//! prepares iterations ahead, and sets steering values. A [`Session`] starts the
+//! actors both sides meet at (a coordinator, one scheduling actor per node).
 //!
-//! Built on `doreisa-array`. It must not depend on the CLI.
+//! Built on `doreisa-array`, `doreisa-sched` and `doreisa-core`. It must not depend on
+//! the CLI, nor on MPI (communicators come in through [`Communicator`]).
+
+pub mod analytics;
+pub mod bridge;
+pub mod client;
+pub mod comm;
+pub mod coordinator;
+pub mod decl;
+pub mod error;
+pub mod session;
+pub mod triggers;
+
+pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
+pub use bridge::{Bridge, BridgeOptions};
+pub use client::{Client, Preprocess, Published};
+pub use comm::{Communicator, ThreadGroup};
+pub use coordinator::register;
+pub use decl::{AheadPolicy, ArrayMeta, ChunkDecl, Trigger, Window};
+pub use error::{InsituError, Result};
+pub use session::{Session, SessionInfo};

@@ -80,6 +80,9 @@ doreisa_core::actor! {
         fn release(&mut self, keys: Vec<SourceKey>) -> usize {
             self.scheduler.release(&keys)
         }
+        fn release_arrays_before(&mut self, marks: Vec<(String, i64)>) -> usize {
+            marks.iter().map(|(array, t)| self.scheduler.release_array_before(array, *t)).sum()
+        }
         fn release_before(&mut self, timestep: i64) -> usize {
             self.scheduler.release_before(timestep)
         }

@@ -10,5 +10,5 @@ pub mod shared;
 pub mod state;
 
 pub use actor::{SchedulingActor, SchedulingActorHandle};
-pub use runner::{ClusterRunner, Strategy};
+pub use runner::{ClusterRunner, Strategy, start_actors};
 pub use shared::{SchedShared, register};

@@ -36,6 +36,25 @@ impl Strategy {
     }
 }
 
+/// Starts a scheduling actor on each of `nodes` and waits until they run (a failed
+/// start shows here, and nothing can call them before they exist).
+pub fn start_actors(
+    driver: &Worker,
+    nodes: &[NodeId],
+) -> Result<Vec<(NodeId, SchedulingActorHandle)>, SchedError> {
+    let mut actors = Vec::new();
+    for &node in nodes {
+        actors.push((
+            node,
+            SchedulingActor::create(driver, TaskOptions::on(node), node)?,
+        ));
+    }
+    for (_, actor) in &actors {
+        driver.get(actor.actor.created())?;
+    }
+    Ok(actors)
+}
+
 /// Where chunks of arrays and persisted outputs are.
 #[derive(Default)]
 struct Layout {
@@ -67,16 +86,17 @@ impl ClusterRunner {
         nodes: &[NodeId],
         strategy: Strategy,
     ) -> Result<Self, SchedError> {
+        Self::with_actors(driver, start_actors(driver, nodes)?, strategy)
+    }
+
+    /// A runner over scheduling actors started earlier (see [`start_actors`]).
+    pub fn with_actors(
+        driver: &Worker,
+        actors: Vec<(NodeId, SchedulingActorHandle)>,
+        strategy: Strategy,
+    ) -> Result<Self, SchedError> {
         let shared = SchedShared::of(driver.registry())?;
-        let mut actors = FxHashMap::default();
-        for &node in nodes {
-            let actor = SchedulingActor::create(driver, TaskOptions::on(node), node)?;
-            actors.insert(node, actor);
-        }
-        // Running before anything refers to them (and a failed start shows here).
-        for actor in actors.values() {
-            driver.get(actor.actor.created())?;
-        }
+        let actors: FxHashMap<NodeId, SchedulingActorHandle> = actors.into_iter().collect();
         Ok(ClusterRunner {
             driver: driver.clone(),
             shared,
@@ -157,6 +177,20 @@ impl ClusterRunner {
     pub fn release_before(&self, timestep: i64) -> Result<(), SchedError> {
         for actor in self.actors.values() {
             actor.release_before(&self.driver, timestep)?;
+        }
+        Ok(())
+    }
+
+    /// Drops, on every node, the published sources of each array older than its mark.
+    pub fn release_arrays_before(&self, marks: &[(Arc<str>, i64)]) -> Result<(), SchedError> {
+        let marks: Vec<(String, i64)> = marks.iter().map(|(a, t)| (a.to_string(), *t)).collect();
+        for actor in self.actors.values() {
+            let arg = self.driver.task_arg(Arg::Value(marks.clone()))?;
+            self.driver.call_method_at(
+                actor.actor.address(),
+                "release_arrays_before",
+                vec![arg],
+            )?;
         }
         Ok(())
     }

@@ -62,6 +62,9 @@ pub struct NodeScheduler<R> {
     me: NodeId,
     plans: FxHashMap<u64, Arc<Plan>>,
     sources: BTreeMap<SourceKey, R>,
+    /// Keys of `sources` that are persisted outputs: only an explicit `release` drops
+    /// them, never `release_before` (their timestep is not the simulation's).
+    persisted: FxHashSet<SourceKey>,
     runs: FxHashMap<u64, RunState<R>>,
 }
 
@@ -71,6 +74,7 @@ impl<R: Clone> NodeScheduler<R> {
             me,
             plans: FxHashMap::default(),
             sources: BTreeMap::new(),
+            persisted: FxHashSet::default(),
             runs: FxHashMap::default(),
         }
     }
@@ -145,14 +149,30 @@ impl<R: Clone> NodeScheduler<R> {
 
     pub fn release(&mut self, keys: &[SourceKey]) -> usize {
         keys.iter()
-            .filter(|k| self.sources.remove(k).is_some())
+            .filter(|k| {
+                self.persisted.remove(*k);
+                self.sources.remove(*k).is_some()
+            })
             .count()
     }
 
-    /// Drops sources older than `timestep`; returns how many.
+    /// Drops published sources older than `timestep` (not persisted outputs); returns
+    /// how many.
     pub fn release_before(&mut self, timestep: i64) -> usize {
         let before = self.sources.len();
-        self.sources.retain(|key, _| key.timestep >= timestep);
+        let persisted = &self.persisted;
+        self.sources
+            .retain(|key, _| key.timestep >= timestep || persisted.contains(key));
+        before - self.sources.len()
+    }
+
+    /// Drops the published sources of `array` older than `timestep`; returns how many.
+    pub fn release_array_before(&mut self, array: &str, timestep: i64) -> usize {
+        let before = self.sources.len();
+        let persisted = &self.persisted;
+        self.sources.retain(|key, _| {
+            &*key.array != array || key.timestep >= timestep || persisted.contains(key)
+        });
         before - self.sources.len()
     }
 
@@ -211,6 +231,7 @@ impl<R: Clone> NodeScheduler<R> {
             return;
         };
         let key = |s: usize| plan.source_key(s, request.timestep);
+        let mut persisted_here = false;
 
         // Sources held here that other nodes' fragments read.
         let mut by_node: FxHashMap<NodeId, Vec<(usize, R)>> = FxHashMap::default();
@@ -299,7 +320,9 @@ impl<R: Clone> NodeScheduler<R> {
                 if let Some(keys) = &request.persist {
                     for (position, r) in positions.iter().zip(refs) {
                         if let Some(key) = keys.get(*position as usize) {
+                            self.persisted.insert(key.clone());
                             self.sources.insert(key.clone(), r);
+                            persisted_here = true;
                         }
                     }
                 }
@@ -312,6 +335,13 @@ impl<R: Clone> NodeScheduler<R> {
             .all(|(i, f)| f.node != me || state.submitted.contains(&i));
         if !mine_done || sources_pending {
             self.runs.insert(run, state);
+        }
+        // Runs that wait for these persisted outputs as sources go on now.
+        if persisted_here {
+            let waiting: Vec<u64> = self.runs.keys().copied().filter(|&r| r != run).collect();
+            for other in waiting {
+                self.advance(other, runtime);
+            }
         }
     }
 }
@@ -512,6 +542,54 @@ mod tests {
         assert!(schedulers.iter().all(|s| s.active_runs() == 0));
     }
 
+    /// A one-node plan `id`: one task over `source`.
+    fn one_task_plan(id: u64, source: SourceKey) -> Arc<Plan> {
+        let mut graph = TaskGraph::default();
+        let s = graph.source(source);
+        let Input::Task(t) = graph.task("leaf", vec![], vec![s]) else {
+            unreachable!()
+        };
+        graph.outputs = vec![t];
+        let nodes = vec![NodeId(0)];
+        let assignment = greedy(&graph, &nodes, &nodes);
+        Arc::new(Plan::new(id, Arc::new(graph), &assignment, nodes))
+    }
+
+    #[test]
+    fn a_run_waiting_for_a_persisted_output_goes_on_when_it_is_computed() {
+        let kept = SourceKey {
+            array: "kept".into(),
+            timestep: 0,
+            chunk: vec![0],
+        };
+        let (producer, reader) = (one_task_plan(1, key(0, 5)), one_task_plan(2, kept.clone()));
+        let mut n0 = NodeScheduler::new(NodeId(0));
+        n0.install(producer);
+        n0.install(reader);
+        let mut r0 = Recorder::default();
+        let run = |plan, run, timestep, persist: Option<Vec<SourceKey>>| RunRequest {
+            plan,
+            run,
+            timestep,
+            deliver: if persist.is_none() {
+                Some((NodeId(0), 1))
+            } else {
+                None
+            },
+            persist,
+            release_before: None,
+        };
+        // The reader asks first: its source is not there yet.
+        n0.run(run(2, 20, 0, None), &mut r0);
+        n0.run(run(1, 10, 5, Some(vec![kept])), &mut r0);
+        assert!(r0.delivered.is_empty());
+        n0.publish(key(0, 5), "chunk".to_string(), &mut r0);
+        assert_eq!(r0.submitted.len(), 2, "the producer, then the reader");
+        assert_eq!(r0.submitted[1].1, vec!["n0f0s0".to_string()]);
+        assert_eq!(r0.delivered.len(), 1);
+        assert_eq!(n0.active_runs(), 0);
+    }
+
     #[test]
     fn persisted_outputs_become_sources_and_release_drops_them() {
         let plan = two_node_plan(false);
@@ -537,8 +615,14 @@ mod tests {
         );
         assert!(r0.delivered.is_empty());
         assert_eq!(n0.source_count(), 5);
+        assert_eq!(n0.release_array_before("other", 11), 0);
+        assert_eq!(
+            n0.release_before(11),
+            4,
+            "published sources go, not the persisted one"
+        );
+        assert_eq!(n0.source_count(), 1);
         assert_eq!(n0.release(std::slice::from_ref(&kept)), 1);
-        assert_eq!(n0.release_before(11), 4);
         assert_eq!(n0.source_count(), 0);
     }
 }

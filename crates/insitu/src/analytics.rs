@@ -1,0 +1,449 @@
+//! The analytics side: callbacks over windows of arrays, run as timesteps complete,
+//! iteration preparation ahead of the data, and steering values for the simulation.
+//!
+//! [`Analytics::run`] consumes the session's events in order; the decisions (which
+//! callbacks run at which timestep, with which windows, what may be released) are made
+//! by [`Triggers`], plain state tested on its own.
+
+use crate::coordinator::state::{Event, Progress};
+use crate::decl::{ArrayMeta, Trigger, Window};
+use crate::error::{InsituError, Result};
+use crate::session::Session;
+use crate::triggers::Triggers;
+use doreisa_array::{Array, Chunk};
+use doreisa_core::{ActorAddress, Arg, Worker};
+use doreisa_sched::GraphRunner;
+use doreisa_sched::cluster::{ClusterRunner, Strategy};
+use serde::Serialize;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a callback returns: any error is reported with its timestep.
+pub type CallbackResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+type CallbackFn = Box<dyn FnMut(&mut Context<'_>) -> CallbackResult + Send>;
+type PrepareFn = Box<dyn FnMut(&mut Context<'_>) -> CallbackResult<Box<dyn Any + Send>> + Send>;
+
+/// How the analytics runs.
+#[derive(Debug, Clone)]
+pub struct AnalyticsOptions {
+    pub strategy: Strategy,
+    /// A graph whose results do not arrive within this fails (a node died).
+    pub timeout: Duration,
+}
+
+impl Default for AnalyticsOptions {
+    fn default() -> Self {
+        AnalyticsOptions {
+            strategy: Strategy::Greedy,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Where analytics code sets steering values for the simulation.
+pub struct Steering {
+    driver: Worker,
+    coordinator: ActorAddress,
+    last: Mutex<BTreeMap<String, i64>>,
+}
+
+impl Steering {
+    /// Sets `key` to `value` for `timestep`; timesteps of a key must increase.
+    pub fn set<V: Serialize>(&self, key: &str, value: &V, timestep: i64) -> Result<()> {
+        {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(&before) = last.get(key)
+                && timestep <= before
+            {
+                return Err(InsituError::SteeringOrder {
+                    key: key.to_string(),
+                    timestep,
+                    last: before,
+                });
+            }
+            last.insert(key.to_string(), timestep);
+        }
+        let value = crate::client::encode_value(value)?;
+        let args = vec![
+            self.driver.task_arg(Arg::Value(key.to_string()))?,
+            self.driver.task_arg(Arg::Value(timestep))?,
+            self.driver.task_arg(Arg::Value(value))?,
+        ];
+        let set = self
+            .driver
+            .call_method_at(self.coordinator, "set_feedback", args)?;
+        let stored: std::result::Result<(), String> = self.driver.get(&set.cast())?;
+        stored.map_err(|message| InsituError::Runtime(doreisa_core::CoreError::Invalid(message)))
+    }
+}
+
+/// What a callback sees: its timestep, its windows, the runner, the steering handle.
+pub struct Context<'a> {
+    timestep: i64,
+    windows: BTreeMap<Arc<str>, Vec<Array>>,
+    runner: &'a ClusterRunner,
+    steering: &'a Steering,
+    prepared: Option<Box<dyn Any + Send>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn timestep(&self) -> i64 {
+        self.timestep
+    }
+
+    /// The window of `array`: its last timesteps (at most the window's size), oldest
+    /// first.
+    pub fn window(&self, array: &str) -> Result<&[Array]> {
+        self.windows
+            .get(array)
+            .map(Vec::as_slice)
+            .ok_or_else(|| InsituError::Undeclared(array.to_string()))
+    }
+
+    /// The newest timestep of `array` in this callback's window.
+    pub fn array(&self, array: &str) -> Result<&Array> {
+        self.window(array)?
+            .last()
+            .ok_or_else(|| InsituError::Undeclared(array.to_string()))
+    }
+
+    /// Where graphs run (for `compute` and `persist` on arrays).
+    pub fn runner(&self) -> &dyn GraphRunner {
+        self.runner
+    }
+
+    pub fn compute(&self, array: &Array) -> Result<Chunk> {
+        Ok(array.compute(self.runner)?)
+    }
+
+    pub fn persist(&self, array: &Array) -> Result<Array> {
+        Ok(array.persist(self.runner)?)
+    }
+
+    pub fn steering(&self) -> &Steering {
+        self.steering
+    }
+
+    /// Sets steering value `key` for this timestep.
+    pub fn set<V: Serialize>(&self, key: &str, value: &V) -> Result<()> {
+        self.steering.set(key, value, self.timestep)
+    }
+
+    /// What the preparation of this timestep returned (given to the first callback
+    /// that runs at it).
+    pub fn take_prepared<T: 'static>(&mut self) -> Option<T> {
+        let prepared = self.prepared.take()?;
+        match prepared.downcast::<T>() {
+            Ok(value) => Some(*value),
+            Err(other) => {
+                self.prepared = Some(other);
+                None
+            }
+        }
+    }
+}
+
+struct Callback {
+    name: String,
+    run: CallbackFn,
+}
+
+struct Preparation {
+    advance: i64,
+    windows: Vec<Window>,
+    run: PrepareFn,
+    results: BTreeMap<i64, Box<dyn Any + Send>>,
+    prepared_up_to: Option<i64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Timesteps at which at least one callback ran.
+    pub timesteps: usize,
+    /// Callback runs.
+    pub calls: usize,
+    /// The last timestep the simulation closed with (if it closed).
+    pub closed_at: Option<i64>,
+    /// Callback failures (the run went on after each).
+    pub errors: Vec<InsituError>,
+}
+
+/// The analytics of a session.
+pub struct Analytics {
+    session: Arc<Session>,
+    runner: ClusterRunner,
+    steering: Steering,
+    callbacks: Vec<Callback>,
+    triggers: Triggers,
+    preparation: Option<Preparation>,
+    metas: BTreeMap<Arc<str>, ArrayMeta>,
+}
+
+impl Analytics {
+    pub fn new(session: &Arc<Session>, options: AnalyticsOptions) -> Result<Analytics> {
+        let driver = session.driver().clone();
+        let runner =
+            ClusterRunner::with_actors(&driver, session.scheduler_handles(), options.strategy)?
+                .with_timeout(options.timeout);
+        Ok(Analytics {
+            steering: Steering {
+                driver,
+                coordinator: session.coordinator(),
+                last: Mutex::default(),
+            },
+            session: session.clone(),
+            runner,
+            callbacks: Vec::new(),
+            triggers: Triggers::default(),
+            preparation: None,
+            metas: BTreeMap::new(),
+        })
+    }
+
+    /// Registers `callback` on `windows`, run when all (or any) of their arrays have a
+    /// new timestep. Callbacks run in registration order.
+    pub fn register<F>(&mut self, name: &str, windows: Vec<Window>, trigger: Trigger, callback: F)
+    where
+        F: FnMut(&mut Context<'_>) -> CallbackResult + Send + 'static,
+    {
+        self.triggers.add(windows, trigger);
+        self.callbacks.push(Callback {
+            name: name.to_string(),
+            run: Box::new(callback),
+        });
+    }
+
+    /// Registers a preparation: called `advance` timesteps ahead, on windows whose
+    /// arrays do not exist yet; it builds and persists graphs, which start as the
+    /// chunks land. Its result goes to the first callback of that timestep
+    /// ([`Context::take_prepared`]). Timesteps are assumed consecutive.
+    pub fn prepare<T, F>(&mut self, advance: usize, windows: Vec<Window>, mut prepare: F)
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Context<'_>) -> CallbackResult<T> + Send + 'static,
+    {
+        self.preparation = Some(Preparation {
+            advance: advance as i64,
+            windows,
+            run: Box::new(move |ctx| prepare(ctx).map(|v| Box::new(v) as Box<dyn Any + Send>)),
+            results: BTreeMap::new(),
+            prepared_up_to: None,
+        });
+    }
+
+    /// The runner's scheduling figures, by node.
+    pub fn runner(&self) -> &ClusterRunner {
+        &self.runner
+    }
+
+    pub fn steering(&self) -> &Steering {
+        &self.steering
+    }
+
+    fn set_progress(&self, progress: Progress) {
+        let driver = self.session.driver();
+        let sent = driver.task_arg(Arg::Value(progress)).and_then(|arg| {
+            driver.call_method_at(self.session.coordinator(), "set_progress", vec![arg])
+        });
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot tell the simulation how far the analytics got");
+        }
+    }
+
+    /// Runs callbacks as timesteps complete, until the simulation closes. Errors of
+    /// callbacks are reported and the run goes on; errors of the simulation (timesteps
+    /// out of order, undeclared chunks) end it.
+    pub fn run(&mut self) -> Result<Report> {
+        let events = self.session.take_events().ok_or(InsituError::Closed)?;
+        self.set_progress(Progress {
+            done: None,
+            running: true,
+        });
+        let mut report = Report::default();
+        let outcome = loop {
+            let Ok(event) = events.recv() else {
+                break Err(InsituError::Closed);
+            };
+            match event {
+                Event::Declared {
+                    meta,
+                    position,
+                    node,
+                } => {
+                    self.runner.place(&meta.name, &position, node);
+                    self.metas.insert(meta.name.clone(), meta);
+                }
+                Event::Complete { array, timestep } => {
+                    if let Err(e) = self.complete(&array, timestep, &mut report) {
+                        break Err(e);
+                    }
+                }
+                Event::Error(error) => break Err(error),
+                Event::Closed { timestep } => {
+                    report.closed_at = Some(timestep);
+                    break Ok(());
+                }
+            }
+        };
+        let done = self.triggers.done();
+        self.set_progress(Progress {
+            done,
+            running: false,
+        });
+        if let Some(preparation) = &mut self.preparation {
+            preparation.results.clear();
+        }
+        outcome.map(|()| report)
+    }
+
+    /// `array` completed `timestep`: runs what it triggers, prepares ahead, releases.
+    fn complete(&mut self, array: &Arc<str>, timestep: i64, report: &mut Report) -> Result<()> {
+        self.prepare_up_to(timestep, report);
+        let calls = self.triggers.complete(array, timestep);
+        if !calls.is_empty() {
+            report.timesteps += 1;
+        }
+        let mut prepared = self
+            .preparation
+            .as_mut()
+            .and_then(|p| p.results.remove(&timestep));
+        for call in calls {
+            let windows = self.windows(&call.windows)?;
+            let mut ctx = Context {
+                timestep: call.timestep,
+                windows,
+                runner: &self.runner,
+                steering: &self.steering,
+                prepared: prepared.take(),
+            };
+            let callback = &mut self.callbacks[call.callback];
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (callback.run)(&mut ctx)));
+            prepared = ctx.prepared.take();
+            report.calls += 1;
+            if let Some(message) = failure(outcome) {
+                let error = InsituError::Callback {
+                    callback: callback.name.clone(),
+                    timestep: call.timestep,
+                    message,
+                };
+                tracing::error!(%error, "an analytics callback failed; the run goes on");
+                report.errors.push(error);
+            }
+        }
+        let marks = self.triggers.release_marks();
+        if !marks.is_empty() {
+            self.runner.release_arrays_before(&marks)?;
+        }
+        self.set_progress(Progress {
+            done: self.triggers.done(),
+            running: true,
+        });
+        Ok(())
+    }
+
+    /// Calls the preparation for the timesteps up to `now + advance` not yet prepared.
+    fn prepare_up_to(&mut self, now: i64, report: &mut Report) {
+        let Some(mut preparation) = self.preparation.take() else {
+            return;
+        };
+        let first = preparation.prepared_up_to.map_or(now, |p| p + 1);
+        for timestep in first.max(now)..=now + preparation.advance {
+            preparation.prepared_up_to = Some(timestep);
+            let outcome = self
+                .windows_at(&preparation.windows, timestep)
+                .map(|windows| {
+                    let mut ctx = Context {
+                        timestep,
+                        windows,
+                        runner: &self.runner,
+                        steering: &self.steering,
+                        prepared: None,
+                    };
+                    std::panic::catch_unwind(AssertUnwindSafe(|| (preparation.run)(&mut ctx)))
+                });
+            let message = match outcome {
+                Ok(Ok(Ok(result))) => {
+                    preparation.results.insert(timestep, result);
+                    continue;
+                }
+                Ok(Ok(Err(e))) => e.to_string(),
+                Ok(Err(panic)) => panic_message(panic),
+                Err(e) => e.to_string(),
+            };
+            let error = InsituError::Callback {
+                callback: "prepare".into(),
+                timestep,
+                message,
+            };
+            tracing::error!(%error, "the iteration preparation failed");
+            report.errors.push(error);
+        }
+        self.preparation = Some(preparation);
+    }
+
+    /// The arrays of `windows` as the triggers chose them (timesteps, oldest first).
+    fn windows(&self, windows: &[(Arc<str>, Vec<i64>)]) -> Result<BTreeMap<Arc<str>, Vec<Array>>> {
+        windows
+            .iter()
+            .map(|(name, timesteps)| {
+                let arrays = timesteps
+                    .iter()
+                    .map(|&t| self.source(name, t))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((name.clone(), arrays))
+            })
+            .collect()
+    }
+
+    /// Windows ending at a future `timestep` (for preparation).
+    fn windows_at(
+        &self,
+        windows: &[Window],
+        timestep: i64,
+    ) -> Result<BTreeMap<Arc<str>, Vec<Array>>> {
+        let chosen: Vec<(Arc<str>, Vec<i64>)> = windows
+            .iter()
+            .map(|w| {
+                let first = self.triggers.first_timestep(&w.array).unwrap_or(timestep);
+                let start = (timestep - w.size as i64 + 1).max(first);
+                (w.array.clone(), (start..=timestep).collect())
+            })
+            .collect();
+        self.windows(&chosen)
+    }
+
+    fn source(&self, name: &Arc<str>, timestep: i64) -> Result<Array> {
+        let meta = self
+            .metas
+            .get(name)
+            .ok_or_else(|| InsituError::Undeclared(name.to_string()))?;
+        Ok(Array::source(
+            name,
+            timestep,
+            &meta.global_shape,
+            meta.grid()?,
+            meta.dtype,
+        )?)
+    }
+}
+
+fn failure(outcome: std::thread::Result<CallbackResult>) -> Option<String> {
+    match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(panic) => Some(panic_message(panic)),
+    }
+}
+
+fn panic_message(panic: Box<dyn Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .map_or_else(|| "panicked".to_string(), |m| format!("panicked: {m}"))
+}

@@ -1,0 +1,316 @@
+//! A bridge: the publishing side of one node in one process, shared by the ranks that
+//! run there. Each rank's chunk is stored beside the node (no copy when the buffer is
+//! handed over); once every rank of the bridge published an array's timestep, the
+//! node's chunks go to its scheduling actor and are announced to the coordinator, one
+//! message each. Back-pressure keeps the simulation at most `max_ahead` timesteps
+//! ahead of the analytics.
+
+use crate::coordinator::state::Progress;
+use crate::decl::{AheadPolicy, ChunkDecl};
+use crate::error::{InsituError, Result};
+use crate::session::SessionInfo;
+use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
+use doreisa_sched::SourceKey;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How a bridge behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct BridgeOptions {
+    /// How many timesteps the simulation may run ahead of the analytics.
+    pub max_ahead: i64,
+    pub policy: AheadPolicy,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        BridgeOptions {
+            max_ahead: 2,
+            policy: AheadPolicy::Block,
+        }
+    }
+}
+
+/// A node's chunks of one timestep, as its ranks publish them.
+type NodeChunks = Vec<(SourceKey, ObjectRef<Blob>)>;
+
+struct BridgeState {
+    /// Ranks of this bridge publishing each array.
+    publishers: BTreeMap<Arc<str>, usize>,
+    /// Ranks attached so far: nothing is flushed before all are (a node's timestep is
+    /// complete only once every rank that will publish it has said so).
+    attached: usize,
+    pending: BTreeMap<(Arc<str>, i64), NodeChunks>,
+    closed: usize,
+    close_sent: bool,
+    progress: Progress,
+    /// A background question about the analytics' progress.
+    asked: Option<ObjectRef<Progress>>,
+    first_timestep: Option<i64>,
+}
+
+/// The publishing side of one node in one process.
+pub struct Bridge {
+    worker: Worker,
+    node: NodeId,
+    coordinator: ActorAddress,
+    scheduler: ActorAddress,
+    id: u64,
+    ranks: usize,
+    options: BridgeOptions,
+    state: Mutex<BridgeState>,
+}
+
+impl Bridge {
+    /// A bridge for `ranks` ranks publishing beside the node of `beside`.
+    pub fn start(
+        beside: &Worker,
+        info: &SessionInfo,
+        ranks: usize,
+        options: BridgeOptions,
+    ) -> Result<Arc<Bridge>> {
+        let node = beside.node();
+        let scheduler = info.scheduler(node).ok_or(InsituError::Runtime(
+            doreisa_core::CoreError::UnknownNode(node),
+        ))?;
+        let registered = beside.call_method_at(info.coordinator, "register_bridge", Vec::new())?;
+        let id: u64 = beside.get(&registered.cast())?;
+        Ok(Arc::new(Bridge {
+            worker: beside.clone(),
+            node,
+            coordinator: info.coordinator,
+            scheduler,
+            id,
+            ranks: ranks.max(1),
+            options,
+            state: Mutex::new(BridgeState {
+                publishers: BTreeMap::new(),
+                attached: 0,
+                pending: BTreeMap::new(),
+                closed: 0,
+                close_sent: false,
+                progress: Progress::default(),
+                asked: None,
+                first_timestep: None,
+            }),
+        }))
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    pub(crate) fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BridgeState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn call(
+        &self,
+        actor: ActorAddress,
+        method: &str,
+        args: Vec<doreisa_core::runtime::worker::TaskArgument>,
+    ) -> Result<ObjectRef<()>> {
+        Ok(self.worker.call_method_at(actor, method, args)?)
+    }
+
+    /// A rank of this bridge declares the chunks it will publish.
+    pub(crate) fn attach(&self, decls: &[ChunkDecl]) -> Result<()> {
+        let args = vec![
+            self.worker.task_arg(Arg::Value(decls.to_vec()))?,
+            self.worker.task_arg(Arg::Value(self.node))?,
+        ];
+        self.call(self.coordinator, "declare", args)?;
+        let ready = {
+            let mut state = self.lock();
+            for decl in decls {
+                *state.publishers.entry(decl.meta.name.clone()).or_default() += 1;
+            }
+            state.attached += 1;
+            if state.attached == self.ranks {
+                // Ranks that published before the last one attached waited for it.
+                let publishers = state.publishers.clone();
+                let complete: Vec<(Arc<str>, i64)> = state
+                    .pending
+                    .iter()
+                    .filter(|((array, _), chunks)| {
+                        chunks.len() >= publishers.get(array).copied().unwrap_or(1)
+                    })
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                complete
+                    .into_iter()
+                    .filter_map(|key| state.pending.remove(&key).map(|chunks| (key, chunks)))
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        for ((array, timestep), chunks) in ready {
+            self.flush(&array, timestep, chunks)?;
+        }
+        Ok(())
+    }
+
+    /// Whether timestep `timestep` may be published now: waits while the analytics is
+    /// too far behind (`Block`), or says no (`DropNewest`). While the last answer shows
+    /// room to spare, it is refreshed in the background (no round trip on the publishing
+    /// path); near the bound, or before the analytics runs, it is asked for at once.
+    pub(crate) fn room_for(&self, timestep: i64) -> Result<bool> {
+        let first = *self.lock().first_timestep.get_or_insert(timestep);
+        let max_ahead = self.options.max_ahead;
+        let ahead = move |p: Progress| timestep - p.done.unwrap_or(first - 1);
+        self.collect_refresh()?;
+        let cached = self.lock().progress;
+        if cached.running && ahead(cached) < max_ahead {
+            self.refresh()?;
+            return Ok(true);
+        }
+        let mut pause = Duration::from_micros(50);
+        loop {
+            let asked = self.call(self.coordinator, "progress", Vec::new())?;
+            let progress: Progress = self.worker.get(&asked.cast())?;
+            self.lock().progress = progress;
+            if !progress.running || ahead(progress) <= max_ahead {
+                return Ok(true);
+            }
+            if self.options.policy == AheadPolicy::DropNewest {
+                return Ok(false);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    /// Asks for the analytics' progress in the background (one question at a time).
+    fn refresh(&self) -> Result<()> {
+        if self.lock().asked.is_some() {
+            return Ok(());
+        }
+        let asked = self.call(self.coordinator, "progress", Vec::new())?;
+        self.lock().asked = Some(asked.cast());
+        Ok(())
+    }
+
+    /// Takes the answer of a background question, if it arrived.
+    fn collect_refresh(&self) -> Result<()> {
+        let Some(asked) = self.lock().asked.take() else {
+            return Ok(());
+        };
+        let ready = self
+            .worker
+            .wait(std::slice::from_ref(&asked), 1, Duration::ZERO)?;
+        if ready.0.is_empty() {
+            self.lock().asked = Some(asked);
+        } else {
+            let progress: Progress = self.worker.get(&asked)?;
+            self.lock().progress = progress;
+        }
+        Ok(())
+    }
+
+    /// A rank published its chunk `key` (stored beside the node as `chunk`).
+    pub(crate) fn published(&self, key: SourceKey, chunk: ObjectRef<Blob>) -> Result<()> {
+        let array = key.array.clone();
+        let timestep = key.timestep;
+        let ready = {
+            let mut state = self.lock();
+            let publishers = state.publishers.get(&array).copied().unwrap_or(1);
+            let attached = state.attached == self.ranks;
+            let pending = state.pending.entry((array.clone(), timestep)).or_default();
+            pending.push((key, chunk));
+            if attached && pending.len() >= publishers {
+                state.pending.remove(&(array.clone(), timestep))
+            } else {
+                None
+            }
+        };
+        if let Some(chunks) = ready {
+            self.flush(&array, timestep, chunks)?;
+        }
+        Ok(())
+    }
+
+    /// Hands a node's chunks of a timestep to its scheduling actor, then announces them.
+    fn flush(&self, array: &str, timestep: i64, chunks: NodeChunks) -> Result<()> {
+        let positions: Vec<Vec<u32>> = chunks.iter().map(|(k, _)| k.chunk.clone()).collect();
+        let args = vec![self.worker.task_arg(Arg::Value(chunks))?];
+        self.call(self.scheduler, "publish_many", args)?;
+        let args = vec![
+            self.worker.task_arg(Arg::Value(array.to_string()))?,
+            self.worker.task_arg(Arg::Value(timestep))?,
+            self.worker.task_arg(Arg::Value(positions))?,
+        ];
+        self.call(self.coordinator, "announce", args)?;
+        Ok(())
+    }
+
+    /// A rank is done; the last one tells the coordinator.
+    pub(crate) fn rank_closed(&self, timestep: i64) -> Result<()> {
+        let send = {
+            let mut state = self.lock();
+            state.closed += 1;
+            let send = state.closed >= self.ranks && !state.close_sent;
+            state.close_sent |= send;
+            send
+        };
+        if send {
+            let args = vec![
+                self.worker.task_arg(Arg::Value(self.id))?,
+                self.worker.task_arg(Arg::Value(timestep))?,
+            ];
+            self.call(self.coordinator, "close", args)?;
+        }
+        Ok(())
+    }
+
+    /// Asks the coordinator for steering value `key` at `timestep` (the latest one
+    /// with `None`), waiting up to `wait` for the analytics to set one that recent.
+    pub(crate) fn feedback(
+        &self,
+        key: &str,
+        timestep: Option<i64>,
+        wait: Option<Duration>,
+    ) -> Result<Option<Vec<u8>>> {
+        let deadline = wait.map(|w| Instant::now() + w);
+        let mut pause = Duration::from_micros(100);
+        loop {
+            // The newest timestep set, asked first: if it is past `t` and `t` has no
+            // value after it, the analytics skipped `t` (the default applies).
+            let latest: Option<i64> = match (deadline, timestep) {
+                (Some(_), Some(_)) => {
+                    let args = vec![self.worker.task_arg(Arg::Value(key.to_string()))?];
+                    let latest = self.call(self.coordinator, "feedback_latest", args)?;
+                    self.worker.get(&latest.cast())?
+                }
+                _ => None,
+            };
+            let args = vec![
+                self.worker.task_arg(Arg::Value(key.to_string()))?,
+                self.worker.task_arg(Arg::Value(timestep))?,
+            ];
+            let asked = self.call(self.coordinator, "feedback", args)?;
+            let found: Option<(i64, Vec<u8>)> = self.worker.get(&asked.cast())?;
+            if let Some((_, value)) = found {
+                return Ok(Some(value));
+            }
+            let Some(deadline) = deadline else {
+                return Ok(None);
+            };
+            if let (Some(t), Some(latest)) = (timestep, latest)
+                && latest >= t
+            {
+                return Ok(None);
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+}

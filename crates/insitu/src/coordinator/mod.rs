@@ -1,0 +1,105 @@
+//! The coordinator: one actor per session, on the analytics' node. Bridges declare
+//! their chunks and announce each node's chunks of a timestep in one message; it tells
+//! the analytics (through a channel of the analytics' process) when a timestep of an
+//! array is complete, keeps steering values, and answers how far the analytics got.
+
+pub mod state;
+
+use crate::decl::ChunkDecl;
+use doreisa_core::{NodeId, Worker};
+use rustc_hash::FxHashMap;
+use state::{CoordinatorState, Event, Progress};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
+
+/// The in situ layer's state in one process (a registry extension): where each
+/// session's events go.
+#[derive(Default)]
+pub struct InsituShared {
+    sessions: Mutex<FxHashMap<u64, mpsc::Sender<Event>>>,
+    next: AtomicU64,
+}
+
+impl InsituShared {
+    /// A new session's id and where its events arrive.
+    pub fn open(&self) -> (u64, mpsc::Receiver<Event>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = mpsc::channel();
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        (id, rx)
+    }
+
+    pub fn close(&self, id: u64) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    fn emit(&self, id: u64, events: Vec<Event>) {
+        let sender = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        if let Some(sender) = sender {
+            for event in events {
+                let _ = sender.send(event);
+            }
+        }
+    }
+}
+
+/// Registers the in situ layer's actor classes and state.
+pub fn register(registry: &mut doreisa_core::Registry) {
+    registry.insert_extension(InsituShared::default());
+    Coordinator::register(registry);
+}
+
+fn emit(session: u64, events: Vec<Event>) -> u32 {
+    let count = events.len() as u32;
+    if events.is_empty() {
+        return 0;
+    }
+    match Worker::current().and_then(|w| w.registry().extension::<InsituShared>()) {
+        Some(shared) => shared.emit(session, events),
+        None => tracing::error!("the in situ layer is not registered on the coordinator's node"),
+    }
+    count
+}
+
+doreisa_core::actor! {
+    /// A session's coordinator (see the module).
+    pub struct Coordinator handle CoordinatorHandle { session: u64, state: CoordinatorState }
+    impl {
+        fn new(session: u64, feedback_keep: u64) -> Self {
+            Coordinator { session, state: CoordinatorState::new(feedback_keep as usize) }
+        }
+        fn register_bridge(&mut self) -> u64 { self.state.register_bridge() }
+        fn declare(&mut self, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
+            let events = decls.into_iter().flat_map(|d| self.state.declare(d, node)).collect();
+            emit(self.session, events)
+        }
+        fn announce(&mut self, array: String, timestep: i64, positions: Vec<Vec<u32>>) -> u32 {
+            let events = self.state.announce(&array, timestep, positions);
+            emit(self.session, events)
+        }
+        fn close(&mut self, bridge: u64, timestep: i64) -> u32 {
+            let events = self.state.close(bridge, timestep);
+            emit(self.session, events)
+        }
+        fn set_feedback(&mut self, key: String, timestep: i64, value: Vec<u8>) -> Result<(), String> {
+            self.state.set_feedback(&key, timestep, value).map_err(|e| e.to_string())
+        }
+        fn feedback(&mut self, key: String, timestep: Option<i64>) -> Option<(i64, Vec<u8>)> {
+            self.state.feedback(&key, timestep)
+        }
+        fn feedback_latest(&mut self, key: String) -> Option<i64> { self.state.feedback_latest(&key) }
+        fn set_progress(&mut self, progress: Progress) -> u32 { self.state.set_progress(progress); 0 }
+        fn progress(&mut self) -> Progress { self.state.progress() }
+    }
+}

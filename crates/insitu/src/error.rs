@@ -1,0 +1,56 @@
+//! The error type of doreisa-insitu.
+
+/// What can go wrong between a simulation and its analytics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InsituError {
+    #[error("array {0:?} was not declared by this rank")]
+    Undeclared(String),
+    #[error("array {array:?}: {message}")]
+    BadDeclaration { array: String, message: String },
+    #[error(
+        "array {array:?}: chunk of shape {got:?} and dtype {got_dtype}, declared {expected:?} {expected_dtype}"
+    )]
+    BadChunk {
+        array: String,
+        got: Vec<usize>,
+        got_dtype: String,
+        expected: Vec<usize>,
+        expected_dtype: String,
+    },
+    #[error("array {array:?}: timestep {timestep} after {last}: timesteps must not go back")]
+    OutOfOrder {
+        array: String,
+        timestep: i64,
+        last: i64,
+    },
+    #[error("array {array:?}: chunk {chunk:?} of timestep {timestep} sent twice")]
+    Duplicate {
+        array: String,
+        chunk: Vec<u32>,
+        timestep: i64,
+    },
+    #[error(
+        "steering key {key:?}: timestep {timestep} after {last}: set values in increasing timesteps"
+    )]
+    SteeringOrder {
+        key: String,
+        timestep: i64,
+        last: i64,
+    },
+    #[error("callback {callback} failed at timestep {timestep}: {message}")]
+    Callback {
+        callback: String,
+        timestep: i64,
+        message: String,
+    },
+    #[error("the session is closed")]
+    Closed,
+    #[error(transparent)]
+    Array(#[from] doreisa_array::ArrayError),
+    #[error(transparent)]
+    Sched(#[from] doreisa_sched::SchedError),
+    #[error(transparent)]
+    Runtime(#[from] doreisa_core::CoreError),
+}
+
+pub type Result<T, E = InsituError> = std::result::Result<T, E>;

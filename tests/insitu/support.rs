@@ -1,0 +1,121 @@
+//! A simulation for the in situ tests: ranks are threads, spread over the nodes of an
+//! embedded cluster, each publishing through the bridge of its node.
+
+use bytes::Bytes;
+use doreisa::array::{Chunk, DType};
+use doreisa::core::{Cluster, ClusterConfig, NodeId, Registry};
+use doreisa::insitu::{
+    ArrayMeta, Bridge, BridgeOptions, Client, Communicator, Published, Session, ThreadGroup,
+};
+use ndarray::{ArrayD, IxDyn};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// doreisa's registry, plus kernel `test.times_ten` (for preprocessing).
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    let mut kernels = doreisa::array::kernels();
+    kernels.register("test.times_ten", times_ten);
+    doreisa::sched::cluster::register(&mut registry, kernels);
+    doreisa::insitu::register(&mut registry);
+    registry
+}
+
+fn times_ten(_params: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
+    let chunk = Chunk::decode(&inputs[0]).map_err(|e| e.to_string())?;
+    Ok(Chunk::from(chunk.to_array::<i32>() * 10).encode())
+}
+
+pub fn cluster(nodes: usize) -> Cluster {
+    Cluster::start(
+        ClusterConfig::default().nodes(nodes).compute_threads(1),
+        registry(),
+    )
+    .unwrap()
+}
+
+/// A cluster and a session over all its nodes.
+pub fn session(nodes: usize) -> (Cluster, Arc<Session>) {
+    let cluster = cluster(nodes);
+    let session = Session::start(cluster.driver(), &cluster.nodes()).unwrap();
+    (cluster, session)
+}
+
+/// The peers' test array: a 2x2 grid of 1x1 int32 chunks, one per rank.
+pub fn grid_meta(name: &str) -> ArrayMeta {
+    ArrayMeta::new(name, &[2, 2], &[1, 1], DType::I32)
+}
+
+pub fn position(rank: usize) -> [u32; 2] {
+    [(rank / 2) as u32, (rank % 2) as u32]
+}
+
+/// Rank `rank`'s value at `timestep`: `(rank + 1) * timestep`, so a sum over the four
+/// ranks is `10 * timestep`.
+pub fn value(rank: usize, timestep: i64) -> Chunk {
+    let v = (rank as i32 + 1) * timestep as i32;
+    Chunk::from(ArrayD::from_elem(IxDyn(&[1, 1]), v))
+}
+
+/// One rank: its number, its bridge, its communicator.
+pub struct Rank {
+    pub rank: usize,
+    pub bridge: Arc<Bridge>,
+    pub comm: Arc<dyn Communicator>,
+}
+
+impl Rank {
+    /// This rank's client publishing `arrays`, with collective steering reads.
+    pub fn client(&self, arrays: Vec<Published>) -> Client {
+        Client::new(self.bridge.clone(), arrays)
+            .unwrap()
+            .with_communicator(self.comm.clone())
+    }
+}
+
+/// Starts `ranks` ranks (rank `r` on node `r % nodes`), each running `body`.
+pub fn simulate<F>(
+    cluster: &Cluster,
+    session: &Arc<Session>,
+    ranks: usize,
+    options: BridgeOptions,
+    body: F,
+) -> Vec<JoinHandle<()>>
+where
+    F: Fn(Rank) + Send + Sync + 'static,
+{
+    let nodes: Vec<NodeId> = session.nodes();
+    let bridges: Vec<Arc<Bridge>> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, &node)| {
+            let on_node = (0..ranks).filter(|r| r % nodes.len() == i).count();
+            let beside = cluster.worker_on(node).unwrap();
+            session.bridge(&beside, on_node, options).unwrap()
+        })
+        .collect();
+    let group = ThreadGroup::new(ranks);
+    let body = Arc::new(body);
+    (0..ranks)
+        .map(|rank| {
+            let rank = Rank {
+                rank,
+                bridge: bridges[rank % bridges.len()].clone(),
+                comm: group.rank(rank),
+            };
+            let body = body.clone();
+            std::thread::spawn(move || body(rank))
+        })
+        .collect()
+}
+
+/// The sum of `chunk` as an f64, whatever its dtype.
+pub fn total(chunk: &Chunk) -> f64 {
+    chunk.cast(DType::F64).to_array::<f64>().sum()
+}
+
+pub fn join(ranks: Vec<JoinHandle<()>>) {
+    for rank in ranks {
+        rank.join().expect("a rank failed");
+    }
+}
