@@ -758,3 +758,38 @@ fn chunks_are_released_every_iteration_with_nothing_spilled() {
         assert_eq!(stats.spills, 0, "node {node:?}: {stats:?}");
     }
 }
+
+#[test]
+fn slices_publish_like_chunks_and_are_checked_alike() {
+    let (cluster, session) = sim::session(1);
+    let ranks = simulate(&cluster, &session, 1, BridgeOptions::default(), |rank| {
+        let meta = ArrayMeta::new("s", &[2, 3], &[2, 3], DType::F64);
+        let mut client = rank.client(vec![Published::new(meta, &[0, 0]).unwrap()]);
+        let data: Vec<f64> = (0..6).map(f64::from).collect();
+        assert!(client.publish_slice("s", 0, &data).unwrap());
+        let short = client.publish_slice("s", 1, &data[..5]).unwrap_err();
+        assert!(matches!(short, InsituError::BadChunk { .. }), "{short}");
+        let ints = client.publish_slice("s", 1, &[1i32; 6]).unwrap_err();
+        assert!(matches!(ints, InsituError::BadChunk { .. }), "{ints}");
+        assert!(client.publish_slice("s", 1, &data).unwrap());
+        let stats = client.stats();
+        assert_eq!((stats.published, stats.dropped), (2, 0));
+        client.close(1).unwrap();
+    });
+    let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    analytics.register("s", vec!["s".into()], Trigger::All, move |ctx| {
+        let chunk = ctx.compute(ctx.array("s")?)?;
+        out.lock()
+            .unwrap()
+            .push((chunk.shape().to_vec(), total(&chunk)));
+        Ok(())
+    });
+    analytics.run().unwrap();
+    sim::join(ranks);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(vec![2, 3], 15.0), (vec![2, 3], 15.0)]
+    );
+}

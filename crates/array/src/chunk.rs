@@ -154,6 +154,29 @@ impl Chunk {
         with_chunk!(Chunk, self, a => encode_view(a.view()))
     }
 
+    /// The size of the encoding of a chunk of `shape` and dtype `dtype`.
+    pub fn encoded_len(dtype: DType, shape: &[usize]) -> usize {
+        8 + 8 * shape.len() + shape.iter().product::<usize>() * dtype.size()
+    }
+
+    /// Appends to `out` the encoding of the C-ordered elements `data` of shape `shape`
+    /// (what [`Chunk::encode`] gives for that chunk), without building the chunk.
+    pub fn encode_slice_into<T: Element>(
+        shape: &[usize],
+        data: &[T],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if shape.iter().product::<usize>() != data.len() || shape.len() > MAX_CHUNK_NDIM {
+            return Err(ArrayError::ShapeMismatch {
+                op: "encode",
+                detail: format!("{} elements for shape {shape:?}", data.len()),
+            });
+        }
+        write_header(out, T::DTYPE, shape);
+        pod::extend(out, data);
+        Ok(())
+    }
+
     /// Decodes an encoded chunk (always copying the elements). Truncated, oversized
     /// or inconsistent input is an error.
     pub fn decode(bytes: &[u8]) -> Result<Chunk> {
@@ -329,12 +352,16 @@ fn header(dtype: DType, shape: &[usize], capacity: usize) -> Vec<u8> {
         "chunks have at most {MAX_CHUNK_NDIM} dimensions"
     );
     let mut out = Vec::with_capacity(8 + 8 * shape.len() + capacity);
+    write_header(&mut out, dtype, shape);
+    out
+}
+
+fn write_header(out: &mut Vec<u8>, dtype: DType, shape: &[usize]) {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[VERSION, dtype.code(), shape.len() as u8, 0]);
     for &extent in shape {
         out.extend_from_slice(&(extent as u64).to_le_bytes());
     }
-    out
 }
 
 /// Encodes a typed view (in logical C order whatever its memory layout).
@@ -424,6 +451,17 @@ mod pod {
 mod tests {
     use super::*;
     use ndarray::{IxDyn, arr2};
+
+    #[test]
+    fn encoding_from_a_slice_is_the_chunks_encoding() {
+        let data: Vec<i32> = (0..12).collect();
+        let chunk = Chunk::I32(ArrayD::from_shape_vec(IxDyn(&[3, 4]), data.clone()).unwrap());
+        let mut out = Vec::new();
+        Chunk::encode_slice_into(&[3, 4], &data, &mut out).unwrap();
+        assert_eq!(out, chunk.encode().to_vec());
+        assert_eq!(out.len(), Chunk::encoded_len(DType::I32, &[3, 4]));
+        assert!(Chunk::encode_slice_into(&[5, 4], &data, &mut Vec::new()).is_err());
+    }
 
     #[test]
     fn encode_decode_round_trips_every_dtype() {

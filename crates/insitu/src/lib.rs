@@ -20,7 +20,7 @@ pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
 pub use bridge::{Bridge, BridgeOptions};
-pub use client::{Client, Preprocess, Published};
+pub use client::{Client, Preprocess, PublishStats, Published};
 pub use comm::{Communicator, ThreadGroup};
 pub use coordinator::register;
 pub use decl::{AheadPolicy, ArrayMeta, ChunkDecl, Trigger, Window};

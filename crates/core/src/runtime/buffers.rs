@@ -28,8 +28,19 @@ impl BufferPool {
         if data.len() < MIN_POOLED {
             return Bytes::copy_from_slice(data);
         }
-        let mut buffer = self.take(data.len());
-        buffer.extend_from_slice(data);
+        self.fill(data.len(), |buffer| buffer.extend_from_slice(data))
+    }
+
+    /// `len` bytes written by `write` into an empty (recycled when possible) buffer of
+    /// at least that capacity.
+    pub fn fill(self: &Arc<Self>, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+        if len < MIN_POOLED {
+            let mut buffer = Vec::with_capacity(len);
+            write(&mut buffer);
+            return Bytes::from(buffer);
+        }
+        let mut buffer = self.take(len);
+        write(&mut buffer);
         Bytes::from_owner(Pooled {
             buffer,
             pool: self.clone(),

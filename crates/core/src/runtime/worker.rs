@@ -348,6 +348,16 @@ impl Worker {
         self.put_blob(self.shared.node.buffers.copy(data))
     }
 
+    /// Stores the `len` bytes `write` appends to an empty buffer (recycled when large):
+    /// one copy at memory speed from wherever the data is.
+    pub fn put_with(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<ObjectRef<Blob>> {
+        self.put_blob(self.shared.node.buffers.fill(len, write))
+    }
+
     /// The value of `r`, waiting for it as long as needed.
     pub fn get<T: Payload>(&self, r: &ObjectRef<T>) -> Result<T> {
         self.get_timeout(r, None)
