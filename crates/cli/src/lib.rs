@@ -8,6 +8,7 @@ pub mod bench;
 pub mod demo;
 pub mod nodes;
 pub mod selftest;
+pub mod selftest_insitu;
 pub mod weak_scaling;
 
 use doreisa::core::Registry;

@@ -101,6 +101,7 @@ pub fn register(registry: &mut Registry) {
     st_blob_len::register(registry);
     st_chain::register(registry);
     StHolder::register(registry);
+    crate::selftest_insitu::register(registry);
 }
 
 /// A named check.
@@ -109,6 +110,10 @@ pub type Check = (&'static str, fn(&Cluster) -> Result<(), String>);
 /// Every check, in the order they run.
 pub const CHECKS: &[Check] = &[
     ("tasks run on every node", tasks_on_every_node),
+    (
+        "in situ: ranks on the nodes publish, the analytics sums and steers",
+        crate::selftest_insitu::insitu_sums,
+    ),
     ("actor calls run in order", actor_calls_in_order),
     ("refs nested 50 deep across nodes", nested_chain),
     (

@@ -169,13 +169,16 @@ impl CoordinatorState {
         events
     }
 
-    /// Bridge `bridge` published its last timestep, `timestep`.
+    /// Bridge `bridge` published its last timestep, `timestep`. The session closes
+    /// when every bridge did and every chunk of every array has its publisher: a rank
+    /// that has not started yet keeps it open, whichever side started first.
     pub fn close(&mut self, bridge: u64, timestep: i64) -> Vec<Event> {
         if !self.bridges.contains(&bridge) {
             return Vec::new();
         }
         self.closed.insert(bridge, timestep);
-        if self.closed.len() == self.bridges.len() {
+        let all_declared = self.arrays.values().all(|a| a.declared.len() == a.chunks);
+        if self.closed.len() == self.bridges.len() && all_declared {
             let last = self.closed.values().copied().max().unwrap_or(timestep);
             vec![Event::Closed { timestep: last }]
         } else {
@@ -327,6 +330,20 @@ mod tests {
         let (a, b) = (state.register_bridge(), state.register_bridge());
         assert!(state.close(a, 9).is_empty());
         assert_eq!(state.close(b, 10), vec![Event::Closed { timestep: 10 }]);
+    }
+
+    #[test]
+    fn the_session_stays_open_while_a_chunk_has_no_publisher_yet() {
+        let mut state = CoordinatorState::new(8);
+        let early = state.register_bridge();
+        state.declare(ChunkDecl::new(meta(), &[0, 0]).unwrap(), NodeId(0));
+        // The only bridge so far closes, but three chunks have no publisher yet.
+        assert!(state.close(early, 3).is_empty());
+        let late = state.register_bridge();
+        for position in [[0, 1], [1, 0], [1, 1]] {
+            state.declare(ChunkDecl::new(meta(), &position).unwrap(), NodeId(1));
+        }
+        assert_eq!(state.close(late, 3), vec![Event::Closed { timestep: 3 }]);
     }
 
     #[test]
