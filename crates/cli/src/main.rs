@@ -21,21 +21,28 @@ struct Cli {
 enum Command {
     /// Run the main demo on an embedded cluster.
     ///
-    /// Simulated ranks publish a chunk each per iteration; the analytics reduces every
-    /// iteration (mean, min, max) with tasks placed where the chunks are.
+    /// A 2-D heat-diffusion simulation (ranks as threads, halo exchange) with in situ
+    /// analytics: mean, max, total heat and its balance, the time derivative, and a
+    /// hot-spot alert that steers the heat source. Prints a table and writes PNGs.
     Demo {
+        /// The grid is GRID x GRID cells.
+        #[arg(long, default_value_t = 512)]
+        grid: usize,
+        /// Simulation ranks (threads), spread over the nodes.
+        #[arg(long, default_value_t = 8)]
+        ranks: usize,
         /// Nodes of the embedded cluster.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 2)]
         nodes: usize,
-        /// Simulation ranks per node.
-        #[arg(long, default_value_t = 10)]
-        ranks_per_node: usize,
         /// Iterations to run.
-        #[arg(long, default_value_t = 200)]
-        iterations: u64,
-        /// Values per chunk.
-        #[arg(long, default_value_t = 100)]
-        chunk_len: usize,
+        #[arg(long, default_value_t = 400)]
+        iterations: i64,
+        /// Where the pictures go.
+        #[arg(long, default_value = "demo-output")]
+        output: PathBuf,
+        /// Print a table row every this many iterations (0: about 20 rows).
+        #[arg(long, default_value_t = 0)]
+        every: i64,
     },
     /// Run a benchmark and print or write its figures as JSON.
     ///
@@ -130,16 +137,20 @@ fn main() -> ExitCode {
         .init();
     match Cli::parse().command {
         Command::Demo {
+            grid,
+            ranks,
             nodes,
-            ranks_per_node,
             iterations,
-            chunk_len,
+            output,
+            every,
         } => {
             let config = demo::DemoConfig {
+                grid,
+                ranks,
                 nodes,
-                ranks_per_node,
                 iterations,
-                chunk_len,
+                output,
+                every,
             };
             match demo::run(&config) {
                 Ok(()) => ExitCode::SUCCESS,
