@@ -3,7 +3,7 @@
 use crate::error::{CoreError, Result};
 use crate::net::cluster_file::ClusterFile;
 use crate::net::frame::FrameKind;
-use crate::net::stream::{self, HANDSHAKE_TIMEOUT};
+use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
 use crate::net::tls;
 use crate::net::wire::{ClusterStatus, Hello, PROTOCOL_VERSION, Purpose, Welcome};
 
@@ -18,11 +18,15 @@ pub fn fetch_status(cluster: &ClusterFile) -> Result<ClusterStatus> {
         .map_err(CoreError::Network)
 }
 
-async fn request_status(cluster: &ClusterFile) -> std::result::Result<ClusterStatus, String> {
-    let token = cluster.token_bytes().map_err(|e| e.to_string())?;
+/// Connects to the head of `cluster` from `endpoint` and sends our `Hello`; returns
+/// the connection, our side of the stream and its reader, for the head's answer.
+pub(crate) async fn hello_head(
+    endpoint: &quinn::Endpoint,
+    cluster: &ClusterFile,
+    token: Vec<u8>,
+    purpose: Purpose,
+) -> std::result::Result<(quinn::Connection, quinn::SendStream, FrameReader), String> {
     let fingerprint = cluster.fingerprint_bytes().map_err(|e| e.to_string())?;
-    let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse().expect("an address"))
-        .map_err(|e| e.to_string())?;
     let config = tls::client_config(&fingerprint).map_err(|e| e.to_string())?;
     let connection = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
@@ -37,11 +41,19 @@ async fn request_status(cluster: &ClusterFile) -> std::result::Result<ClusterSta
     let hello = Hello {
         version: PROTOCOL_VERSION,
         token,
-        purpose: Purpose::Status,
+        purpose,
     };
     stream::write_message(&mut send, FrameKind::Hello, &hello).await?;
+    Ok((connection, send, FrameReader::new(recv)))
+}
+
+async fn request_status(cluster: &ClusterFile) -> std::result::Result<ClusterStatus, String> {
+    let token = cluster.token_bytes().map_err(|e| e.to_string())?;
+    let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse().expect("an address"))
+        .map_err(|e| e.to_string())?;
+    let (connection, mut send, mut reader) =
+        hello_head(&endpoint, cluster, token, Purpose::Status).await?;
     let _ = send.finish();
-    let mut reader = stream::FrameReader::new(recv);
     let frame = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
         .await
         .map_err(|_| "the head did not answer in time".to_string())??

@@ -5,6 +5,7 @@
 use crate::ObjectStore;
 use crate::error::{CoreError, Result};
 use crate::ids::{NodeId, WorkerId};
+use crate::net::client::hello_head;
 use crate::net::cluster_file::ClusterFile;
 use crate::net::frame::FrameKind;
 use crate::net::head::{HeadState, NodeNet, accept_loop, head_ticker};
@@ -12,9 +13,7 @@ use crate::net::link::{Links, QuicTransport};
 use crate::net::membership::{Membership, MembershipConfig};
 use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
 use crate::net::tls::{self, Identity};
-use crate::net::wire::{
-    Heartbeat, Hello, Member, MembershipEvent, NodeRole, PROTOCOL_VERSION, Purpose, Welcome,
-};
+use crate::net::wire::{Heartbeat, Member, MembershipEvent, NodeRole, Purpose, Welcome};
 use crate::registry::Registry;
 use crate::runtime::actor::{GetStatus, NodeActor};
 use crate::runtime::compute::ComputePool;
@@ -438,25 +437,7 @@ async fn join_head(
     token: Vec<u8>,
     purpose: Purpose,
 ) -> std::result::Result<(NodeId, u64, Vec<Member>, Session), String> {
-    let fingerprint = cluster.fingerprint_bytes().map_err(|e| e.to_string())?;
-    let config = tls::client_config(&fingerprint).map_err(|e| e.to_string())?;
-    let connection = tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        endpoint
-            .connect_with(config, cluster.head, tls::SERVER_NAME)
-            .map_err(|e| e.to_string())?,
-    )
-    .await
-    .map_err(|_| format!("the head at {} did not answer in time", cluster.head))?
-    .map_err(|e| format!("cannot reach the head at {}: {e}", cluster.head))?;
-    let (mut send, recv) = connection.open_bi().await.map_err(|e| e.to_string())?;
-    let hello = Hello {
-        version: PROTOCOL_VERSION,
-        token,
-        purpose,
-    };
-    stream::write_message(&mut send, FrameKind::Hello, &hello).await?;
-    let mut reader = FrameReader::new(recv);
+    let (connection, send, mut reader) = hello_head(endpoint, cluster, token, purpose).await?;
     match reader
         .expect::<Welcome>(FrameKind::Welcome, HANDSHAKE_TIMEOUT)
         .await?
