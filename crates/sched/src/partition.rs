@@ -75,27 +75,7 @@ fn settle_in_forest(
     readers: &[Vec<usize>],
     assignment: &mut Assignment,
 ) {
-    let mut cost: Vec<Vec<usize>> = Vec::with_capacity(graph.tasks.len());
-    for task in &graph.tasks {
-        let row = nodes
-            .iter()
-            .map(|&here| {
-                task.inputs
-                    .iter()
-                    .map(|input| match *input {
-                        Input::Source(s) => usize::from(source_nodes[s] != here),
-                        Input::Task(t) => nodes
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &there)| cost[t][i] + usize::from(there != here))
-                            .min()
-                            .unwrap_or(0),
-                    })
-                    .sum()
-            })
-            .collect();
-        cost.push(row);
-    }
+    let cost = subtree_costs(graph, source_nodes, nodes);
     let first_pass = assignment.clone();
     for t in (0..graph.tasks.len()).rev() {
         let reader = readers[t].first().map(|&r| assignment[r]);
@@ -118,6 +98,33 @@ fn settle_in_forest(
             });
         assignment[t] = choice;
     }
+}
+
+/// `cost[t][i]`: the fewest cut edges below task `t` of an in-forest if `t` runs on
+/// `nodes[i]` (sources pinned where they are), by dynamic programming in task order.
+fn subtree_costs(graph: &TaskGraph, source_nodes: &[NodeId], nodes: &[NodeId]) -> Vec<Vec<usize>> {
+    let mut cost: Vec<Vec<usize>> = Vec::with_capacity(graph.tasks.len());
+    for task in &graph.tasks {
+        let row = nodes
+            .iter()
+            .map(|&here| {
+                task.inputs
+                    .iter()
+                    .map(|input| match *input {
+                        Input::Source(s) => usize::from(source_nodes[s] != here),
+                        Input::Task(t) => nodes
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &there)| cost[t][i] + usize::from(there != here))
+                            .min()
+                            .unwrap_or(0),
+                    })
+                    .sum()
+            })
+            .collect();
+        cost.push(row);
+    }
+    cost
 }
 
 /// Moves tasks, from the last to the first, to the node where the fewest of their
@@ -266,28 +273,27 @@ mod tests_support {
     /// The fewest cut edges any assignment can reach on an in-tree with pinned
     /// sources (dynamic programming over the tree).
     pub fn optimal_tree_cut(graph: &TaskGraph, source_nodes: &[NodeId], nodes: &[NodeId]) -> usize {
-        let mut cost: Vec<Vec<usize>> = Vec::new();
-        for task in &graph.tasks {
-            let row = nodes
-                .iter()
-                .map(|&here| {
-                    task.inputs
-                        .iter()
-                        .map(|input| match *input {
-                            Input::Source(s) => usize::from(source_nodes[s] != here),
-                            Input::Task(t) => nodes
-                                .iter()
-                                .enumerate()
-                                .map(|(i, &there)| cost[t][i] + usize::from(there != here))
-                                .min()
-                                .unwrap(),
-                        })
-                        .sum()
-                })
-                .collect();
-            cost.push(row);
-        }
-        *cost[graph.outputs[0]].iter().min().unwrap()
+        let cost = subtree_costs(graph, source_nodes, nodes);
+        *cost[graph.outputs[0]].iter().min().expect("a node")
+    }
+
+    /// The fewest cut edges over every assignment (small graphs only).
+    pub fn exhaustive_cut(graph: &TaskGraph, source_nodes: &[NodeId], nodes: &[NodeId]) -> usize {
+        let tasks = graph.tasks.len();
+        let total = nodes.len().pow(tasks as u32);
+        (0..total)
+            .map(|mut code| {
+                let assignment: Assignment = (0..tasks)
+                    .map(|_| {
+                        let node = nodes[code % nodes.len()];
+                        code /= nodes.len();
+                        node
+                    })
+                    .collect();
+                cut_edges(graph, source_nodes, &assignment)
+            })
+            .min()
+            .expect("an assignment")
     }
 }
 
@@ -377,6 +383,24 @@ mod tests {
 mod random_layouts {
     use super::tests_support::*;
     use super::*;
+
+    #[test]
+    fn the_tree_optimum_is_the_best_of_every_assignment_on_small_trees() {
+        for (chunks, fan_in) in [(3, 2), (4, 2), (5, 3), (4, 4)] {
+            let graph = reduction(chunks, fan_in);
+            for n in 2..=3u64 {
+                let cluster: Vec<NodeId> = (0..n).map(NodeId).collect();
+                let sources: Vec<NodeId> = (0..chunks)
+                    .map(|c| cluster[(c * 7 / 3) % n as usize])
+                    .collect();
+                assert_eq!(
+                    optimal_tree_cut(&graph, &sources, &cluster),
+                    exhaustive_cut(&graph, &sources, &cluster),
+                    "{chunks} chunks, fan-in {fan_in}, {n} nodes"
+                );
+            }
+        }
+    }
 
     #[test]
     fn greedy_is_optimal_on_reduction_trees_over_uneven_blocks() {
