@@ -29,12 +29,22 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CoreError> {
 
 /// Decodes a whole `T` from `bytes`; trailing bytes are an error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
-    let (value, read) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| CoreError::Codec(e.to_string()))?;
-    if read != bytes.len() {
+    whole(
+        bincode::serde::decode_from_slice(bytes, config()),
+        bytes.len(),
+    )
+}
+
+/// The decoded value if it used all `len` bytes.
+fn whole<T>(
+    decoded: Result<(T, usize), bincode::error::DecodeError>,
+    len: usize,
+) -> Result<T, CoreError> {
+    let (value, read) = decoded.map_err(|e| CoreError::Codec(e.to_string()))?;
+    if read != len {
         return Err(CoreError::Codec(format!(
             "{} trailing bytes after the value",
-            bytes.len() - read
+            len - read
         )));
     }
     Ok(value)
@@ -47,15 +57,10 @@ pub const UNTRUSTED_LIMIT: usize = 64 << 20;
 /// in it may claim more than [`UNTRUSTED_LIMIT`] bytes.
 pub fn decode_untrusted<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
     let config = config().with_limit::<UNTRUSTED_LIMIT>();
-    let (value, read) = bincode::serde::decode_from_slice(bytes, config)
-        .map_err(|e| CoreError::Codec(e.to_string()))?;
-    if read != bytes.len() {
-        return Err(CoreError::Codec(format!(
-            "{} trailing bytes after the value",
-            bytes.len() - read
-        )));
-    }
-    Ok(value)
+    whole(
+        bincode::serde::decode_from_slice(bytes, config),
+        bytes.len(),
+    )
 }
 
 #[cfg(test)]

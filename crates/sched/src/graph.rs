@@ -77,6 +77,18 @@ impl TaskGraph {
         Input::Task(self.tasks.len() - 1)
     }
 
+    /// Checks that `persist` was given one key per output.
+    pub fn check_persist_keys(&self, keys: &[SourceKey]) -> Result<(), crate::SchedError> {
+        if keys.len() == self.outputs.len() {
+            return Ok(());
+        }
+        Err(crate::SchedError::InvalidGraph(format!(
+            "{} keys for {} outputs",
+            keys.len(),
+            self.outputs.len()
+        )))
+    }
+
     /// Checks that inputs refer to earlier tasks and known sources, and outputs to tasks.
     pub fn validate(&self) -> Result<(), crate::SchedError> {
         let invalid = |m: String| Err(crate::SchedError::InvalidGraph(m));

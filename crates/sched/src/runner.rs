@@ -89,13 +89,7 @@ impl GraphRunner for LocalRunner {
     }
 
     fn persist(&self, graph: &TaskGraph, keys: Vec<SourceKey>) -> Result<Persisted, SchedError> {
-        if keys.len() != graph.outputs.len() {
-            return Err(SchedError::InvalidGraph(format!(
-                "{} keys for {} outputs",
-                keys.len(),
-                graph.outputs.len()
-            )));
-        }
+        graph.check_persist_keys(&keys)?;
         let values = self.compute(graph)?;
         let mut sources = self.lock();
         for (key, value) in keys.iter().zip(values) {

@@ -230,6 +230,16 @@ impl Embedded {
 
     /// Asks every live node for its status.
     pub fn status(&self) -> Vec<NodeStatus> {
+        self.ask_live_nodes(|| GetStatus)
+    }
+
+    /// Sends `message()` to every live node actor and gathers the answers.
+    fn ask_live_nodes<M>(&self, message: impl Fn() -> M) -> Vec<M::Result>
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        NodeActor: actix::Handler<M>,
+    {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -237,21 +247,15 @@ impl Embedded {
         self.nodes
             .iter()
             .filter(|n| n.alive.load(Ordering::Acquire))
-            .filter_map(|n| runtime.block_on(n.addr.send(GetStatus)).ok())
+            .filter_map(|n| runtime.block_on(n.addr.send(message())).ok())
             .collect()
     }
 
     /// Every reference-table record on every live node, one readable line each
     /// (diagnostics: what still keeps values alive).
     pub fn describe_records(&self) -> Vec<String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a current-thread runtime");
-        self.nodes
-            .iter()
-            .filter(|n| n.alive.load(Ordering::Acquire))
-            .filter_map(|n| runtime.block_on(n.addr.send(GetRecords)).ok())
+        self.ask_live_nodes(|| GetRecords)
+            .into_iter()
             .flatten()
             .collect()
     }

@@ -335,13 +335,7 @@ impl GraphRunner for ClusterRunner {
     }
 
     fn persist(&self, graph: &TaskGraph, keys: Vec<SourceKey>) -> Result<Persisted, SchedError> {
-        if keys.len() != graph.outputs.len() {
-            return Err(SchedError::InvalidGraph(format!(
-                "{} keys for {} outputs",
-                keys.len(),
-                graph.outputs.len()
-            )));
-        }
+        graph.check_persist_keys(&keys)?;
         let plan = self.plan(graph)?;
         self.start_run(&plan, graph, None, Some(keys.clone()))?;
         // Each output stays with the node of the fragment computing it.

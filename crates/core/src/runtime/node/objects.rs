@@ -57,15 +57,7 @@ impl NodeState {
             match self.primary_elsewhere.get(&id) {
                 Some(&node) => node,
                 None => {
-                    let error = if table.in_scope(id) {
-                        CoreError::ObjectLost {
-                            id,
-                            reason: crate::ownership::LossReason::NotReconstructable,
-                        }
-                    } else {
-                        CoreError::ObjectFreed(id)
-                    };
-                    self.fail_waiters(id, error);
+                    self.fail_waiters(id, unavailable(table, id));
                     return;
                 }
             }
@@ -112,14 +104,7 @@ impl NodeState {
         } else if let Some(&node) = self.primary_elsewhere.get(&id) {
             self.send(node, NodeMessage::Fetch { id, requester });
         } else {
-            let error = if table.in_scope(id) {
-                CoreError::ObjectLost {
-                    id,
-                    reason: crate::ownership::LossReason::NotReconstructable,
-                }
-            } else {
-                CoreError::ObjectFreed(id)
-            };
+            let error = unavailable(table, id);
             self.send(requester, NodeMessage::ObjectFailed { id, error });
         }
     }
@@ -238,5 +223,18 @@ impl NodeState {
                 self.shared.store.delete(id);
             }
         }
+    }
+}
+
+/// Why object `id`, with no copy anywhere, cannot be had: lost while its owner still
+/// uses it, freed otherwise.
+fn unavailable(table: &crate::ownership::RefTable, id: ObjectId) -> CoreError {
+    if table.in_scope(id) {
+        CoreError::ObjectLost {
+            id,
+            reason: crate::ownership::LossReason::NotReconstructable,
+        }
+    } else {
+        CoreError::ObjectFreed(id)
     }
 }
