@@ -7,6 +7,7 @@ pub mod compute;
 pub mod event;
 pub mod get;
 pub mod inbox;
+pub mod mailboxes;
 pub mod node;
 pub mod spin;
 pub mod transport;

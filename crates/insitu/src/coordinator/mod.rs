@@ -6,51 +6,29 @@
 pub mod state;
 
 use crate::decl::ChunkDecl;
-use doreisa_core::{NodeId, Worker};
-use rustc_hash::FxHashMap;
+use doreisa_core::{Mailboxes, NodeId, Worker};
 use state::{CoordinatorState, Event, Progress};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::mpsc;
 
 /// The in situ layer's state in one process (a registry extension): where each
 /// session's events go.
 #[derive(Default)]
 pub struct InsituShared {
-    sessions: Mutex<FxHashMap<u64, mpsc::Sender<Event>>>,
-    next: AtomicU64,
+    sessions: Mailboxes<Event>,
 }
 
 impl InsituShared {
     /// A new session's id and where its events arrive.
     pub fn open(&self) -> (u64, mpsc::Receiver<Event>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let (tx, rx) = mpsc::channel();
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
-        (id, rx)
+        self.sessions.open()
     }
 
     pub fn close(&self, id: u64) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        self.sessions.close(id);
     }
 
     fn emit(&self, id: u64, events: Vec<Event>) {
-        let sender = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        if let Some(sender) = sender {
-            for event in events {
-                let _ = sender.send(event);
-            }
-        }
+        self.sessions.send(id, events);
     }
 }
 

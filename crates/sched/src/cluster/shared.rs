@@ -6,11 +6,10 @@ use crate::plan::{Plan, run_fragment};
 use crate::{KernelRegistry, SchedError};
 use bytes::Bytes;
 use doreisa_core::registry::{ArgBytes, Returned, TaskContext};
-use doreisa_core::{Blob, CoreError, ObjectRef, Payload, Registry, Worker};
+use doreisa_core::{Blob, CoreError, Mailboxes, ObjectRef, Payload, Registry, Worker};
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 /// Runs one fragment: plan id, fragment index, then the fragment's inputs.
 pub const FRAGMENT_FN: &str = "doreisa_sched::fragment";
@@ -25,8 +24,7 @@ pub type Delivery = (Vec<u32>, Result<Vec<Bytes>, String>);
 pub struct SchedShared {
     pub kernels: KernelRegistry,
     plans: RwLock<FxHashMap<u64, Arc<Plan>>>,
-    mailboxes: Mutex<FxHashMap<u64, mpsc::Sender<Delivery>>>,
-    next_mailbox: AtomicU64,
+    mailboxes: Mailboxes<Delivery>,
 }
 
 impl SchedShared {
@@ -34,8 +32,7 @@ impl SchedShared {
         SchedShared {
             kernels,
             plans: RwLock::default(),
-            mailboxes: Mutex::default(),
-            next_mailbox: AtomicU64::new(1),
+            mailboxes: Mailboxes::default(),
         }
     }
 
@@ -72,32 +69,15 @@ impl SchedShared {
 
     /// A new mailbox: its id (for deliveries) and where they arrive.
     pub fn open_mailbox(&self) -> (u64, mpsc::Receiver<Delivery>) {
-        let id = self.next_mailbox.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel();
-        self.mailboxes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
-        (id, rx)
+        self.mailboxes.open()
     }
 
     pub fn close_mailbox(&self, id: u64) {
-        self.mailboxes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        self.mailboxes.close(id);
     }
 
     fn deliver(&self, mailbox: u64, delivery: Delivery) {
-        let sender = self
-            .mailboxes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&mailbox)
-            .cloned();
-        if let Some(sender) = sender {
-            let _ = sender.send(delivery);
-        }
+        self.mailboxes.send(mailbox, [delivery]);
     }
 }
 
