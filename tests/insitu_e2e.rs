@@ -39,7 +39,6 @@ fn sums(nodes: usize, strategy: Strategy, timesteps: std::ops::Range<i64>) -> Ve
             client.close(steps.end - 1).unwrap();
         },
     );
-    let seen = Arc::new(Mutex::new(Vec::new()));
     let mut analytics = Analytics::new(
         &session,
         AnalyticsOptions {
@@ -48,12 +47,7 @@ fn sums(nodes: usize, strategy: Strategy, timesteps: std::ops::Range<i64>) -> Ve
         },
     )
     .unwrap();
-    let out = seen.clone();
-    analytics.register("sum", vec!["a".into()], Trigger::All, move |ctx| {
-        let sum = ctx.compute(&ctx.array("a")?.sum()?)?;
-        out.lock().unwrap().push((ctx.timestep(), total(&sum)));
-        Ok(())
-    });
+    let seen = sim::record_sums(&mut analytics, "a");
     let report = analytics.run().unwrap();
     sim::join(ranks);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -205,8 +199,7 @@ fn preprocessing_runs_in_the_simulation_before_publishing() {
             Some(preprocess),
             move |a| {
                 a.register("sum", vec!["a".into()], Trigger::All, move |ctx| {
-                    let sum = ctx.compute(&ctx.array("a")?.sum()?)?;
-                    out.lock().unwrap().push(total(&sum));
+                    out.lock().unwrap().push(sim::sum_of(ctx, "a")?);
                     Ok(())
                 });
             },
@@ -391,7 +384,7 @@ fn several_callbacks_each_run_on_their_own_arrays() {
         let out = calls.clone();
         analytics.register(name, windows, trigger, move |ctx| {
             let b_step = ctx.window("b").ok().and_then(|w| w.last().map(|_| ()));
-            let sum = total(&ctx.compute(&ctx.array("a")?.sum()?)?);
+            let sum = sim::sum_of(ctx, "a")?;
             out.lock()
                 .unwrap()
                 .push((name, ctx.timestep(), sum, b_step.is_some()));
@@ -544,7 +537,7 @@ fn steering_values_reach_every_rank_alike() {
     );
     let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
     analytics.register("steer", vec!["a".into()], Trigger::All, |ctx| {
-        let sum = total(&ctx.compute(&ctx.array("a")?.sum()?)?) as i64;
+        let sum = sim::sum_of(ctx, "a")? as i64;
         ctx.set("scale", &(sum + 1))?;
         // Setting the same key again for this timestep is refused.
         let again = ctx.set("scale", &0i64).unwrap_err();
@@ -595,10 +588,10 @@ fn the_simulation_runs_ahead_of_a_slow_analytics_within_its_bound() {
             std::thread::sleep(Duration::from_millis(500));
             *out.lock().unwrap() = Some(*seen.lock().unwrap());
         }
-        sums_out.lock().unwrap().push((
-            ctx.timestep(),
-            total(&ctx.compute(&ctx.array("a")?.sum()?)?),
-        ));
+        sums_out
+            .lock()
+            .unwrap()
+            .push((ctx.timestep(), sim::sum_of(ctx, "a")?));
         Ok(())
     });
     analytics.run().unwrap();
@@ -675,15 +668,7 @@ fn either_side_may_start_first() {
             })
         };
         let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
-        let sums = Arc::new(Mutex::new(Vec::new()));
-        let out = sums.clone();
-        analytics.register("sum", vec!["a".into()], Trigger::All, move |ctx| {
-            out.lock().unwrap().push((
-                ctx.timestep(),
-                total(&ctx.compute(&ctx.array("a")?.sum()?)?),
-            ));
-            Ok(())
-        });
+        let sums = sim::record_sums(&mut analytics, "a");
         let ranks = if simulation_first {
             let ranks = start_ranks(&cluster);
             std::thread::sleep(Duration::from_millis(300));

@@ -5,10 +5,11 @@ use bytes::Bytes;
 use doreisa::array::{Chunk, DType};
 use doreisa::core::{Cluster, ClusterConfig, NodeId, Registry};
 use doreisa::insitu::{
-    ArrayMeta, Bridge, BridgeOptions, Client, Communicator, Published, Session, ThreadGroup,
+    Analytics, ArrayMeta, Bridge, BridgeOptions, Client, Communicator, Context, Published, Session,
+    ThreadGroup, Trigger,
 };
 use ndarray::{ArrayD, IxDyn};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// doreisa's registry, plus kernel `test.times_ten` (for preprocessing).
@@ -112,6 +113,23 @@ where
 /// The sum of `chunk` as an f64, whatever its dtype.
 pub fn total(chunk: &Chunk) -> f64 {
     chunk.cast(DType::F64).to_array::<f64>().sum()
+}
+
+/// The sum of the newest timestep of `array` in `ctx`.
+pub fn sum_of(ctx: &Context<'_>, array: &str) -> doreisa::insitu::Result<f64> {
+    Ok(total(&ctx.compute(&ctx.array(array)?.sum()?)?))
+}
+
+/// Registers a callback recording `(timestep, sum of array)` at every timestep.
+pub fn record_sums(analytics: &mut Analytics, array: &'static str) -> Arc<Mutex<Vec<(i64, f64)>>> {
+    let sums = Arc::new(Mutex::new(Vec::new()));
+    let out = sums.clone();
+    analytics.register("sum", vec![array.into()], Trigger::All, move |ctx| {
+        let sum = sum_of(ctx, array)?;
+        out.lock().unwrap().push((ctx.timestep(), sum));
+        Ok(())
+    });
+    sums
 }
 
 pub fn join(ranks: Vec<JoinHandle<()>>) {

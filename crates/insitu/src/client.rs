@@ -176,21 +176,14 @@ impl Client {
             .decl
             .meta
             .chunk_shape_at(&published.decl.position)?;
-        if published.preprocess.is_some() || data.len() != shape.iter().product::<usize>() {
-            // Preprocessing needs the chunk (and a wrong length gets its error there).
-            let chunk =
-                ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[data.len()]), data.to_vec())
-                    .map_err(|e| InsituError::BadDeclaration {
-                        array: array.to_string(),
-                        message: e.to_string(),
-                    })?;
-            let chunk = if data.len() == shape.iter().product::<usize>() {
-                chunk
-                    .into_shape_with_order(ndarray::IxDyn(&shape))
-                    .expect("same length")
-            } else {
-                chunk
-            };
+        if data.len() != shape.iter().product::<usize>() {
+            // Refused as what it is: a flat chunk of that many elements.
+            self.check_chunk(array, T::DTYPE, &[data.len()])?;
+        }
+        if published.preprocess.is_some() {
+            // Preprocessing works on the chunk.
+            let chunk = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
+                .expect("length checked");
             return self.publish_chunk(array, timestep, Chunk::from(chunk));
         }
         let started = Instant::now();
