@@ -1,14 +1,18 @@
 //! A bridge: the publishing side of one node in one process, shared by the ranks that
-//! run there. Each rank's chunk is stored beside the node (no copy when the buffer is
-//! handed over); once every rank of the bridge published an array's timestep, the
-//! node's chunks go to its scheduling actor and are announced to the coordinator, one
-//! message each. Back-pressure keeps the simulation at most `max_ahead` timesteps
-//! ahead of the analytics.
+//! run there. Each rank's chunk is either stored in this process and handed over by
+//! reference ([`Delivery::Reference`]: no copy when the buffer is handed over, and the
+//! node pulls the bytes only if a task elsewhere needs them) or streamed to the node in
+//! the call itself ([`Delivery::Stream`]: in transit, the node keeps its own copy and
+//! this process keeps nothing). Once every rank of the bridge published an array's
+//! timestep, the node's chunks go to its scheduling actor and are announced to the
+//! coordinator, one message each. Back-pressure keeps the simulation at most
+//! `max_ahead` timesteps ahead of the analytics.
 
 use crate::coordinator::state::Progress;
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
 use crate::session::SessionInfo;
+use bytes::Bytes;
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
 use std::collections::BTreeMap;
@@ -21,6 +25,7 @@ pub struct BridgeOptions {
     /// How many timesteps the simulation may run ahead of the analytics.
     pub max_ahead: i64,
     pub policy: AheadPolicy,
+    pub delivery: Delivery,
 }
 
 impl Default for BridgeOptions {
@@ -28,12 +33,32 @@ impl Default for BridgeOptions {
         BridgeOptions {
             max_ahead: 2,
             policy: AheadPolicy::Block,
+            delivery: Delivery::Reference,
         }
     }
 }
 
+/// How a bridge hands its chunks to the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Stored in this process, owned by it; the node gets a reference (in situ).
+    #[default]
+    Reference,
+    /// Sent to the node in the call; stored and owned there (in transit).
+    Stream,
+}
+
+/// One published chunk as the bridge holds it until its node's timestep is complete.
+pub(crate) enum Held {
+    Stored(ObjectRef<Blob>),
+    Bytes(Blob),
+}
+
 /// A node's chunks of one timestep, as its ranks publish them.
-type NodeChunks = Vec<(SourceKey, ObjectRef<Blob>)>;
+type NodeChunks = Vec<(SourceKey, Held)>;
+
+/// The most bytes of streamed chunks sent in one call.
+const STREAM_BATCH_BYTES: usize = 16 << 20;
 
 struct BridgeState {
     /// Ranks of this bridge publishing each array.
@@ -70,14 +95,26 @@ impl Bridge {
         ranks: usize,
         options: BridgeOptions,
     ) -> Result<Arc<Bridge>> {
-        let node = beside.node();
+        Self::start_for(beside, beside.node(), info, ranks, options)
+    }
+
+    /// A bridge for `ranks` ranks of the process of `worker` publishing to `node`, which
+    /// may be another process's (a rank that joined the cluster as a driver: in situ
+    /// with [`Delivery::Reference`], in transit with [`Delivery::Stream`]).
+    pub fn start_for(
+        worker: &Worker,
+        node: NodeId,
+        info: &SessionInfo,
+        ranks: usize,
+        options: BridgeOptions,
+    ) -> Result<Arc<Bridge>> {
         let scheduler = info.scheduler(node).ok_or(InsituError::Runtime(
             doreisa_core::CoreError::UnknownNode(node),
         ))?;
-        let registered = beside.call_method_at(info.coordinator, "register_bridge", Vec::new())?;
-        let id: u64 = beside.get(&registered.cast())?;
+        let registered = worker.call_method_at(info.coordinator, "register_bridge", Vec::new())?;
+        let id: u64 = worker.get(&registered.cast())?;
         Ok(Arc::new(Bridge {
-            worker: beside.clone(),
+            worker: worker.clone(),
             node,
             coordinator: info.coordinator,
             scheduler,
@@ -213,8 +250,40 @@ impl Bridge {
         Ok(())
     }
 
-    /// A rank published its chunk `key` (stored beside the node as `chunk`).
-    pub(crate) fn published(&self, key: SourceKey, chunk: ObjectRef<Blob>) -> Result<()> {
+    /// Holds the encoded chunk `bytes` as this bridge delivers it.
+    pub(crate) fn hold(&self, bytes: Bytes) -> Result<Held> {
+        Ok(match self.options.delivery {
+            Delivery::Reference => Held::Stored(self.worker.put_blob(bytes)?),
+            Delivery::Stream => Held::Bytes(Blob(bytes)),
+        })
+    }
+
+    /// Holds the `len` bytes `write` appends to an empty buffer (recycled when large
+    /// and stored here).
+    pub(crate) fn hold_with(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
+    ) -> Result<Held> {
+        let mut failed = None;
+        let held = match self.options.delivery {
+            Delivery::Reference => Held::Stored(self.worker.put_with(len, |out| {
+                failed = write(out).err();
+            })?),
+            Delivery::Stream => {
+                let mut out = Vec::with_capacity(len);
+                failed = write(&mut out).err();
+                Held::Bytes(Blob(out.into()))
+            }
+        };
+        match failed {
+            Some(e) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),
+            None => Ok(held),
+        }
+    }
+
+    /// A rank published its chunk `key`, held as `chunk`.
+    pub(crate) fn published(&self, key: SourceKey, chunk: Held) -> Result<()> {
         let array = key.array.clone();
         let timestep = key.timestep;
         let ready = {
@@ -238,14 +307,61 @@ impl Bridge {
     /// Hands a node's chunks of a timestep to its scheduling actor, then announces them.
     fn flush(&self, array: &str, timestep: i64, chunks: NodeChunks) -> Result<()> {
         let positions: Vec<Vec<u32>> = chunks.iter().map(|(k, _)| k.chunk.clone()).collect();
-        let args = vec![self.worker.task_arg(Arg::Value(chunks))?];
-        self.call(self.scheduler, "publish_many", args)?;
+        let mut stored = Vec::new();
+        let mut streamed = Vec::new();
+        let mut streamed_bytes = 0;
+        for (key, chunk) in chunks {
+            match chunk {
+                Held::Stored(chunk) => stored.push((key, chunk)),
+                Held::Bytes(chunk) => {
+                    streamed_bytes += chunk.0.len();
+                    streamed.push((key, chunk));
+                    if streamed_bytes >= STREAM_BATCH_BYTES {
+                        self.stream(std::mem::take(&mut streamed))?;
+                        streamed_bytes = 0;
+                    }
+                }
+            }
+        }
+        if !streamed.is_empty() {
+            self.stream(streamed)?;
+        }
+        if !stored.is_empty() {
+            let args = vec![self.worker.task_arg(Arg::Value(stored))?];
+            self.call(self.scheduler, "publish_many", args)?;
+        }
         let args = vec![
             self.worker.task_arg(Arg::Value(array.to_string()))?,
             self.worker.task_arg(Arg::Value(timestep))?,
             self.worker.task_arg(Arg::Value(positions))?,
         ];
         self.call(self.coordinator, "announce", args)?;
+        Ok(())
+    }
+
+    /// Sends chunks to the node's scheduling actor in the call, one after the other in
+    /// one buffer (a single chunk as it is).
+    fn stream(&self, chunks: Vec<(SourceKey, Blob)>) -> Result<()> {
+        let keys: Vec<(SourceKey, u64)> = chunks
+            .iter()
+            .map(|(key, chunk)| (key.clone(), chunk.0.len() as u64))
+            .collect();
+        let packed = match <[_; 1]>::try_from(chunks) {
+            Ok([(_, chunk)]) => chunk,
+            Err(chunks) => {
+                let len = chunks.iter().map(|(_, c)| c.0.len()).sum();
+                let mut packed = Vec::with_capacity(len);
+                for (_, chunk) in &chunks {
+                    packed.extend_from_slice(&chunk.0);
+                }
+                Blob(packed.into())
+            }
+        };
+        let args = vec![
+            self.worker.task_arg(Arg::Value(keys))?,
+            self.worker.task_arg(Arg::Value(packed))?,
+        ];
+        self.call(self.scheduler, "publish_packed", args)?;
         Ok(())
     }
 

@@ -2,12 +2,12 @@
 //! publishes them every timestep (after its optional preprocessing), reads steering
 //! values at iteration boundaries, and closes at the end.
 
-use crate::bridge::Bridge;
+use crate::bridge::{Bridge, Held};
 use crate::comm::Communicator;
 use crate::decl::{ArrayMeta, ChunkDecl};
 use crate::error::{InsituError, Result};
 use doreisa_array::{Array, Chunk, DType, Element, Grid};
-use doreisa_core::{Blob, ObjectRef, Worker};
+use doreisa_core::Worker;
 use doreisa_sched::cluster::SchedShared;
 use doreisa_sched::{LocalRunner, SourceKey};
 use ndarray::ArrayViewD;
@@ -151,8 +151,8 @@ impl Client {
             None => chunk,
         };
         let (name, position) = self.check_chunk(array, chunk.dtype(), chunk.shape())?;
-        self.store(name, position, timestep, waited, |worker| {
-            worker.put_blob(chunk.encode())
+        self.store(name, position, timestep, waited, |bridge| {
+            bridge.hold(chunk.encode())
         })
     }
 
@@ -193,15 +193,10 @@ impl Client {
             .and_then(|()| self.check_chunk(array, T::DTYPE, &shape));
         let outcome = checked.and_then(|(name, position)| {
             let len = Chunk::encoded_len(T::DTYPE, &shape);
-            self.store(name, position, timestep, &mut waited, |worker| {
-                let mut failed = None;
-                let stored = worker.put_with(len, |out| {
-                    failed = Chunk::encode_slice_into(&shape, data, out).err();
-                });
-                match failed {
-                    Some(e) => Err(doreisa_core::CoreError::Invalid(e.to_string())),
-                    None => stored,
-                }
+            self.store(name, position, timestep, &mut waited, |bridge| {
+                bridge.hold_with(len, |out| {
+                    Chunk::encode_slice_into(&shape, data, out).map_err(|e| e.to_string())
+                })
             })
         });
         self.account(started, waited, &outcome);
@@ -251,15 +246,15 @@ impl Client {
         Ok((meta.name.clone(), published.decl.position.clone()))
     }
 
-    /// Waits for room (back-pressure), stores the chunk with `put` beside the node and
-    /// hands it to the bridge.
+    /// Waits for room (back-pressure), has the bridge hold the chunk (`hold`) and hands
+    /// it over.
     fn store(
         &mut self,
         name: Arc<str>,
         position: Vec<u32>,
         timestep: i64,
         waited: &mut Duration,
-        put: impl FnOnce(&Worker) -> doreisa_core::Result<ObjectRef<Blob>>,
+        hold: impl FnOnce(&Bridge) -> Result<Held>,
     ) -> Result<bool> {
         self.last.insert(name.clone(), timestep);
         let waiting = Instant::now();
@@ -268,7 +263,7 @@ impl Client {
         if !room {
             return Ok(false);
         }
-        let stored = put(self.bridge.worker())?;
+        let stored = hold(&self.bridge)?;
         let key = SourceKey {
             array: name,
             timestep,

@@ -19,7 +19,7 @@ pub mod session;
 pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
-pub use bridge::{Bridge, BridgeOptions};
+pub use bridge::{Bridge, BridgeOptions, Delivery};
 pub use client::{Client, Preprocess, PublishStats, Published};
 pub use comm::{Communicator, ThreadGroup};
 pub use coordinator::register;

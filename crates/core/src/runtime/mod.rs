@@ -23,6 +23,8 @@ pub struct StoreSummary {
     pub capacity_bytes: u64,
     pub spilled_objects: usize,
     pub spilled_bytes: u64,
+    /// Objects spilled since the node started (spilled or not now).
+    pub spills: u64,
 }
 
 impl node::NodeState {
@@ -35,6 +37,7 @@ impl node::NodeState {
             capacity_bytes: stats.capacity_bytes,
             spilled_objects: stats.spilled_objects,
             spilled_bytes: stats.spilled_bytes,
+            spills: stats.spills,
         }
     }
 }

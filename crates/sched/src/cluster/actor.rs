@@ -67,13 +67,26 @@ doreisa_core::actor! {
             self.scheduler.source_count()
         }
         fn publish_value(&mut self, key: SourceKey, chunk: Blob) -> usize {
+            let len = chunk.0.len() as u64;
+            self.publish_packed(vec![(key, len)], chunk)
+        }
+        // Chunks sent in the call (in transit), one after the other in `packed`: stored
+        // on this node, owned here.
+        fn publish_packed(&mut self, keys: Vec<(SourceKey, u64)>, packed: Blob) -> usize {
             let worker = Worker::current().expect("in an actor call");
-            match worker.put(&chunk) {
-                Ok(chunk) => {
-                    let mut runtime = Shell::new(&self.peers);
-                    self.scheduler.publish(key, chunk, &mut runtime);
+            let mut runtime = Shell::new(&self.peers);
+            let mut at = 0usize;
+            for (key, len) in keys {
+                let end = at.saturating_add(len as usize);
+                if end > packed.0.len() {
+                    tracing::error!(%key, "a packed chunk runs past the end of its message");
+                    break;
                 }
-                Err(e) => tracing::error!(%key, error = %e, "cannot store a published chunk"),
+                match worker.put(&Blob(packed.0.slice(at..end))) {
+                    Ok(chunk) => self.scheduler.publish(key, chunk, &mut runtime),
+                    Err(e) => tracing::error!(%key, error = %e, "cannot store a published chunk"),
+                }
+                at = end;
             }
             self.scheduler.source_count()
         }
