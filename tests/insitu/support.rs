@@ -1,14 +1,18 @@
-//! A simulation for the in situ tests: ranks are threads, spread over the nodes of an
-//! embedded cluster, each publishing through the bridge of its node.
+//! A simulation for the in situ tests: ranks are threads spread over the nodes of a
+//! cluster, each publishing through the bridge of its node. The test file including
+//! this module says which cluster with `start_cluster`: an embedded one (ranks publish
+//! beside their node, by reference) or a cluster of processes (ranks publish from the
+//! test's process, streaming their chunks to the worker processes: in transit).
 
 use bytes::Bytes;
 use doreisa::array::{Chunk, DType};
-use doreisa::core::{Cluster, ClusterConfig, NodeId, Registry};
+use doreisa::core::{Cluster, NodeId, Registry};
 use doreisa::insitu::{
-    Analytics, ArrayMeta, Bridge, BridgeOptions, Client, Communicator, Context, Published, Session,
-    ThreadGroup, Trigger,
+    Analytics, ArrayMeta, Bridge, BridgeOptions, Client, Communicator, Context, Delivery,
+    Published, Session, ThreadGroup, Trigger,
 };
 use ndarray::{ArrayD, IxDyn};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -27,19 +31,44 @@ fn times_ten(_params: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
     Ok(Chunk::from(chunk.to_array::<i32>() * 10).encode())
 }
 
-pub fn cluster(nodes: usize) -> Cluster {
-    Cluster::start(
-        ClusterConfig::default().nodes(nodes).compute_threads(1),
-        registry(),
-    )
-    .unwrap()
+/// A small object store that spills to `spill_dir` under pressure.
+pub struct StoreLimit {
+    pub capacity: u64,
+    pub spill_dir: PathBuf,
 }
 
-/// A cluster and a session over all its nodes.
-pub fn session(nodes: usize) -> (Cluster, Arc<Session>) {
-    let cluster = cluster(nodes);
-    let session = Session::start(cluster.driver(), &cluster.nodes()).unwrap();
-    (cluster, session)
+/// A cluster for one test, and how its ranks deliver their chunks.
+pub struct Sim {
+    /// Dropped first: the program leaves its cluster before anything else stops.
+    pub cluster: Cluster,
+    pub delivery: Delivery,
+    /// What else lives as long as the cluster (its processes).
+    pub _alive: Option<Box<dyn Send>>,
+}
+
+impl std::ops::Deref for Sim {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+/// A cluster of `nodes` task nodes (with `store` on each, if given).
+pub fn cluster(nodes: usize, store: Option<&StoreLimit>) -> Sim {
+    crate::start_cluster(nodes, store)
+}
+
+/// A cluster and a session over all its task nodes.
+pub fn session(nodes: usize) -> (Sim, Arc<Session>) {
+    session_with(nodes, None)
+}
+
+pub fn session_with(nodes: usize, store: Option<&StoreLimit>) -> (Sim, Arc<Session>) {
+    let sim = cluster(nodes, store);
+    let task_nodes = sim.task_nodes();
+    assert_eq!(task_nodes.len(), nodes, "the cluster's task nodes");
+    let session = Session::start(sim.driver(), &task_nodes).unwrap();
+    (sim, session)
 }
 
 /// The peers' test array: a 2x2 grid of 1x1 int32 chunks, one per rank.
@@ -76,7 +105,7 @@ impl Rank {
 
 /// Starts `ranks` ranks (rank `r` on node `r % nodes`), each running `body`.
 pub fn simulate<F>(
-    cluster: &Cluster,
+    sim: &Sim,
     session: &Arc<Session>,
     ranks: usize,
     options: BridgeOptions,
@@ -91,8 +120,20 @@ where
         .enumerate()
         .map(|(i, &node)| {
             let on_node = (0..ranks).filter(|r| r % nodes.len() == i).count();
-            let beside = cluster.worker_on(node).unwrap();
-            session.bridge(&beside, on_node, options).unwrap()
+            let options = BridgeOptions {
+                delivery: sim.delivery,
+                ..options
+            };
+            match sim.delivery {
+                Delivery::Reference => {
+                    let beside = sim.worker_on(node).unwrap();
+                    session.bridge(&beside, on_node, options).unwrap()
+                }
+                Delivery::Stream => {
+                    Bridge::start_for(sim.driver(), node, &session.info(), on_node, options)
+                        .unwrap()
+                }
+            }
         })
         .collect();
     let group = ThreadGroup::new(ranks);
