@@ -35,7 +35,11 @@ fn sums(nodes: usize, strategy: Strategy, timesteps: std::ops::Range<i64>) -> Ve
             for t in steps.clone() {
                 assert!(client.publish_chunk("a", t, value(rank.rank, t)).unwrap());
             }
-            client.close(steps.end - 1).unwrap();
+            let finished = client.close_and_wait(steps.end - 1, Duration::from_secs(60));
+            assert!(
+                finished.unwrap(),
+                "the analytics finished the last timestep"
+            );
         },
     );
     let mut analytics = Analytics::new(

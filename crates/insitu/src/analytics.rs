@@ -11,7 +11,7 @@ use crate::error::{InsituError, Result};
 use crate::session::Session;
 use crate::triggers::Triggers;
 use doreisa_array::{Array, Chunk};
-use doreisa_core::{ActorAddress, Arg, Worker};
+use doreisa_core::{ActorAddress, Arg, ObjectRef, Worker};
 use doreisa_sched::GraphRunner;
 use doreisa_sched::cluster::{ClusterRunner, Strategy};
 use serde::Serialize;
@@ -245,14 +245,15 @@ impl Analytics {
         &self.steering
     }
 
-    fn set_progress(&self, progress: Progress) {
+    fn set_progress(&self, progress: Progress) -> Option<ObjectRef<()>> {
         let driver = self.session.driver();
         let sent = driver.task_arg(Arg::Value(progress)).and_then(|arg| {
             driver.call_method_at(self.session.coordinator(), "set_progress", vec![arg])
         });
-        if let Err(e) = sent {
+        sent.map_err(|e| {
             tracing::warn!(error = %e, "cannot tell the simulation how far the analytics got");
-        }
+        })
+        .ok()
     }
 
     /// Runs callbacks as timesteps complete, until the simulation closes. Errors of
@@ -291,10 +292,18 @@ impl Analytics {
             }
         };
         let done = self.triggers.done();
-        self.set_progress(Progress {
+        let last = self.set_progress(Progress {
             done,
             running: false,
         });
+        // Calls to the coordinator run in order: once the last one ran, every earlier one
+        // (steering values included) did, and none fails if the program ends right after.
+        if let Some(last) = last {
+            let _ = self
+                .session
+                .driver()
+                .get_timeout(&last, Some(Duration::from_secs(5)));
+        }
         if let Some(preparation) = &mut self.preparation {
             preparation.results.clear();
         }

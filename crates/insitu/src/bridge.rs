@@ -384,6 +384,37 @@ impl Bridge {
         Ok(())
     }
 
+    /// Waits (up to `wait`) until nothing needs this bridge's chunks any more: the
+    /// analytics finished `timestep`, or stopped, or is gone (its process ended).
+    /// `false` if the time ran out first. A rank whose chunks live in its own process
+    /// waits so before it exits, or the analytics would lose them.
+    pub(crate) fn wait_analytics(&self, timestep: i64, wait: Duration) -> Result<bool> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_micros(200);
+        loop {
+            let progress = self
+                .call(self.coordinator, "progress", Vec::new())
+                .and_then(|asked| Ok(self.worker.get::<Progress>(&asked.cast())?));
+            let progress = match progress {
+                Ok(progress) => progress,
+                Err(e) => {
+                    tracing::debug!(error = %e, "the analytics is gone");
+                    return Ok(true);
+                }
+            };
+            let finished = progress.done.is_some_and(|done| done >= timestep);
+            let stopped = !progress.running && progress.done.is_some();
+            if finished || stopped {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Asks the coordinator for steering value `key` at `timestep` (the latest one
     /// with `None`), waiting up to `wait` for the analytics to set one that recent.
     pub(crate) fn feedback(

@@ -344,6 +344,18 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Closes at `timestep`, then waits (up to `wait`) until nothing needs this rank's
+    /// chunks any more (the analytics finished `timestep`, stopped, or is gone): what
+    /// a rank does before its process exits when its chunks live there
+    /// ([`crate::Delivery::Reference`] from a process of its own). `false` if the time
+    /// ran out first.
+    pub fn close_and_wait(&mut self, timestep: i64, wait: Duration) -> Result<bool> {
+        self.close(timestep)?;
+        self.bridge.wait_analytics(timestep, wait)
+    }
+}
+
 impl Drop for Client {
     fn drop(&mut self) {
         if !self.closed {
