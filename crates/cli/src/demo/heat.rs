@@ -1,8 +1,9 @@
 //! The demo's simulation: 2-D heat diffusion by an explicit 5-point stencil, the grid cut
-//! in blocks over ranks (threads), halos exchanged with the four neighbours every step.
-//! The outer boundary is held at 0 (heat leaves through it); a square heat source in
-//! the middle injects `source_power × scale` per cell per step, `scale` being steered by
-//! the analytics.
+//! in blocks over ranks, halos exchanged with the four neighbours every step (through
+//! channels when ranks are threads, [`Halo`]; through MPI in `examples/heat2d_mpi.rs`,
+//! which includes this file). The outer boundary is held at 0 (heat leaves through it);
+//! a square heat source in the middle injects `source_power × scale` per cell per step,
+//! `scale` being steered by the analytics. Plain `std`: no runtime in here.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 
@@ -48,14 +49,30 @@ impl Decomposition {
         (rank / self.py, rank % self.py)
     }
 
-    fn rank_at(&self, row: isize, col: isize) -> Option<usize> {
+    /// The rank at block (row, col), if inside the grid of blocks.
+    pub fn rank_at(&self, row: isize, col: isize) -> Option<usize> {
         let inside = (0..self.px as isize).contains(&row) && (0..self.py as isize).contains(&col);
         inside.then(|| row as usize * self.py + col as usize)
     }
 }
 
-/// North, south, west, east.
-const DIRECTIONS: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
+/// North, south, west, east (`d ^ 1` is the opposite of `d`).
+pub const DIRECTIONS: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
+
+/// The ranks next to `rank`, by direction.
+pub fn neighbours(decomposition: &Decomposition, rank: usize) -> [Option<usize>; 4] {
+    let (r, c) = decomposition.position(rank);
+    DIRECTIONS.map(|(dr, dc)| decomposition.rank_at(r as isize + dr, c as isize + dc))
+}
+
+/// How a rank trades edges with its neighbours.
+pub trait Neighbours: Send {
+    /// Whether there is a neighbour in direction `d`.
+    fn has(&self, d: usize) -> bool;
+    /// Sends `edges[d]` to the neighbour in each direction `d` it has; returns what
+    /// each of them sent (`None` where there is none).
+    fn exchange(&mut self, edges: [Vec<f64>; 4]) -> Result<[Option<Vec<f64>>; 4], String>;
+}
 
 /// A rank's links to its neighbours: `send[d]` reaches the neighbour in direction `d`,
 /// `recv[d]` brings what that neighbour sent.
@@ -74,9 +91,8 @@ pub fn halos(decomposition: &Decomposition) -> Vec<Halo> {
         })
         .collect();
     for rank in 0..ranks {
-        let (r, c) = decomposition.position(rank);
-        for (d, (dr, dc)) in DIRECTIONS.iter().enumerate() {
-            if let Some(other) = decomposition.rank_at(r as isize + dr, c as isize + dc) {
+        for (d, other) in neighbours(decomposition, rank).into_iter().enumerate() {
+            if let Some(other) = other {
                 let (tx, rx) = channel();
                 halos[rank].send[d] = Some(tx);
                 // What `rank` sends towards `d` arrives at `other` from the opposite side.
@@ -87,8 +103,29 @@ pub fn halos(decomposition: &Decomposition) -> Vec<Halo> {
     halos
 }
 
+impl Neighbours for Halo {
+    fn has(&self, d: usize) -> bool {
+        self.send[d].is_some()
+    }
+
+    fn exchange(&mut self, edges: [Vec<f64>; 4]) -> Result<[Option<Vec<f64>>; 4], String> {
+        for (d, edge) in edges.into_iter().enumerate() {
+            if let Some(tx) = &self.send[d] {
+                tx.send(edge).map_err(|_| "a neighbour rank stopped")?;
+            }
+        }
+        let mut received: [Option<Vec<f64>>; 4] = Default::default();
+        for (d, slot) in received.iter_mut().enumerate() {
+            if let Some(rx) = &self.recv[d] {
+                *slot = Some(rx.recv().map_err(|_| "a neighbour rank stopped")?);
+            }
+        }
+        Ok(received)
+    }
+}
+
 /// One rank's block, with a ring of ghost cells.
-pub struct Block {
+pub struct Block<N: Neighbours = Halo> {
     pub rows: usize,
     pub cols: usize,
     row0: usize,
@@ -97,12 +134,12 @@ pub struct Block {
     u: Vec<f64>,
     next: Vec<f64>,
     source_power: f64,
-    halo: Halo,
+    halo: N,
 }
 
-impl Block {
+impl<N: Neighbours> Block<N> {
     /// The initial condition: a hot disk of radius n/8 centred at (n/3, n/3).
-    pub fn new(decomposition: &Decomposition, rank: usize, halo: Halo, source_power: f64) -> Block {
+    pub fn new(decomposition: &Decomposition, rank: usize, halo: N, source_power: f64) -> Self {
         let (rows, cols) = decomposition.block();
         let (br, bc) = decomposition.position(rank);
         let n = decomposition.n;
@@ -146,27 +183,28 @@ impl Block {
     /// outer boundary).
     fn exchange(&mut self) -> Result<(), String> {
         let (rows, cols) = (self.rows, self.cols);
-        let edge = |d: usize, u: &[f64]| -> Vec<f64> {
-            let w = cols + 2;
+        let w = cols + 2;
+        let u = &self.u;
+        let edges = [0, 1, 2, 3].map(|d| {
+            if !self.halo.has(d) {
+                return Vec::new();
+            }
             match d {
                 0 => u[w + 1..w + 1 + cols].to_vec(),
                 1 => u[rows * w + 1..rows * w + 1 + cols].to_vec(),
                 2 => (1..=rows).map(|i| u[i * w + 1]).collect(),
                 _ => (1..=rows).map(|i| u[i * w + cols]).collect(),
             }
-        };
-        for d in 0..4 {
-            if let Some(tx) = &self.halo.send[d] {
-                tx.send(edge(d, &self.u))
-                    .map_err(|_| "a neighbour rank stopped")?;
+        });
+        let received = self.halo.exchange(edges)?;
+        for (d, ghost) in received.into_iter().enumerate() {
+            let ghost = ghost.unwrap_or_else(|| vec![0.0; if d < 2 { cols } else { rows }]);
+            if ghost.len() != if d < 2 { cols } else { rows } {
+                return Err(format!(
+                    "a halo of {} cells from direction {d}",
+                    ghost.len()
+                ));
             }
-        }
-        let w = cols + 2;
-        for d in 0..4 {
-            let ghost = match &self.halo.recv[d] {
-                Some(rx) => rx.recv().map_err(|_| "a neighbour rank stopped")?,
-                None => vec![0.0; if d < 2 { cols } else { rows }],
-            };
             for (k, v) in ghost.into_iter().enumerate() {
                 let at = match d {
                     0 => k + 1,

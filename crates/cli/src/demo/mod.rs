@@ -6,10 +6,12 @@
 //! a window of 2, and steers the simulation: a hot-spot alert lowers the heat source.
 //! It prints a table, writes PNG pictures, and fails if a check fails.
 
+mod balance;
 mod heat;
 mod picture;
 
-use doreisa::array::{Array, DType, SliceArg};
+use balance::edge_sum;
+use doreisa::array::{Array, DType};
 use doreisa::core::{Cluster, ClusterConfig, Registry};
 use doreisa::insitu::{
     Analytics, AnalyticsOptions, ArrayMeta, BridgeOptions, Client, PublishStats, Published,
@@ -183,19 +185,6 @@ fn start_simulation(
     Ok(handles)
 }
 
-/// The sum of the four edges of `u` (corner cells count twice: two faces).
-fn edge_sum(u: &Array) -> doreisa::array::Result<Array> {
-    let side = |args: &[SliceArg]| u.slice(args)?.sum();
-    let full = SliceArg::FULL;
-    let parts = [
-        side(&[SliceArg::Index(0), full])?,
-        side(&[SliceArg::Index(-1), full])?,
-        side(&[full, SliceArg::Index(0)])?,
-        side(&[full, SliceArg::Index(-1)])?,
-    ];
-    ((&parts[0] + &parts[1])? + &parts[2])? + &parts[3]
-}
-
 /// Runs the analytics until the simulation closes; returns a row per iteration.
 fn analyse(
     session: &Arc<Session>,
@@ -242,9 +231,7 @@ fn analyse(
             mean: v[0],
             max: v[1],
             total,
-            imbalance: previous.map(|(total_before, edges_before)| {
-                total - (total_before - ALPHA * edges_before + v[4])
-            }),
+            imbalance: previous.map(|before| balance::imbalance(total, v[4], before, ALPHA)),
             max_rate: v.get(5).copied(),
             injected: v[4],
             alert: false,
