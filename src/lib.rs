@@ -12,6 +12,9 @@ pub use doreisa_insitu as insitu;
 pub use doreisa_objstore as objstore;
 pub use doreisa_sched as sched;
 
+#[cfg(feature = "mpi")]
+pub mod mpi;
+
 /// A registry with the scheduler and the array kernels: start from it, add your own
 /// functions and actors, and give the same one to every node and driver.
 pub fn registry() -> core::Registry {
