@@ -658,6 +658,53 @@ fn drop_newest_skips_timesteps_instead_of_waiting() {
 }
 
 #[test]
+fn drop_oldest_publishes_everything_and_the_analytics_skips_behind() {
+    let (cluster, session) = sim::session(1);
+    let options = BridgeOptions {
+        max_ahead: 1,
+        policy: AheadPolicy::DropOldest,
+        ..Default::default()
+    };
+    let ranks = simulate(&cluster, &session, 1, options, move |rank| {
+        let meta = ArrayMeta::new("a", &[1, 1], &[1, 1], DType::I32);
+        let mut client = rank.client(vec![Published::new(meta, &[0, 0]).unwrap()]);
+        for t in 0..30 {
+            assert!(client.publish_chunk("a", t, value(0, t)).unwrap());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let stats = client.stats();
+        assert_eq!((stats.published, stats.dropped), (30, 0));
+        client.close(29).unwrap();
+    });
+    let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
+    let steps = Arc::new(Mutex::new(Vec::new()));
+    let out = steps.clone();
+    analytics.register("slow", vec!["a".into()], Trigger::All, move |ctx| {
+        std::thread::sleep(Duration::from_millis(20));
+        let sum = sim::sum_of(ctx, "a")?;
+        out.lock().unwrap().push((ctx.timestep(), sum));
+        Ok(())
+    });
+    let report = analytics.run().unwrap();
+    sim::join(ranks);
+    let steps = steps.lock().unwrap().clone();
+    assert!(
+        report.skipped > 0,
+        "a 10x slower analytics skips its oldest timesteps"
+    );
+    assert_eq!(steps.len() + report.skipped, 30, "analysed or skipped");
+    assert_eq!(
+        steps.last(),
+        Some(&(29, 29.0)),
+        "the newest is never skipped"
+    );
+    assert!(
+        steps.windows(2).all(|w| w[0].0 < w[1].0),
+        "in order: {steps:?}"
+    );
+}
+
+#[test]
 fn either_side_may_start_first() {
     for simulation_first in [true, false] {
         let (cluster, session) = sim::session(2);

@@ -167,6 +167,9 @@ pub struct Report {
     pub timesteps: usize,
     /// Callback runs.
     pub calls: usize,
+    /// Timesteps whose callbacks were skipped for a simulation too far ahead
+    /// (`AheadPolicy::DropOldest`).
+    pub skipped: usize,
     /// The last timestep the simulation closed with (if it closed).
     pub closed_at: Option<i64>,
     /// Callback failures (the run went on after each).
@@ -313,7 +316,15 @@ impl Analytics {
     /// `array` completed `timestep`: runs what it triggers, prepares ahead, releases.
     fn complete(&mut self, array: &Arc<str>, timestep: i64, report: &mut Report) -> Result<()> {
         self.prepare_up_to(timestep, report);
-        let calls = self.triggers.complete(array, timestep);
+        let mut calls = self.triggers.complete(array, timestep);
+        let skip = self
+            .session
+            .skipping_below()
+            .is_some_and(|below| timestep < below);
+        if skip && !calls.is_empty() {
+            calls.clear();
+            report.skipped += 1;
+        }
         if !calls.is_empty() {
             report.timesteps += 1;
         }

@@ -194,7 +194,8 @@ impl Bridge {
     }
 
     /// Whether timestep `timestep` may be published now: waits while the analytics is
-    /// too far behind (`Block`), or says no (`DropNewest`). While the last answer shows
+    /// too far behind (`Block`), or says no (`DropNewest`), or has the analytics skip
+    /// its oldest timesteps (`DropOldest`). While the last answer shows
     /// room to spare, it is refreshed in the background (no round trip on the publishing
     /// path); near the bound, or before the analytics runs, it is asked for at once.
     pub(crate) fn room_for(&self, timestep: i64) -> Result<bool> {
@@ -215,8 +216,14 @@ impl Bridge {
             if !progress.running || ahead(progress) <= max_ahead {
                 return Ok(true);
             }
-            if self.options.policy == AheadPolicy::DropNewest {
-                return Ok(false);
+            match self.options.policy {
+                AheadPolicy::DropNewest => return Ok(false),
+                AheadPolicy::DropOldest => {
+                    let args = vec![self.worker.task_arg(Arg::Value(timestep - max_ahead))?];
+                    self.call(self.coordinator, "skip_below", args)?;
+                    return Ok(true);
+                }
+                AheadPolicy::Block => {}
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(5));

@@ -110,6 +110,9 @@ pub enum AheadPolicy {
     Block,
     /// Do not publish the new timestep.
     DropNewest,
+    /// Publish the new timestep; the analytics skips the oldest ones it has not
+    /// started (their callbacks do not run), so it catches up with the newest.
+    DropOldest,
 }
 
 #[cfg(test)]

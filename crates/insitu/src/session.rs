@@ -121,6 +121,11 @@ impl Session {
         &self.driver
     }
 
+    /// Below which timestep the analytics skips (drop-oldest back-pressure).
+    pub(crate) fn skipping_below(&self) -> Option<i64> {
+        self.shared.skipping_below(self.id)
+    }
+
     pub(crate) fn coordinator(&self) -> ActorAddress {
         self.coordinator.actor.address()
     }

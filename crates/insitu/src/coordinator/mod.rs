@@ -8,13 +8,17 @@ pub mod state;
 use crate::decl::ChunkDecl;
 use doreisa_core::{Mailboxes, NodeId, Worker};
 use state::{CoordinatorState, Event, Progress};
-use std::sync::mpsc;
+use std::collections::HashMap;
+use std::sync::{Mutex, mpsc};
 
 /// The in situ layer's state in one process (a registry extension): where each
 /// session's events go.
 #[derive(Default)]
 pub struct InsituShared {
     sessions: Mailboxes<Event>,
+    /// Per session: timesteps below this are skipped by the analytics (drop-oldest).
+    /// Read by the analytics before each timestep, not queued behind its events.
+    skip_below: Mutex<HashMap<u64, i64>>,
 }
 
 impl InsituShared {
@@ -25,6 +29,23 @@ impl InsituShared {
 
     pub fn close(&self, id: u64) {
         self.sessions.close(id);
+        self.skips().remove(&id);
+    }
+
+    fn skips(&self) -> std::sync::MutexGuard<'_, HashMap<u64, i64>> {
+        self.skip_below.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Session `id`'s analytics skips the timesteps below `timestep` it has not started.
+    pub fn skip_below(&self, id: u64, timestep: i64) {
+        let mut skips = self.skips();
+        let below = skips.entry(id).or_insert(timestep);
+        *below = (*below).max(timestep);
+    }
+
+    /// Below which timestep session `id`'s analytics skips, if it does.
+    pub fn skipping_below(&self, id: u64) -> Option<i64> {
+        self.skips().get(&id).copied()
     }
 
     fn emit(&self, id: u64, events: Vec<Event>) {
@@ -79,5 +100,12 @@ doreisa_core::actor! {
         fn feedback_latest(&mut self, key: String) -> Option<i64> { self.state.feedback_latest(&key) }
         fn set_progress(&mut self, progress: Progress) -> u32 { self.state.set_progress(progress); 0 }
         fn progress(&mut self) -> Progress { self.state.progress() }
+        fn skip_below(&mut self, timestep: i64) -> u32 {
+            match Worker::current().and_then(|w| w.registry().extension::<InsituShared>()) {
+                Some(shared) => shared.skip_below(self.session, timestep),
+                None => tracing::error!("the in situ layer is not registered on the coordinator's node"),
+            }
+            0
+        }
     }
 }
