@@ -704,6 +704,88 @@ fn drop_oldest_publishes_everything_and_the_analytics_skips_behind() {
     );
 }
 
+/// Contracts: in transit, only the chunks the analytics' graphs read are streamed; the
+/// rest stays with the ranks, by reference, so reading more later loses nothing.
+#[test]
+fn only_chunks_the_graphs_read_are_streamed_and_reading_more_later_loses_nothing() {
+    let (cluster, session) = sim::session(2);
+    let bridges = Arc::new(Mutex::new(Vec::<Arc<doreisa::insitu::Bridge>>::new()));
+    let seen_bridges = bridges.clone();
+    let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
+    let sums = Arc::new(Mutex::new(Vec::new()));
+    let out = sums.clone();
+    analytics.register("corner", vec!["a".into()], Trigger::All, move |ctx| {
+        let a = ctx.array("a")?;
+        // The first chunk only, then (from timestep 10) all of them.
+        let read = if ctx.timestep() < 10 {
+            let first = doreisa::array::SliceArg::Range {
+                start: Some(0),
+                stop: Some(1),
+                step: 1,
+            };
+            a.slice(&[first, first])?
+        } else {
+            a.clone()
+        };
+        let sum = total(&ctx.compute(&read.sum()?)?);
+        out.lock().unwrap().push((ctx.timestep(), sum));
+        Ok(())
+    });
+    // The analytics runs first, so that its first contract (no window reads "unread")
+    // is there before the first chunk.
+    let running = std::thread::spawn(move || analytics.run());
+    std::thread::sleep(Duration::from_millis(300));
+    let ranks = simulate(
+        &cluster,
+        &session,
+        4,
+        BridgeOptions::default(),
+        move |rank| {
+            let at = position(rank.rank);
+            let mut client = rank.client(vec![
+                Published::new(grid_meta("a"), &at).unwrap(),
+                Published::new(grid_meta("unread"), &at).unwrap(),
+            ]);
+            for t in 0..20 {
+                client.publish_chunk("a", t, value(rank.rank, t)).unwrap();
+                client
+                    .publish_chunk("unread", t, value(rank.rank, t))
+                    .unwrap();
+            }
+            let released = client.close_and_wait(19, Duration::from_secs(60));
+            assert!(released.unwrap());
+            seen_bridges.lock().unwrap().push(rank.bridge.clone());
+        },
+    );
+    let report = running.join().unwrap().unwrap();
+    sim::join(ranks);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let expected: Vec<(i64, f64)> = (0..20)
+        .map(|t| (t, if t < 10 { t as f64 } else { 10.0 * t as f64 }))
+        .collect();
+    assert_eq!(*sums.lock().unwrap(), expected);
+    let mut bridges = bridges.lock().unwrap().clone();
+    bridges.sort_by_key(|b| Arc::as_ptr(b) as usize);
+    bridges.dedup_by(|a, b| Arc::ptr_eq(a, b));
+    let (streamed, by_reference) = bridges.iter().fold((0, 0), |(s, r), b| {
+        let stats = b.stats();
+        (s + stats.streamed, r + stats.by_reference)
+    });
+    assert_eq!(
+        streamed + by_reference,
+        4 * 2 * 20,
+        "every chunk handed over once"
+    );
+    match cluster.delivery {
+        doreisa::insitu::Delivery::Stream => {
+            assert!(streamed > 0, "chunks the graphs read are streamed");
+            // "unread" is in no window: its 80 chunks stay with the ranks.
+            assert!(by_reference >= 80, "{by_reference} by reference");
+        }
+        doreisa::insitu::Delivery::Reference => assert_eq!(streamed, 0),
+    }
+}
+
 #[test]
 fn either_side_may_start_first() {
     for simulation_first in [true, false] {

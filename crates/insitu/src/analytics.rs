@@ -5,6 +5,7 @@
 //! callbacks run at which timestep, with which windows, what may be released) are made
 //! by [`Triggers`], plain state tested on its own.
 
+use crate::contract::{ContractBuilder, Recording};
 use crate::coordinator::state::{Event, Progress};
 use crate::decl::{ArrayMeta, Trigger, Window};
 use crate::error::{InsituError, Result};
@@ -16,7 +17,7 @@ use doreisa_sched::GraphRunner;
 use doreisa_sched::cluster::{ClusterRunner, Strategy};
 use serde::Serialize;
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,7 +86,7 @@ impl Steering {
 pub struct Context<'a> {
     timestep: i64,
     windows: BTreeMap<Arc<str>, Vec<Array>>,
-    runner: &'a ClusterRunner,
+    runner: &'a dyn GraphRunner,
     steering: &'a Steering,
     prepared: Option<Box<dyn Any + Send>>,
 }
@@ -153,6 +154,8 @@ struct Callback {
 }
 
 struct Preparation {
+    /// Its index in the contract builder.
+    contract: usize,
     advance: i64,
     windows: Vec<Window>,
     run: PrepareFn,
@@ -185,6 +188,9 @@ pub struct Analytics {
     triggers: Triggers,
     preparation: Option<Preparation>,
     metas: BTreeMap<Arc<str>, ArrayMeta>,
+    /// The simulation's arrays (what graphs read of them is the contract).
+    declared: BTreeSet<Arc<str>>,
+    contracts: ContractBuilder,
 }
 
 impl Analytics {
@@ -205,6 +211,8 @@ impl Analytics {
             triggers: Triggers::default(),
             preparation: None,
             metas: BTreeMap::new(),
+            declared: BTreeSet::new(),
+            contracts: ContractBuilder::default(),
         })
     }
 
@@ -214,6 +222,8 @@ impl Analytics {
     where
         F: FnMut(&mut Context<'_>) -> CallbackResult + Send + 'static,
     {
+        self.contracts
+            .add(windows.iter().map(|w| w.array.clone()).collect());
         self.triggers.add(windows, trigger);
         self.callbacks.push(Callback {
             name: name.to_string(),
@@ -230,7 +240,11 @@ impl Analytics {
         T: Send + 'static,
         F: FnMut(&mut Context<'_>) -> CallbackResult<T> + Send + 'static,
     {
+        let contract = self
+            .contracts
+            .add(windows.iter().map(|w| w.array.clone()).collect());
         self.preparation = Some(Preparation {
+            contract,
             advance: advance as i64,
             windows,
             run: Box::new(move |ctx| prepare(ctx).map(|v| Box::new(v) as Box<dyn Any + Send>)),
@@ -259,14 +273,30 @@ impl Analytics {
         .ok()
     }
 
+    /// Tells the bridges what the graphs read, if that changed.
+    fn send_contract(&mut self) {
+        let Some(contract) = self.contracts.changed() else {
+            return;
+        };
+        let driver = self.session.driver();
+        let sent = driver.task_arg(Arg::Value(contract)).and_then(|arg| {
+            driver.call_method_at(self.session.coordinator(), "set_contract", vec![arg])
+        });
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot tell the simulation what the analytics reads");
+        }
+    }
+
     /// Runs callbacks as timesteps complete, until the simulation closes. Errors of
     /// callbacks are reported and the run goes on; errors of the simulation (timesteps
     /// out of order, undeclared chunks) end it.
     pub fn run(&mut self) -> Result<Report> {
         let events = self.session.take_events().ok_or(InsituError::Closed)?;
+        self.send_contract();
         self.set_progress(Progress {
             done: None,
             running: true,
+            ..Default::default()
         });
         let mut report = Report::default();
         let outcome = loop {
@@ -280,6 +310,7 @@ impl Analytics {
                     node,
                 } => {
                     self.runner.place(&meta.name, &position, node);
+                    self.declared.insert(meta.name.clone());
                     self.metas.insert(meta.name.clone(), meta);
                 }
                 Event::Complete { array, timestep } => {
@@ -298,6 +329,7 @@ impl Analytics {
         let last = self.set_progress(Progress {
             done,
             running: false,
+            ..Default::default()
         });
         // Calls to the coordinator run in order: once the last one ran, every earlier one
         // (steering values included) did, and none fails if the program ends right after.
@@ -334,10 +366,11 @@ impl Analytics {
             .and_then(|p| p.results.remove(&timestep));
         for call in calls {
             let windows = self.windows(&call.windows)?;
+            let recording = Recording::new(&self.runner, &self.declared);
             let mut ctx = Context {
                 timestep: call.timestep,
                 windows,
-                runner: &self.runner,
+                runner: &recording,
                 steering: &self.steering,
                 prepared: prepared.take(),
             };
@@ -345,7 +378,11 @@ impl Analytics {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (callback.run)(&mut ctx)));
             prepared = ctx.prepared.take();
             report.calls += 1;
-            if let Some(message) = failure(outcome) {
+            let failed = failure(outcome);
+            let reads = recording.into_reads();
+            self.contracts
+                .ran(call.callback, failed.is_none().then_some(reads));
+            if let Some(message) = failed {
                 let error = InsituError::Callback {
                     callback: callback.name.clone(),
                     timestep: call.timestep,
@@ -359,9 +396,11 @@ impl Analytics {
         if !marks.is_empty() {
             self.runner.release_arrays_before(&marks)?;
         }
+        self.send_contract();
         self.set_progress(Progress {
             done: self.triggers.done(),
             running: true,
+            ..Default::default()
         });
         Ok(())
     }
@@ -374,18 +413,23 @@ impl Analytics {
         let first = preparation.prepared_up_to.map_or(now, |p| p + 1);
         for timestep in first.max(now)..=now + preparation.advance {
             preparation.prepared_up_to = Some(timestep);
+            let recording = Recording::new(&self.runner, &self.declared);
             let outcome = self
                 .windows_at(&preparation.windows, timestep)
                 .map(|windows| {
                     let mut ctx = Context {
                         timestep,
                         windows,
-                        runner: &self.runner,
+                        runner: &recording,
                         steering: &self.steering,
                         prepared: None,
                     };
                     std::panic::catch_unwind(AssertUnwindSafe(|| (preparation.run)(&mut ctx)))
                 });
+            let succeeded = matches!(outcome, Ok(Ok(Ok(_))));
+            let reads = recording.into_reads();
+            self.contracts
+                .ran(preparation.contract, succeeded.then_some(reads));
             let message = match outcome {
                 Ok(Ok(Ok(result))) => {
                     preparation.results.insert(timestep, result);

@@ -8,6 +8,7 @@
 //! coordinator, one message each. Back-pressure keeps the simulation at most
 //! `max_ahead` timesteps ahead of the analytics.
 
+use crate::contract::Contract;
 use crate::coordinator::state::Progress;
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
@@ -48,6 +49,16 @@ pub enum Delivery {
     Stream,
 }
 
+/// How a bridge handed its chunks over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BridgeStats {
+    /// Chunks sent to their node in the call (in transit).
+    pub streamed: u64,
+    /// Chunks stored in this process and handed over by reference (in situ, or in
+    /// transit but read by no graph of the analytics' contract).
+    pub by_reference: u64,
+}
+
 /// One published chunk as the bridge holds it until its node's timestep is complete.
 pub(crate) enum Held {
     Stored(ObjectRef<Blob>),
@@ -70,6 +81,9 @@ struct BridgeState {
     closed: usize,
     close_sent: bool,
     progress: Progress,
+    /// What the analytics' graphs read (version 0: everything).
+    contract: Contract,
+    stats: BridgeStats,
     /// A background question about the analytics' progress.
     asked: Option<ObjectRef<Progress>>,
     first_timestep: Option<i64>,
@@ -128,6 +142,8 @@ impl Bridge {
                 closed: 0,
                 close_sent: false,
                 progress: Progress::default(),
+                contract: Contract::default(),
+                stats: BridgeStats::default(),
                 asked: None,
                 first_timestep: None,
             }),
@@ -136,6 +152,28 @@ impl Bridge {
 
     pub fn node(&self) -> NodeId {
         self.node
+    }
+
+    pub fn stats(&self) -> BridgeStats {
+        self.lock().stats
+    }
+
+    /// Keeps the analytics' progress; fetches its contract when a newer one exists.
+    fn note_progress(&self, progress: Progress) -> Result<()> {
+        let known = {
+            let mut state = self.lock();
+            state.progress = progress;
+            state.contract.version
+        };
+        if progress.contract > known && self.options.delivery == Delivery::Stream {
+            let asked = self.call(self.coordinator, "contract", Vec::new())?;
+            let contract: Contract = self.worker.get(&asked.cast())?;
+            let mut state = self.lock();
+            if contract.version > state.contract.version {
+                state.contract = contract;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn worker(&self) -> &Worker {
@@ -212,7 +250,7 @@ impl Bridge {
         loop {
             let asked = self.call(self.coordinator, "progress", Vec::new())?;
             let progress: Progress = self.worker.get(&asked.cast())?;
-            self.lock().progress = progress;
+            self.note_progress(progress)?;
             if !progress.running || ahead(progress) <= max_ahead {
                 return Ok(true);
             }
@@ -252,36 +290,51 @@ impl Bridge {
             self.lock().asked = Some(asked);
         } else {
             let progress: Progress = self.worker.get(&asked)?;
-            self.lock().progress = progress;
+            self.note_progress(progress)?;
         }
         Ok(())
     }
 
-    /// Holds the encoded chunk `bytes` as this bridge delivers it.
-    pub(crate) fn hold(&self, bytes: Bytes) -> Result<Held> {
-        Ok(match self.options.delivery {
-            Delivery::Reference => Held::Stored(self.worker.put_blob(bytes)?),
-            Delivery::Stream => Held::Bytes(Blob(bytes)),
+    /// Whether chunk `key` is streamed: in transit, and read by the analytics' graphs
+    /// (its contract). Otherwise it is stored here and handed over by reference.
+    fn streams(&self, key: &SourceKey) -> bool {
+        let stream = self.options.delivery == Delivery::Stream
+            && self.lock().contract.wants(&key.array, &key.chunk);
+        let mut state = self.lock();
+        if stream {
+            state.stats.streamed += 1;
+        } else {
+            state.stats.by_reference += 1;
+        }
+        stream
+    }
+
+    /// Holds the encoded chunk `key` (`bytes`) as this bridge delivers it.
+    pub(crate) fn hold(&self, key: &SourceKey, bytes: Bytes) -> Result<Held> {
+        Ok(if self.streams(key) {
+            Held::Bytes(Blob(bytes))
+        } else {
+            Held::Stored(self.worker.put_blob(bytes)?)
         })
     }
 
-    /// Holds the `len` bytes `write` appends to an empty buffer (recycled when large
-    /// and stored here).
+    /// Holds the `len` bytes of chunk `key` that `write` appends to an empty buffer
+    /// (recycled when large and stored here).
     pub(crate) fn hold_with(
         &self,
+        key: &SourceKey,
         len: usize,
         write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
     ) -> Result<Held> {
         let mut failed = None;
-        let held = match self.options.delivery {
-            Delivery::Reference => Held::Stored(self.worker.put_with(len, |out| {
+        let held = if self.streams(key) {
+            let mut out = Vec::with_capacity(len);
+            failed = write(&mut out).err();
+            Held::Bytes(Blob(out.into()))
+        } else {
+            Held::Stored(self.worker.put_with(len, |out| {
                 failed = write(out).err();
-            })?),
-            Delivery::Stream => {
-                let mut out = Vec::with_capacity(len);
-                failed = write(&mut out).err();
-                Held::Bytes(Blob(out.into()))
-            }
+            })?)
         };
         match failed {
             Some(e) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),

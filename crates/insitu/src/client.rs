@@ -151,8 +151,8 @@ impl Client {
             None => chunk,
         };
         let (name, position) = self.check_chunk(array, chunk.dtype(), chunk.shape())?;
-        self.store(name, position, timestep, waited, |bridge| {
-            bridge.hold(chunk.encode())
+        self.store(name, position, timestep, waited, |bridge, key| {
+            bridge.hold(key, chunk.encode())
         })
     }
 
@@ -193,8 +193,8 @@ impl Client {
             .and_then(|()| self.check_chunk(array, T::DTYPE, &shape));
         let outcome = checked.and_then(|(name, position)| {
             let len = Chunk::encoded_len(T::DTYPE, &shape);
-            self.store(name, position, timestep, &mut waited, |bridge| {
-                bridge.hold_with(len, |out| {
+            self.store(name, position, timestep, &mut waited, |bridge, key| {
+                bridge.hold_with(key, len, |out| {
                     Chunk::encode_slice_into(&shape, data, out).map_err(|e| e.to_string())
                 })
             })
@@ -254,7 +254,7 @@ impl Client {
         position: Vec<u32>,
         timestep: i64,
         waited: &mut Duration,
-        hold: impl FnOnce(&Bridge) -> Result<Held>,
+        hold: impl FnOnce(&Bridge, &SourceKey) -> Result<Held>,
     ) -> Result<bool> {
         self.last.insert(name.clone(), timestep);
         let waiting = Instant::now();
@@ -263,13 +263,13 @@ impl Client {
         if !room {
             return Ok(false);
         }
-        let stored = hold(&self.bridge)?;
         let key = SourceKey {
             array: name,
             timestep,
             chunk: position,
         };
-        self.bridge.published(key, stored)?;
+        let held = hold(&self.bridge, &key)?;
+        self.bridge.published(key, held)?;
         Ok(true)
     }
 

@@ -5,6 +5,7 @@
 
 pub mod state;
 
+use crate::contract::Contract;
 use crate::decl::ChunkDecl;
 use doreisa_core::{Mailboxes, NodeId, Worker};
 use state::{CoordinatorState, Event, Progress};
@@ -100,6 +101,8 @@ doreisa_core::actor! {
         fn feedback_latest(&mut self, key: String) -> Option<i64> { self.state.feedback_latest(&key) }
         fn set_progress(&mut self, progress: Progress) -> u32 { self.state.set_progress(progress); 0 }
         fn progress(&mut self) -> Progress { self.state.progress() }
+        fn set_contract(&mut self, contract: Contract) -> u32 { self.state.set_contract(contract); 0 }
+        fn contract(&mut self) -> Contract { self.state.contract() }
         fn skip_below(&mut self, timestep: i64) -> u32 {
             match Worker::current().and_then(|w| w.registry().extension::<InsituShared>()) {
                 Some(shared) => shared.skip_below(self.session, timestep),

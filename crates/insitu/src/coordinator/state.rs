@@ -2,6 +2,7 @@
 //! timesteps are complete, steering values, how far the analytics got. The actor
 //! around it only forwards calls and hands events to the analytics.
 
+use crate::contract::Contract;
 use crate::decl::{ArrayMeta, ChunkDecl};
 use crate::error::InsituError;
 use doreisa_core::NodeId;
@@ -33,6 +34,8 @@ pub struct Progress {
     pub done: Option<i64>,
     /// The analytics is not running (not yet, or not any more): nobody to wait for.
     pub running: bool,
+    /// The version of the analytics' current contract (0: none yet).
+    pub contract: u64,
 }
 
 struct ArrayState {
@@ -53,6 +56,7 @@ pub struct CoordinatorState {
     feedback: BTreeMap<String, VecDeque<(i64, Vec<u8>)>>,
     feedback_keep: usize,
     progress: Progress,
+    contract: Contract,
 }
 
 impl CoordinatorState {
@@ -225,11 +229,26 @@ impl CoordinatorState {
     }
 
     pub fn set_progress(&mut self, progress: Progress) {
-        self.progress = progress;
+        self.progress = Progress {
+            contract: self.contract.version,
+            ..progress
+        };
     }
 
     pub fn progress(&self) -> Progress {
         self.progress
+    }
+
+    /// The analytics' new contract (an older version than the one held is ignored).
+    pub fn set_contract(&mut self, contract: Contract) {
+        if contract.version > self.contract.version {
+            self.progress.contract = contract.version;
+            self.contract = contract;
+        }
+    }
+
+    pub fn contract(&self) -> Contract {
+        self.contract.clone()
     }
 }
 
