@@ -20,6 +20,8 @@ mod balance;
 #[path = "../crates/cli/src/demo/heat.rs"]
 #[allow(dead_code)] // the channel halos of thread ranks are the demo's
 mod heat;
+#[path = "../crates/cli/src/demo/rank.rs"]
+mod rank;
 
 use doreisa::array::{Array, DType};
 use doreisa::core::Cluster;
@@ -41,7 +43,6 @@ use std::time::{Duration, Instant};
 const HOT: f64 = 70.0;
 const COOL: f64 = 55.0;
 const SOURCE_POWER: f64 = 1.0;
-const STEER_EVERY: i64 = 5;
 
 struct Options {
     cluster_file: PathBuf,
@@ -282,18 +283,7 @@ fn simulate(options: &Options) -> Result<(), String> {
     let mut interior = Vec::new();
     let started = Instant::now();
     for t in 0..options.iterations {
-        if t % STEER_EVERY == 0 {
-            scale = client.get("source_scale", None, 1.0f64).unwrap_or(scale);
-        }
-        let injected = block.step(scale)?;
-        block.interior_into(&mut interior);
-        let published = client
-            .publish_slice("temperature", t, &interior)
-            .and_then(|_| client.publish_slice("injected", t, &[injected]));
-        // Analytics failing never stops the simulation.
-        if let Err(e) = published {
-            tracing::warn!(rank, timestep = t, error = %e, "publishing failed");
-        }
+        rank::iterate(rank, t, &mut client, &mut block, &mut scale, &mut interior)?;
     }
     let elapsed = started.elapsed();
     let stats = client.stats();

@@ -9,6 +9,7 @@
 mod balance;
 mod heat;
 mod picture;
+mod rank;
 
 use balance::edge_sum;
 use doreisa::array::{Array, DType};
@@ -45,8 +46,6 @@ const HOT: f64 = 70.0;
 const COOL: f64 = 55.0;
 /// Heat each source cell gets per step, before steering.
 const SOURCE_POWER: f64 = 1.0;
-/// How often (iterations) the simulation reads the steering value.
-const STEER_EVERY: i64 = 5;
 
 /// What the analytics saw at one iteration.
 #[derive(Debug, Clone, Copy, Default)]
@@ -162,18 +161,7 @@ fn start_simulation(
                 let mut interior = Vec::new();
                 let started = Instant::now();
                 for t in 0..iterations {
-                    if t % STEER_EVERY == 0 {
-                        scale = client.get("source_scale", None, 1.0f64).unwrap_or(scale);
-                    }
-                    let injected = block.step(scale)?;
-                    block.interior_into(&mut interior);
-                    let published = client
-                        .publish_slice("temperature", t, &interior)
-                        .and_then(|_| client.publish_slice("injected", t, &[injected]));
-                    // Analytics failing never stops the simulation.
-                    if let Err(e) = published {
-                        tracing::warn!(rank, timestep = t, error = %e, "publishing failed");
-                    }
+                    rank::iterate(rank, t, &mut client, &mut block, &mut scale, &mut interior)?;
                 }
                 times.total = started.elapsed();
                 times.publish = client.stats();

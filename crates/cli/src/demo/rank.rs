@@ -1,0 +1,35 @@
+//! One iteration of a heat-simulation rank: read the steering value every few
+//! iterations, step the block, publish the field and the heat the source injected.
+//! Shared by the demo (ranks as threads) and `examples/heat2d_mpi.rs` (MPI ranks),
+//! which includes this file beside `heat.rs`.
+
+use super::heat::{Block, Neighbours};
+use doreisa::insitu::Client;
+
+/// How often (iterations) a rank reads the steering value.
+pub const STEER_EVERY: i64 = 5;
+
+/// Iteration `t` of rank `rank`; `scale` is the source's steered scale, `interior` a
+/// buffer reused across iterations. Publishing failures are logged, never returned:
+/// analytics failing never stops the simulation.
+pub fn iterate<N: Neighbours>(
+    rank: usize,
+    t: i64,
+    client: &mut Client,
+    block: &mut Block<N>,
+    scale: &mut f64,
+    interior: &mut Vec<f64>,
+) -> Result<(), String> {
+    if t % STEER_EVERY == 0 {
+        *scale = client.get("source_scale", None, 1.0f64).unwrap_or(*scale);
+    }
+    let injected = block.step(*scale)?;
+    block.interior_into(interior);
+    let published = client
+        .publish_slice("temperature", t, interior)
+        .and_then(|_| client.publish_slice("injected", t, &[injected]));
+    if let Err(e) = published {
+        tracing::warn!(rank, timestep = t, error = %e, "publishing failed");
+    }
+    Ok(())
+}
