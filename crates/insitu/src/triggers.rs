@@ -27,6 +27,8 @@ pub struct Triggers {
     /// Completed timesteps of each array still inside some window (oldest first).
     history: BTreeMap<Arc<str>, VecDeque<i64>>,
     first: BTreeMap<Arc<str>, i64>,
+    /// The newest completed timestep of each array.
+    latest: BTreeMap<Arc<str>, i64>,
     done: Option<i64>,
     released: BTreeMap<Arc<str>, i64>,
 }
@@ -57,7 +59,8 @@ impl Triggers {
         self.first.get(array).copied()
     }
 
-    /// The last timestep whose callbacks all ran.
+    /// The last timestep whose callbacks all ran (once the calls [`Triggers::complete`]
+    /// returned have run): every array, of a window or published, completed it.
     pub fn done(&self) -> Option<i64> {
         self.done
     }
@@ -109,7 +112,14 @@ impl Triggers {
                 windows,
             });
         }
-        self.done = self.done.max(Some(timestep));
+        self.latest.insert(array.clone(), timestep);
+        let windowed = self.entries.iter().flat_map(|e| &e.windows);
+        let behind = windowed
+            .map(|w| self.latest.get(&w.array).copied())
+            .chain(self.latest.values().map(|&t| Some(t)))
+            .min()
+            .flatten();
+        self.done = self.done.max(behind);
         calls
     }
 
@@ -174,6 +184,24 @@ mod tests {
         let calls = t.complete(&b(), 2);
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].windows, vec![(a(), vec![1]), (b(), vec![2])]);
+    }
+
+    #[test]
+    fn a_timestep_is_done_once_every_array_completed_it() {
+        let mut t = Triggers::default();
+        t.add(vec!["a".into(), "b".into()], Trigger::All);
+        t.complete(&a(), 0);
+        assert_eq!(
+            t.done(),
+            None,
+            "b has not completed 0: its callback did not run"
+        );
+        t.complete(&b(), 0);
+        assert_eq!(t.done(), Some(0));
+        t.complete(&a(), 1);
+        assert_eq!(t.done(), Some(0));
+        t.complete(&b(), 1);
+        assert_eq!(t.done(), Some(1));
     }
 
     #[test]
