@@ -248,8 +248,7 @@ impl Bridge {
         }
         let mut pause = Duration::from_micros(50);
         loop {
-            let asked = self.call(self.coordinator, "progress", Vec::new())?;
-            let progress: Progress = self.worker.get(&asked.cast())?;
+            let progress = self.ask_progress()?;
             self.note_progress(progress)?;
             if !progress.running || ahead(progress) <= max_ahead {
                 return Ok(true);
@@ -266,6 +265,12 @@ impl Bridge {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(5));
         }
+    }
+
+    /// The analytics' progress, asked now (a round trip).
+    fn ask_progress(&self) -> Result<Progress> {
+        let asked = self.call(self.coordinator, "progress", Vec::new())?;
+        Ok(self.worker.get(&asked.cast())?)
     }
 
     /// Asks for the analytics' progress in the background (one question at a time).
@@ -298,9 +303,9 @@ impl Bridge {
     /// Whether chunk `key` is streamed: in transit, and read by the analytics' graphs
     /// (its contract). Otherwise it is stored here and handed over by reference.
     fn streams(&self, key: &SourceKey) -> bool {
-        let stream = self.options.delivery == Delivery::Stream
-            && self.lock().contract.wants(&key.array, &key.chunk);
         let mut state = self.lock();
+        let stream = self.options.delivery == Delivery::Stream
+            && state.contract.wants(&key.array, &key.chunk);
         if stream {
             state.stats.streamed += 1;
         } else {
@@ -452,10 +457,7 @@ impl Bridge {
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_micros(200);
         loop {
-            let progress = self
-                .call(self.coordinator, "progress", Vec::new())
-                .and_then(|asked| Ok(self.worker.get::<Progress>(&asked.cast())?));
-            let progress = match progress {
+            let progress = match self.ask_progress() {
                 Ok(progress) => progress,
                 Err(e) => {
                     tracing::debug!(error = %e, "the analytics is gone");

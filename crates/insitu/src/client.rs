@@ -342,9 +342,7 @@ impl Client {
         }
         Ok(())
     }
-}
 
-impl Client {
     /// Closes at `timestep`, then waits (up to `wait`) until nothing needs this rank's
     /// chunks any more (the analytics finished `timestep`, stopped, or is gone): what
     /// a rank does before its process exits when its chunks live there

@@ -60,14 +60,21 @@ pub fn register(registry: &mut doreisa_core::Registry) {
     Coordinator::register(registry);
 }
 
+/// The in situ state of the coordinator's process.
+fn shared() -> Option<std::sync::Arc<InsituShared>> {
+    let shared = Worker::current().and_then(|w| w.registry().extension::<InsituShared>());
+    if shared.is_none() {
+        tracing::error!("the in situ layer is not registered on the coordinator's node");
+    }
+    shared
+}
+
 fn emit(session: u64, events: Vec<Event>) -> u32 {
     let count = events.len() as u32;
-    if events.is_empty() {
-        return 0;
-    }
-    match Worker::current().and_then(|w| w.registry().extension::<InsituShared>()) {
-        Some(shared) => shared.emit(session, events),
-        None => tracing::error!("the in situ layer is not registered on the coordinator's node"),
+    if !events.is_empty()
+        && let Some(shared) = shared()
+    {
+        shared.emit(session, events);
     }
     count
 }
@@ -104,9 +111,8 @@ doreisa_core::actor! {
         fn set_contract(&mut self, contract: Contract) -> u32 { self.state.set_contract(contract); 0 }
         fn contract(&mut self) -> Contract { self.state.contract() }
         fn skip_below(&mut self, timestep: i64) -> u32 {
-            match Worker::current().and_then(|w| w.registry().extension::<InsituShared>()) {
-                Some(shared) => shared.skip_below(self.session, timestep),
-                None => tracing::error!("the in situ layer is not registered on the coordinator's node"),
+            if let Some(shared) = shared() {
+                shared.skip_below(self.session, timestep);
             }
             0
         }

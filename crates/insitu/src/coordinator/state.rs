@@ -229,20 +229,20 @@ impl CoordinatorState {
     }
 
     pub fn set_progress(&mut self, progress: Progress) {
-        self.progress = Progress {
-            contract: self.contract.version,
-            ..progress
-        };
+        self.progress = progress;
     }
 
+    /// The analytics' progress, with the version of the contract held here.
     pub fn progress(&self) -> Progress {
-        self.progress
+        Progress {
+            contract: self.contract.version,
+            ..self.progress
+        }
     }
 
     /// The analytics' new contract (an older version than the one held is ignored).
     pub fn set_contract(&mut self, contract: Contract) {
         if contract.version > self.contract.version {
-            self.progress.contract = contract.version;
             self.contract = contract;
         }
     }
