@@ -15,14 +15,15 @@
 //! streamed to the node, which keeps it; the rank keeps nothing). Halos go through
 //! MPI, and steering reads are MPI collectives. `scripts/heat2d-mpi.sh` runs it all.
 
-#[path = "../crates/cli/src/demo/balance.rs"]
-mod balance;
+#[path = "../crates/cli/src/demo/analysis.rs"]
+mod analysis;
 #[path = "../crates/cli/src/demo/heat.rs"]
 #[allow(dead_code)] // the channel halos of thread ranks are the demo's
 mod heat;
 #[path = "../crates/cli/src/demo/rank.rs"]
 mod rank;
 
+use analysis::{Switch, Thermostat};
 use doreisa::array::{Array, DType};
 use doreisa::core::Cluster;
 use doreisa::core::net::ClusterFile;
@@ -31,18 +32,13 @@ use doreisa::insitu::{
     Session, SessionInfo, Trigger, Window,
 };
 use doreisa::mpi::MpiWorld;
-use heat::{ALPHA, Block, Decomposition, Neighbours};
+use heat::{ALPHA, Block, Decomposition, Neighbours, SOURCE_POWER};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, Destination as _, Source as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Above this maximum temperature the source is switched off; below `COOL`, on again.
-const HOT: f64 = 70.0;
-const COOL: f64 = 55.0;
-const SOURCE_POWER: f64 = 1.0;
 
 struct Options {
     cluster_file: PathBuf,
@@ -128,7 +124,7 @@ fn analytics(options: &Options) -> Result<(), String> {
     let seen = worst.clone();
     let every = (options.iterations / 10).max(1);
     let mut previous: Option<(f64, f64)> = None;
-    let mut lowered = false;
+    let mut thermostat = Thermostat::default();
     let windows = vec![Window::new("temperature", 1), Window::new("injected", 1)];
     analytics.register("heat", windows, Trigger::All, move |ctx| {
         let t = ctx.timestep();
@@ -137,21 +133,22 @@ fn analytics(options: &Options) -> Result<(), String> {
             u.mean()?,
             u.max()?,
             u.sum()?,
-            balance::edge_sum(u)?,
+            analysis::edge_sum(u)?,
             ctx.array("injected")?.sum()?,
         ];
         let v = ctx.compute(&Array::stack(&wanted, 0)?)?.to_array::<f64>();
         let (mean, max, total, edges, injected) = (v[0], v[1], v[2], v[3], v[4]);
-        let imbalance = previous.map(|before| balance::imbalance(total, injected, before, ALPHA));
+        let imbalance = previous.map(|before| analysis::imbalance(total, injected, before, ALPHA));
         previous = Some((total, edges));
-        let mut alert = "";
-        if max > HOT && !lowered {
-            ctx.set("source_scale", &0.0f64)?;
-            (lowered, alert) = (true, "HOT: source off");
-        } else if max < COOL && lowered {
-            ctx.set("source_scale", &1.0f64)?;
-            (lowered, alert) = (false, "cool: source on");
+        let switch = thermostat.update(max);
+        if let Some(switch) = switch {
+            ctx.set("source_scale", &switch.scale())?;
         }
+        let alert = match switch {
+            Some(Switch::Off) => "HOT: source off",
+            Some(Switch::On) => "cool: source on",
+            None => "",
+        };
         let mut worst = seen.lock().map_err(|_| "poisoned")?;
         worst.0 += 1;
         if let Some(i) = imbalance {

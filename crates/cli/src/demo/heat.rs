@@ -11,6 +11,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 pub const ALPHA: f64 = 0.2;
 /// Temperature of the initial hot disk.
 pub const INITIAL_HOT: f64 = 50.0;
+/// Heat each source cell gets per step, before steering.
+pub const SOURCE_POWER: f64 = 1.0;
 
 /// How the global grid is cut: `px × py` ranks, each a block of `rows × cols`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,8 +200,9 @@ impl<N: Neighbours> Block<N> {
         });
         let received = self.halo.exchange(edges)?;
         for (d, ghost) in received.into_iter().enumerate() {
-            let ghost = ghost.unwrap_or_else(|| vec![0.0; if d < 2 { cols } else { rows }]);
-            if ghost.len() != if d < 2 { cols } else { rows } {
+            let len = if d < 2 { cols } else { rows };
+            let ghost = ghost.unwrap_or_else(|| vec![0.0; len]);
+            if ghost.len() != len {
                 return Err(format!(
                     "a halo of {} cells from direction {d}",
                     ghost.len()

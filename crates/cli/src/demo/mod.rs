@@ -6,19 +6,19 @@
 //! a window of 2, and steers the simulation: a hot-spot alert lowers the heat source.
 //! It prints a table, writes PNG pictures, and fails if a check fails.
 
-mod balance;
+mod analysis;
 mod heat;
 mod picture;
 mod rank;
 
-use balance::edge_sum;
+use analysis::{Switch, Thermostat, edge_sum};
 use doreisa::array::{Array, DType};
 use doreisa::core::{Cluster, ClusterConfig, Registry};
 use doreisa::insitu::{
     Analytics, AnalyticsOptions, ArrayMeta, BridgeOptions, Client, PublishStats, Published,
     Session, ThreadGroup, Trigger, Window,
 };
-use heat::{ALPHA, Block, Decomposition};
+use heat::{ALPHA, Block, Decomposition, SOURCE_POWER};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -40,12 +40,6 @@ pub struct DemoConfig {
     /// Print a table row every this many iterations (0: about 20 rows).
     pub every: i64,
 }
-
-/// Above this maximum temperature the source is lowered; below `COOL` it is restored.
-const HOT: f64 = 70.0;
-const COOL: f64 = 55.0;
-/// Heat each source cell gets per step, before steering.
-const SOURCE_POWER: f64 = 1.0;
 
 /// What the analytics saw at one iteration.
 #[derive(Debug, Clone, Copy, Default)]
@@ -194,7 +188,7 @@ fn analyse(
     let n = decomposition.n;
     let progress = std::io::stderr().is_terminal();
     let mut previous: Option<(f64, f64)> = None;
-    let mut lowered = false;
+    let mut thermostat = Thermostat::default();
     print_header();
     let windows = vec![Window::new("temperature", 2), Window::new("injected", 1)];
     analytics.register("heat", windows, Trigger::All, move |ctx| {
@@ -219,22 +213,17 @@ fn analyse(
             mean: v[0],
             max: v[1],
             total,
-            imbalance: previous.map(|before| balance::imbalance(total, v[4], before, ALPHA)),
+            imbalance: previous.map(|before| analysis::imbalance(total, v[4], before, ALPHA)),
             max_rate: v.get(5).copied(),
             injected: v[4],
             alert: false,
             restored: false,
         };
         previous = Some((total, edges));
-        // Steering, with hysteresis: lower the source when too hot, restore when cool.
-        if row.max > HOT && !lowered {
-            ctx.set("source_scale", &0.0f64)?;
-            lowered = true;
-            row.alert = true;
-        } else if row.max < COOL && lowered {
-            ctx.set("source_scale", &1.0f64)?;
-            lowered = false;
-            row.restored = true;
+        if let Some(switch) = thermostat.update(row.max) {
+            ctx.set("source_scale", &switch.scale())?;
+            row.alert = switch == Switch::Off;
+            row.restored = switch == Switch::On;
         }
         if t % snapshots == 0 || t == iterations - 1 {
             let field = ctx.compute(u)?.to_array::<f64>();
