@@ -195,13 +195,16 @@ impl Array {
         }
         let grid = &self.node.grid;
         let out = axes.iter().map(|&a| OutAxis::identity(grid, a)).collect();
-        Ok(Array::from_node(reindex(
-            &self.node,
-            Reindex {
-                out,
-                fixed: Vec::new(),
-            },
-        )?))
+        self.reindexed(out)
+    }
+
+    /// This array with its axes rearranged as `out` says (no axis fixed).
+    fn reindexed(&self, out: Vec<OutAxis>) -> Result<Array> {
+        let plan = Reindex {
+            out,
+            fixed: Vec::new(),
+        };
+        Ok(Array::from_node(reindex(&self.node, plan)?))
     }
 
     /// The axes reversed (numpy's `.T`).
@@ -218,13 +221,7 @@ impl Array {
             .map(|a| OutAxis::identity(grid, a))
             .collect();
         out.insert(axis, OutAxis::New { lens: vec![1] });
-        Ok(Array::from_node(reindex(
-            &self.node,
-            Reindex {
-                out,
-                fixed: Vec::new(),
-            },
-        )?))
+        self.reindexed(out)
     }
 
     /// Drops `axes`, which must have length 1.
@@ -360,11 +357,7 @@ impl Array {
             .map(|a| OutAxis::split(self.grid(), a, grid.axis(a)))
             .collect();
         if let Some(out) = split {
-            let plan = Reindex {
-                out,
-                fixed: Vec::new(),
-            };
-            return Ok(Array::from_node(reindex(&self.node, plan)?));
+            return self.reindexed(out);
         }
         Ok(Array::from_node(Node::new(
             Kind::Rechunk {
