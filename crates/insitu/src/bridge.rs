@@ -464,9 +464,7 @@ impl Bridge {
                     return Ok(true);
                 }
             };
-            let finished = progress.done.is_some_and(|done| done >= timestep);
-            let stopped = !progress.running && progress.done.is_some();
-            if finished || stopped {
+            if progress.past(timestep) {
                 return Ok(true);
             }
             if Instant::now() >= deadline {

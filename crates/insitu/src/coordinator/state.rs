@@ -38,6 +38,16 @@ pub struct Progress {
     pub contract: u64,
 }
 
+impl Progress {
+    /// Whether the analytics will read nothing of `timestep` or before any more: it
+    /// finished it, or it ran and stopped.
+    pub fn past(&self, timestep: i64) -> bool {
+        let finished = self.done.is_some_and(|done| done >= timestep);
+        let stopped = !self.running && self.done.is_some();
+        finished || stopped
+    }
+}
+
 struct ArrayState {
     meta: ArrayMeta,
     chunks: usize,
@@ -259,6 +269,19 @@ mod tests {
 
     fn meta() -> ArrayMeta {
         ArrayMeta::new("t", &[4, 4], &[2, 2], DType::I32)
+    }
+
+    #[test]
+    fn progress_is_past_a_timestep_once_finished_or_stopped() {
+        let at = |done, running| Progress {
+            done,
+            running,
+            contract: 0,
+        };
+        assert!(!at(None, false).past(0), "not started yet: it will read it");
+        assert!(!at(Some(4), true).past(5));
+        assert!(at(Some(5), true).past(5));
+        assert!(at(Some(2), false).past(5), "ran and stopped");
     }
 
     fn declare_all(state: &mut CoordinatorState) {
