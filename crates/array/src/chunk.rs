@@ -159,12 +159,14 @@ impl Chunk {
         8 + 8 * shape.len() + shape.iter().product::<usize>() * dtype.size()
     }
 
-    /// Appends to `out` the encoding of the C-ordered elements `data` of shape `shape`
-    /// (what [`Chunk::encode`] gives for that chunk), without building the chunk.
-    pub fn encode_slice_into<T: Element>(
+    /// Writes to `out` the encoding of the C-ordered elements `data` of shape `shape`
+    /// (what [`Chunk::encode`] gives for that chunk), without building the chunk:
+    /// appended to a `Vec<u8>`, or copied into a `&mut [u8]` of
+    /// [`Chunk::encoded_len`] bytes.
+    pub fn encode_slice_into<T: Element, W: std::io::Write + ?Sized>(
         shape: &[usize],
         data: &[T],
-        out: &mut Vec<u8>,
+        out: &mut W,
     ) -> Result<()> {
         if shape.iter().product::<usize>() != data.len() || shape.len() > MAX_CHUNK_NDIM {
             return Err(ArrayError::ShapeMismatch {
@@ -172,9 +174,18 @@ impl Chunk {
                 detail: format!("{} elements for shape {shape:?}", data.len()),
             });
         }
-        write_header(out, T::DTYPE, shape);
-        pod::extend(out, data);
-        Ok(())
+        let mut head = Vec::with_capacity(8 + 8 * shape.len());
+        write_header(&mut head, T::DTYPE, shape);
+        let written = out.write_all(&head).and_then(|()| {
+            if cfg!(target_endian = "little") {
+                out.write_all(pod::le_bytes(data))
+            } else {
+                let mut le = Vec::with_capacity(std::mem::size_of_val(data));
+                pod::extend(&mut le, data);
+                out.write_all(&le)
+            }
+        });
+        written.map_err(|e| ArrayError::InvalidArgument(format!("cannot write the encoding: {e}")))
     }
 
     /// Decodes an encoded chunk (always copying the elements). Truncated, oversized
@@ -431,16 +442,19 @@ mod pod {
         }
     }
 
+    /// The in-memory bytes of `data`: their encoding on a little-endian machine.
+    pub fn le_bytes<T: Element>(data: &[T]) -> &[u8] {
+        // SAFETY: T is a plain value type without padding (bool is one byte holding 0
+        // or 1); viewing initialized T values as bytes is always valid.
+        unsafe {
+            std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
+        }
+    }
+
     /// Appends the little-endian bytes of `data`.
     pub fn extend<T: Element>(out: &mut Vec<u8>, data: &[T]) {
         if cfg!(target_endian = "little") {
-            // SAFETY: T is a plain value type without padding (bool is one byte holding
-            // 0 or 1); viewing initialized T values as bytes is always valid, and on a
-            // little-endian machine those bytes are the encoding.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
-            };
-            out.extend_from_slice(bytes);
+            out.extend_from_slice(le_bytes(data));
         } else {
             data.iter().for_each(|&v| write_le(v, out));
         }
@@ -461,6 +475,11 @@ mod tests {
         assert_eq!(out, chunk.encode().to_vec());
         assert_eq!(out.len(), Chunk::encoded_len(DType::I32, &[3, 4]));
         assert!(Chunk::encode_slice_into(&[5, 4], &data, &mut Vec::new()).is_err());
+        let mut exact = vec![0u8; out.len()];
+        Chunk::encode_slice_into(&[3, 4], &data, &mut exact.as_mut_slice()).unwrap();
+        assert_eq!(exact, out, "into a slice of the encoded length");
+        let mut short = vec![0u8; out.len() - 1];
+        assert!(Chunk::encode_slice_into(&[3, 4], &data, &mut short.as_mut_slice()).is_err());
     }
 
     #[test]

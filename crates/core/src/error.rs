@@ -46,6 +46,8 @@ pub enum CoreError {
     Stopped,
     #[error("invalid argument: {0}")]
     Invalid(String),
+    #[error("shared memory: {0}")]
+    SharedMemory(String),
 }
 
 impl std::fmt::Display for LossReason {

@@ -18,6 +18,7 @@ pub mod object_ref;
 pub mod ownership;
 pub mod registry;
 pub mod runtime;
+pub mod shm;
 pub mod task;
 
 pub use cluster::{Cluster, ClusterConfig};

@@ -1,0 +1,323 @@
+//! Node-local shared memory: how a process on a node's host hands the node an object
+//! with one copy and no network.
+//!
+//! The node owns a [`SharedDir`], a directory on the host's tmpfs (`/dev/shm`). A
+//! producing process that sees that directory keeps a [`SegmentPool`] of files in it,
+//! each a small header and a payload. To hand over an object it takes a free segment,
+//! writes the object into it (the one copy) and sends the node a [`SharedChunk`]
+//! naming it; the node maps the segment and keeps the mapping as its copy of the
+//! object ([`SharedDir::adopt`]: no copy). When the node drops its last handle to the
+//! bytes, the segment is marked free again and the producer reuses it: its pages stay
+//! resident, so steady-state hand-overs run at memory speed instead of paying the
+//! first-touch cost of fresh pages.
+//!
+//! The header's state word is the whole protocol between the two processes:
+//! `FREE → WRITING` (the producer claims it) `→ HANDED` (written, named to the node)
+//! `→ ADOPTED` (mapped by the node) `→ FREE` (the node's copy is gone).
+
+use crate::error::{CoreError, Result};
+use bytes::Bytes;
+use memmap2::{MmapMut, MmapOptions};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes before a segment's payload: the state word, padded so payloads are 64-aligned.
+const HEADER: usize = 64;
+
+const FREE: u64 = 0;
+const WRITING: u64 = 1;
+const HANDED: u64 = 2;
+const ADOPTED: u64 = 3;
+
+/// Where node directories are made: the host's memory-backed file system.
+const SHM_ROOT: &str = "/dev/shm";
+
+/// Names of node directories start with this, then the node process's id.
+const DIR_PREFIX: &str = "doreisa-";
+
+fn shm_error(what: &str, e: impl std::fmt::Display) -> CoreError {
+    CoreError::SharedMemory(format!("{what}: {e}"))
+}
+
+/// An object handed over in a segment: what the producer sends the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedChunk {
+    /// The segment's file name in the node's directory.
+    pub segment: String,
+    /// The object's length, from the start of the payload.
+    pub len: u64,
+}
+
+/// The state word at the start of a mapped segment.
+fn state_of(map: &[u8]) -> &AtomicU64 {
+    // SAFETY: every mapping is at least HEADER bytes and page-aligned, so its first 8
+    // bytes are a valid, aligned u64; both processes only touch them atomically.
+    unsafe { &*map.as_ptr().cast::<AtomicU64>() }
+}
+
+/// A node's directory of shared segments; removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct SharedDir {
+    path: PathBuf,
+}
+
+impl SharedDir {
+    /// A fresh directory under `/dev/shm` for this process, after removing those left
+    /// by processes that died without cleaning up. `None` where there is no `/dev/shm`.
+    pub fn create() -> Result<Option<SharedDir>> {
+        let root = Path::new(SHM_ROOT);
+        if !root.is_dir() {
+            return Ok(None);
+        }
+        remove_stale(root);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let path = root.join(format!("{DIR_PREFIX}{}-{nanos:x}", std::process::id()));
+        std::fs::create_dir(&path).map_err(|e| shm_error("cannot create its directory", e))?;
+        Ok(Some(SharedDir { path }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Maps the segment a producer named in `chunk` and returns the object in it,
+    /// without copying. Names outside this directory, short segments and segments not
+    /// handed over are refused.
+    pub fn adopt(&self, chunk: &SharedChunk) -> Result<Bytes> {
+        let name = chunk.segment.as_str();
+        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+            return Err(shm_error("not a segment name", format!("{name:?}")));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.path.join(name))
+            .map_err(|e| shm_error(&format!("cannot open segment {name}"), e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| shm_error(&format!("segment {name}"), e))?
+            .len();
+        let len = usize::try_from(chunk.len).unwrap_or(usize::MAX);
+        let end = HEADER.saturating_add(len);
+        if (size as usize) < end {
+            return Err(shm_error(
+                &format!("segment {name}"),
+                format!("{size} bytes cannot hold a {len}-byte object"),
+            ));
+        }
+        // SAFETY: the producer does not write a segment between HANDED and FREE, and we
+        // only hand out the payload once the state says HANDED (checked just below).
+        let map = unsafe { MmapOptions::new().len(end).map_mut(&file) }
+            .map_err(|e| shm_error(&format!("cannot map segment {name}"), e))?;
+        state_of(&map)
+            .compare_exchange(HANDED, ADOPTED, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|state| {
+                shm_error(
+                    &format!("segment {name}"),
+                    format!("not handed over (state {state})"),
+                )
+            })?;
+        Ok(Bytes::from_owner(Adopted { map, len }))
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.path) {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot remove shared memory");
+        }
+    }
+}
+
+/// Removes node directories whose process is gone (it was killed before cleaning up).
+fn remove_stale(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A node's copy of an object: the mapped segment; frees it for reuse when dropped.
+struct Adopted {
+    map: MmapMut,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Adopted {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[HEADER..HEADER + self.len]
+    }
+}
+
+impl Drop for Adopted {
+    fn drop(&mut self) {
+        state_of(&self.map).store(FREE, Ordering::Release);
+    }
+}
+
+/// One segment of a producer's pool, mapped for writing.
+struct Segment {
+    name: String,
+    map: MmapMut,
+    capacity: usize,
+}
+
+impl Segment {
+    fn state(&self) -> &AtomicU64 {
+        state_of(&self.map)
+    }
+}
+
+/// A producer's segments in a node's directory: reused once the node is done with
+/// them, created as needed up to a bound, unlinked when the pool is dropped.
+pub struct SegmentPool {
+    dir: PathBuf,
+    prefix: String,
+    segments: Vec<Segment>,
+    created: u64,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl SegmentPool {
+    /// A pool in the node directory at `dir`, or `None` if this process does not see
+    /// it (the node runs on another host). `max_bytes` bounds the segments' total size.
+    pub fn attach(dir: &Path, max_bytes: usize) -> Option<SegmentPool> {
+        if !dir.is_dir() {
+            return None;
+        }
+        static POOLS: AtomicU64 = AtomicU64::new(0);
+        let prefix = format!(
+            "p{}-{}",
+            std::process::id(),
+            POOLS.fetch_add(1, Ordering::Relaxed)
+        );
+        Some(SegmentPool {
+            dir: dir.to_path_buf(),
+            prefix,
+            segments: Vec::new(),
+            created: 0,
+            bytes: 0,
+            max_bytes,
+        })
+    }
+
+    /// Total size of the pool's segments.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Writes an object of `len` bytes with `write` (given exactly `len` bytes) into a
+    /// free segment and returns what to send the node; `Ok(None)` when the pool is at
+    /// its bound and every segment is still in use.
+    pub fn write<E>(
+        &mut self,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> std::result::Result<(), E>,
+    ) -> Result<Option<std::result::Result<SharedChunk, E>>> {
+        let Some(index) = self.claim(len)? else {
+            return Ok(None);
+        };
+        let segment = &mut self.segments[index];
+        let written = write(&mut segment.map[HEADER..HEADER + len]);
+        if written.is_ok() {
+            segment.state().store(HANDED, Ordering::Release);
+        } else {
+            segment.state().store(FREE, Ordering::Release);
+        }
+        Ok(Some(written.map(|()| SharedChunk {
+            segment: segment.name.clone(),
+            len: len as u64,
+        })))
+    }
+
+    /// The index of a segment now WRITING for us, of at least `len` bytes (and not
+    /// much more): a free one, or a new one.
+    fn claim(&mut self, len: usize) -> Result<Option<usize>> {
+        let fits = |s: &Segment| s.capacity >= len && s.capacity <= len.saturating_mul(2).max(4096);
+        let free = self.segments.iter().position(|s| {
+            fits(s)
+                && s.state()
+                    .compare_exchange(FREE, WRITING, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+        });
+        if free.is_some() {
+            return Ok(free);
+        }
+        let capacity = len.max(1).next_multiple_of(4096);
+        if self.bytes + capacity > self.max_bytes {
+            return Ok(None);
+        }
+        let name = format!("{}-{}", self.prefix, self.created);
+        let path = self.dir.join(&name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| shm_error(&format!("cannot create segment {name}"), e))?;
+        let segment = map_new(&file, &name, capacity).inspect_err(|_| {
+            let _ = std::fs::remove_file(&path);
+        })?;
+        segment.state().store(WRITING, Ordering::Release);
+        self.created += 1;
+        self.bytes += capacity;
+        self.segments.push(segment);
+        Ok(Some(self.segments.len() - 1))
+    }
+}
+
+/// Sizes and maps a new segment file, its pages faulted in at once.
+fn map_new(file: &File, name: &str, capacity: usize) -> Result<Segment> {
+    file.set_len((HEADER + capacity) as u64)
+        .map_err(|e| shm_error(&format!("cannot size segment {name}"), e))?;
+    // SAFETY: the file was just created by us, with this size; the node maps it only
+    // after we name it, and writes nothing but the state word.
+    let map = unsafe { MmapOptions::new().populate().map_mut(file) }
+        .map_err(|e| shm_error(&format!("cannot map segment {name}"), e))?;
+    Ok(Segment {
+        name: name.to_string(),
+        map,
+        capacity,
+    })
+}
+
+impl Drop for SegmentPool {
+    fn drop(&mut self) {
+        // The node's mappings outlive the names: it keeps what it adopted.
+        for segment in &self.segments {
+            let _ = std::fs::remove_file(self.dir.join(&segment.name));
+        }
+    }
+}
+
+impl std::fmt::Debug for SegmentPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentPool")
+            .field("dir", &self.dir)
+            .field("segments", &self.segments.len())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

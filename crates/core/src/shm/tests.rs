@@ -1,0 +1,117 @@
+use super::*;
+
+fn fill(byte: u8) -> impl FnOnce(&mut [u8]) -> std::result::Result<(), ()> {
+    move |out| {
+        out.fill(byte);
+        Ok(())
+    }
+}
+
+fn handed(pool: &mut SegmentPool, len: usize, byte: u8) -> SharedChunk {
+    pool.write(len, fill(byte)).unwrap().unwrap().unwrap()
+}
+
+#[test]
+fn an_object_crosses_by_name_and_its_segment_is_reused_once_the_node_drops_it() {
+    let dir = SharedDir::create().unwrap().expect("/dev/shm on Linux");
+    let mut pool = SegmentPool::attach(dir.path(), 1 << 20).unwrap();
+    let chunk = handed(&mut pool, 10_000, 7);
+    let bytes = dir.adopt(&chunk).unwrap();
+    assert_eq!(bytes.len(), 10_000);
+    assert!(bytes.iter().all(|&b| b == 7));
+    assert_eq!(bytes.as_ptr() as usize % 64, 0, "payloads are 64-aligned");
+
+    // Still held by the node: the next object needs another segment.
+    let second = handed(&mut pool, 10_000, 8);
+    assert_ne!(second.segment, chunk.segment);
+    let held_bytes = pool.bytes();
+
+    // Once the node's copy is gone its segment is free: no new pages.
+    let slice = bytes.slice(10..20);
+    drop(bytes);
+    let still = handed(&mut pool, 10_000, 9);
+    assert_ne!(still.segment, chunk.segment, "a slice keeps the segment");
+    assert!(slice.iter().all(|&b| b == 7));
+    drop(slice);
+    let reused = handed(&mut pool, 9_000, 10);
+    assert_eq!(reused.segment, chunk.segment);
+    assert_eq!(
+        pool.bytes(),
+        held_bytes + 12_288,
+        "one segment added for `still`"
+    );
+    let again = dir.adopt(&reused).unwrap();
+    assert_eq!(again.len(), 9_000);
+    assert!(again.iter().all(|&b| b == 10));
+}
+
+#[test]
+fn the_pool_stops_at_its_bound_and_a_failed_write_frees_its_segment() {
+    let dir = SharedDir::create().unwrap().unwrap();
+    let mut pool = SegmentPool::attach(dir.path(), 8192).unwrap();
+    let _a = handed(&mut pool, 4096, 1);
+    let failed = pool.write(4096, |_| Err("no")).unwrap().unwrap();
+    assert_eq!(failed, Err("no"));
+    let b = handed(&mut pool, 4096, 2);
+    assert!(pool.write(100, fill(3)).unwrap().is_none(), "at the bound");
+    let adopted = dir.adopt(&b).unwrap();
+    drop(adopted);
+    assert!(pool.write(4000, fill(4)).unwrap().is_some());
+}
+
+#[test]
+fn the_node_refuses_what_was_not_handed_to_it() {
+    let dir = SharedDir::create().unwrap().unwrap();
+    let mut pool = SegmentPool::attach(dir.path(), 1 << 20).unwrap();
+    let chunk = handed(&mut pool, 100, 1);
+    for segment in ["", "../etc/passwd", "a/b", ".hidden", "missing"] {
+        let bad = SharedChunk {
+            segment: segment.to_string(),
+            len: 1,
+        };
+        assert!(
+            matches!(dir.adopt(&bad), Err(CoreError::SharedMemory(_))),
+            "{segment:?}"
+        );
+    }
+    let long = SharedChunk {
+        len: 1 << 30,
+        ..chunk.clone()
+    };
+    assert!(dir.adopt(&long).is_err(), "longer than its segment");
+    let kept = dir.adopt(&chunk).unwrap();
+    assert!(dir.adopt(&chunk).is_err(), "adopted twice");
+    drop(kept);
+    assert!(dir.adopt(&chunk).is_err(), "freed, not handed again");
+}
+
+#[test]
+fn directories_are_removed_with_their_node_and_unseen_elsewhere() {
+    let dir = SharedDir::create().unwrap().unwrap();
+    let path = dir.path().to_path_buf();
+    let mut pool = SegmentPool::attach(&path, 1 << 20).unwrap();
+    let chunk = handed(&mut pool, 100, 5);
+    let kept = dir.adopt(&chunk).unwrap();
+    drop(pool);
+    assert!(
+        !path.join(&chunk.segment).exists(),
+        "the producer unlinks its pool"
+    );
+    assert!(
+        kept.iter().all(|&b| b == 5),
+        "the node keeps what it adopted"
+    );
+    drop(dir);
+    assert!(!path.exists());
+    assert!(SegmentPool::attach(&path, 1 << 20).is_none());
+}
+
+#[test]
+fn directories_of_dead_processes_are_removed() {
+    // No process has a pid this large (above the kernel's limit of 2^22).
+    let stale = Path::new(SHM_ROOT).join(format!("{DIR_PREFIX}4294967294-1"));
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("segment"), b"left over").unwrap();
+    let _dir = SharedDir::create().unwrap().unwrap();
+    assert!(!stale.exists());
+}
