@@ -6,13 +6,14 @@
 //! heat2d_mpi analytics --cluster-file C --session-file SESSION [--grid N] [--iterations N]
 //! # ... then the simulation, as MPI ranks
 //! mpirun -n 4 heat2d_mpi simulate --cluster-file C --session-file SESSION [--grid N]
-//!     [--iterations N] [--in-transit]
+//!     [--iterations N] [--in-transit | --by-reference]
 //! ```
 //!
 //! Each rank joins the cluster as a driver (it runs no tasks) and publishes to a node of
-//! the session: in situ by default (its chunks stay in its process and the node's
-//! tasks read them where they are), or in transit (`--in-transit`: each chunk is
-//! streamed to the node, which keeps it; the rank keeps nothing). Halos go through
+//! the session: in situ by default (each chunk is copied once into the node's shared
+//! memory, and the node keeps it), or in transit (`--in-transit`: each chunk is
+//! streamed to the node, which keeps it), or by reference (`--by-reference`: chunks stay
+//! in the rank's process and the node's tasks fetch them over QUIC). Halos go through
 //! MPI, and steering reads are MPI collectives. `scripts/heat2d-mpi.sh` runs it all.
 
 #[path = "../crates/cli/src/demo/analysis.rs"]
@@ -45,7 +46,7 @@ struct Options {
     session_file: PathBuf,
     grid: usize,
     iterations: i64,
-    in_transit: bool,
+    delivery: Delivery,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -54,7 +55,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         session_file: PathBuf::from("doreisa-session.json"),
         grid: 256,
         iterations: 100,
-        in_transit: false,
+        delivery: Delivery::Shared,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -66,7 +67,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--iterations" => {
                 options.iterations = value()?.parse().map_err(|e| format!("--iterations: {e}"))?
             }
-            "--in-transit" => options.in_transit = true,
+            "--in-transit" => options.delivery = Delivery::Stream,
+            "--by-reference" => options.delivery = Delivery::Reference,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -242,11 +244,7 @@ fn simulate(options: &Options) -> Result<(), String> {
         .schedulers
         .get(rank % info.schedulers.len().max(1))
         .ok_or("the session has no nodes")?;
-    let delivery = if options.in_transit {
-        Delivery::Stream
-    } else {
-        Delivery::Reference
-    };
+    let delivery = options.delivery;
     let bridge_options = BridgeOptions {
         max_ahead: 3,
         delivery,
@@ -291,10 +289,10 @@ fn simulate(options: &Options) -> Result<(), String> {
     let share = |d: Duration| 100.0 * d.as_secs_f64() / elapsed.as_secs_f64();
     println!(
         "rank {rank}/{size} ({}): {:.2} ms per iteration, publish {:.2} %, back-pressure {:.2} %{}",
-        if options.in_transit {
-            "in transit"
-        } else {
-            "in situ"
+        match options.delivery {
+            Delivery::Shared => "in situ, shared memory",
+            Delivery::Reference => "in situ, by reference",
+            Delivery::Stream => "in transit",
         },
         1e3 * elapsed.as_secs_f64() / options.iterations as f64,
         share(stats.publishing),

@@ -7,8 +7,8 @@
 use crate::sim::{self, grid_meta, position, simulate, total, value};
 use doreisa::array::{Array, Chunk, DType};
 use doreisa::insitu::{
-    AheadPolicy, Analytics, AnalyticsOptions, ArrayMeta, BridgeOptions, InsituError, Preprocess,
-    Published, Trigger, Window,
+    AheadPolicy, Analytics, AnalyticsOptions, ArrayMeta, BridgeOptions, BridgeStats, Delivery,
+    InsituError, Preprocess, Published, Trigger, Window,
 };
 use doreisa::sched::Strategy;
 use ndarray::{ArrayD, IxDyn};
@@ -767,22 +767,32 @@ fn only_chunks_the_graphs_read_are_streamed_and_reading_more_later_loses_nothing
     let mut bridges = bridges.lock().unwrap().clone();
     bridges.sort_by_key(|b| Arc::as_ptr(b) as usize);
     bridges.dedup_by(|a, b| Arc::ptr_eq(a, b));
-    let (streamed, by_reference) = bridges.iter().fold((0, 0), |(s, r), b| {
+    let stats = bridges.iter().fold(BridgeStats::default(), |sum, b| {
         let stats = b.stats();
-        (s + stats.streamed, r + stats.by_reference)
+        BridgeStats {
+            streamed: sum.streamed + stats.streamed,
+            shared: sum.shared + stats.shared,
+            by_reference: sum.by_reference + stats.by_reference,
+        }
     });
     assert_eq!(
-        streamed + by_reference,
+        stats.streamed + stats.shared + stats.by_reference,
         4 * 2 * 20,
         "every chunk handed over once"
     );
+    // "unread" is in no window: its 80 chunks stay with the ranks.
+    let sent = match cluster.delivery {
+        Delivery::Stream => stats.streamed,
+        Delivery::Shared => stats.shared,
+        Delivery::Reference => 0,
+    };
     match cluster.delivery {
-        doreisa::insitu::Delivery::Stream => {
-            assert!(streamed > 0, "chunks the graphs read are streamed");
-            // "unread" is in no window: its 80 chunks stay with the ranks.
-            assert!(by_reference >= 80, "{by_reference} by reference");
+        Delivery::Reference => assert_eq!(stats.by_reference, 4 * 2 * 20),
+        Delivery::Stream | Delivery::Shared => {
+            assert!(sent > 0, "chunks the graphs read are sent: {stats:?}");
+            assert_eq!(sent + stats.by_reference, 4 * 2 * 20, "{stats:?}");
+            assert!(stats.by_reference >= 80, "{stats:?}");
         }
-        doreisa::insitu::Delivery::Reference => assert_eq!(streamed, 0),
     }
 }
 

@@ -129,7 +129,7 @@ where
                     let beside = sim.worker_on(node).unwrap();
                     session.bridge(&beside, on_node, options).unwrap()
                 }
-                Delivery::Stream => {
+                Delivery::Shared | Delivery::Stream => {
                     Bridge::start_for(sim.driver(), node, &session.info(), on_node, options)
                         .unwrap()
                 }

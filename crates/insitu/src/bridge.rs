@@ -1,9 +1,10 @@
 //! A bridge: the publishing side of one node in one process, shared by the ranks that
 //! run there. Each rank's chunk is either stored in this process and handed over by
 //! reference ([`Delivery::Reference`]: no copy when the buffer is handed over, and the
-//! node pulls the bytes only if a task elsewhere needs them) or streamed to the node in
-//! the call itself ([`Delivery::Stream`]: in transit, the node keeps its own copy and
-//! this process keeps nothing). Once every rank of the bridge published an array's
+//! node pulls the bytes only if a task elsewhere needs them), or copied once into the
+//! node's shared memory ([`Delivery::Shared`]: a rank in another process on the node's
+//! host), or streamed to the node in the call itself ([`Delivery::Stream`]: in
+//! transit). In the last two the node keeps the copy and this process keeps nothing. Once every rank of the bridge published an array's
 //! timestep, the node's chunks go to its scheduling actor and are announced to the
 //! coordinator, one message each. Back-pressure keeps the simulation at most
 //! `max_ahead` timesteps ahead of the analytics.
@@ -14,6 +15,7 @@ use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
 use crate::session::SessionInfo;
 use bytes::Bytes;
+use doreisa_core::shm::{SegmentPool, SharedChunk};
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
 use std::collections::BTreeMap;
@@ -42,27 +44,47 @@ impl Default for BridgeOptions {
 /// How a bridge hands its chunks to the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Delivery {
-    /// Stored in this process, owned by it; the node gets a reference (in situ).
+    /// Stored in this process, owned by it; the node gets a reference (in situ, the
+    /// ranks in the node's process: no copy).
     #[default]
     Reference,
+    /// Copied once into the node's shared memory and named to it; stored and owned
+    /// there (in situ, the ranks in another process on the node's host). Streamed as
+    /// with [`Delivery::Stream`] when the node is on another host, or when its shared
+    /// memory for this bridge is full.
+    Shared,
     /// Sent to the node in the call; stored and owned there (in transit).
     Stream,
 }
+
+/// The most bytes of shared memory one bridge's segments take.
+const SHARED_POOL_BYTES: usize = 1 << 30;
 
 /// How a bridge handed its chunks over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BridgeStats {
     /// Chunks sent to their node in the call (in transit).
     pub streamed: u64,
-    /// Chunks stored in this process and handed over by reference (in situ, or in
-    /// transit but read by no graph of the analytics' contract).
+    /// Chunks copied into their node's shared memory.
+    pub shared: u64,
+    /// Chunks stored in this process and handed over by reference (in situ, or read
+    /// by no graph of the analytics' contract).
     pub by_reference: u64,
 }
 
 /// One published chunk as the bridge holds it until its node's timestep is complete.
 pub(crate) enum Held {
     Stored(ObjectRef<Blob>),
+    Shared(SharedChunk),
     Bytes(Blob),
+}
+
+/// Where a chunk goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Reference,
+    Shared,
+    Stream,
 }
 
 /// A node's chunks of one timestep, as its ranks publish them.
@@ -86,6 +108,9 @@ struct BridgeState {
     stats: BridgeStats,
     /// A background question about the analytics' progress.
     asked: Option<ObjectRef<Progress>>,
+    /// The answer to the last chunks named to the node in shared memory: once it
+    /// came, the node mapped them all (calls run in order).
+    last_shared: Option<ObjectRef<usize>>,
     first_timestep: Option<i64>,
 }
 
@@ -98,6 +123,9 @@ pub struct Bridge {
     id: u64,
     ranks: usize,
     options: BridgeOptions,
+    /// This bridge's segments in the node's shared memory ([`Delivery::Shared`] with
+    /// the node on this host).
+    pool: Option<Mutex<SegmentPool>>,
     state: Mutex<BridgeState>,
 }
 
@@ -127,6 +155,10 @@ impl Bridge {
         ))?;
         let registered = worker.call_method_at(info.coordinator, "register_bridge", Vec::new())?;
         let id: u64 = worker.get(&registered.cast())?;
+        let pool = match options.delivery {
+            Delivery::Shared => shared_pool(worker, scheduler)?.map(Mutex::new),
+            _ => None,
+        };
         Ok(Arc::new(Bridge {
             worker: worker.clone(),
             node,
@@ -135,6 +167,7 @@ impl Bridge {
             id,
             ranks: ranks.max(1),
             options,
+            pool,
             state: Mutex::new(BridgeState {
                 publishers: BTreeMap::new(),
                 attached: 0,
@@ -145,6 +178,7 @@ impl Bridge {
                 contract: Contract::default(),
                 stats: BridgeStats::default(),
                 asked: None,
+                last_shared: None,
                 first_timestep: None,
             }),
         }))
@@ -165,7 +199,7 @@ impl Bridge {
             state.progress = progress;
             state.contract.version
         };
-        if progress.contract > known && self.options.delivery == Delivery::Stream {
+        if progress.contract > known && self.options.delivery != Delivery::Reference {
             let asked = self.call(self.coordinator, "contract", Vec::new())?;
             let contract: Contract = self.worker.get(&asked.cast())?;
             let mut state = self.lock();
@@ -300,39 +334,79 @@ impl Bridge {
         Ok(())
     }
 
-    /// Whether chunk `key` is streamed: in transit, and read by the analytics' graphs
-    /// (its contract). Otherwise it is stored here and handed over by reference.
-    fn streams(&self, key: &SourceKey) -> bool {
-        let mut state = self.lock();
-        let stream = self.options.delivery == Delivery::Stream
+    /// Where chunk `key` goes: to the node if it is read by the analytics' graphs (its
+    /// contract) and this bridge sends chunks there; otherwise it is stored here and
+    /// handed over by reference.
+    fn route(&self, key: &SourceKey) -> Route {
+        let state = self.lock();
+        let send = self.options.delivery != Delivery::Reference
             && state.contract.wants(&key.array, &key.chunk);
-        if stream {
-            state.stats.streamed += 1;
-        } else {
-            state.stats.by_reference += 1;
+        match (send, &self.pool) {
+            (false, _) => Route::Reference,
+            (true, Some(_)) => Route::Shared,
+            (true, None) => Route::Stream,
         }
-        stream
+    }
+
+    /// Counts a chunk as held.
+    fn count(&self, held: &Held) {
+        let mut state = self.lock();
+        match held {
+            Held::Stored(_) => state.stats.by_reference += 1,
+            Held::Shared(_) => state.stats.shared += 1,
+            Held::Bytes(_) => state.stats.streamed += 1,
+        }
     }
 
     /// Holds the encoded chunk `key` (`bytes`) as this bridge delivers it.
     pub(crate) fn hold(&self, key: &SourceKey, bytes: Bytes) -> Result<Held> {
-        Ok(if self.streams(key) {
-            Held::Bytes(Blob(bytes))
-        } else {
-            Held::Stored(self.worker.put_blob(bytes)?)
-        })
+        let held = match self.route(key) {
+            Route::Reference => Held::Stored(self.worker.put_blob(bytes)?),
+            Route::Shared => match self.write_shared(bytes.len(), |out| {
+                out.copy_from_slice(&bytes);
+                Ok(())
+            })? {
+                Some(chunk) => Held::Shared(chunk),
+                None => Held::Bytes(Blob(bytes)),
+            },
+            Route::Stream => Held::Bytes(Blob(bytes)),
+        };
+        self.count(&held);
+        Ok(held)
     }
 
-    /// Holds the `len` bytes of chunk `key` that `write` appends to an empty buffer
-    /// (recycled when large and stored here).
+    /// Holds the `len` bytes of chunk `key` that `write` writes (into a recycled
+    /// buffer when large and stored here, straight into shared memory when shared).
     pub(crate) fn hold_with(
         &self,
         key: &SourceKey,
         len: usize,
-        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), String>,
+        write: impl FnOnce(&mut dyn std::io::Write) -> std::result::Result<(), String>,
     ) -> Result<Held> {
+        let invalid = |e| InsituError::Runtime(doreisa_core::CoreError::Invalid(e));
+        let mut route = self.route(key);
+        let mut write = Some(write);
+        if route == Route::Shared {
+            let shared = self.write_shared(len, |out| {
+                let mut rest: &mut [u8] = out;
+                (write.take().expect("written once"))(&mut rest)?;
+                match rest.len() {
+                    0 => Ok(()),
+                    short => Err(format!("{short} of {len} bytes left unwritten")),
+                }
+            })?;
+            match shared {
+                Some(chunk) => {
+                    let held = Held::Shared(chunk);
+                    self.count(&held);
+                    return Ok(held);
+                }
+                None => route = Route::Stream,
+            }
+        }
+        let write = write.expect("not written yet");
         let mut failed = None;
-        let held = if self.streams(key) {
+        let held = if route == Route::Stream {
             let mut out = Vec::with_capacity(len);
             failed = write(&mut out).err();
             Held::Bytes(Blob(out.into()))
@@ -342,8 +416,30 @@ impl Bridge {
             })?)
         };
         match failed {
-            Some(e) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),
-            None => Ok(held),
+            Some(e) => Err(invalid(e)),
+            None => {
+                self.count(&held);
+                Ok(held)
+            }
+        }
+    }
+
+    /// Writes `len` bytes with `write` into this bridge's shared memory; `None` when
+    /// it is full (the chunk is streamed instead).
+    fn write_shared(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>,
+    ) -> Result<Option<SharedChunk>> {
+        let pool = self.pool.as_ref().expect("shared delivery has a pool");
+        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+        match pool.write(len, write)? {
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            Some(Err(e)) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),
+            None => {
+                tracing::debug!(bytes = pool.bytes(), "shared memory full: streaming");
+                Ok(None)
+            }
         }
     }
 
@@ -373,11 +469,13 @@ impl Bridge {
     fn flush(&self, array: &str, timestep: i64, chunks: NodeChunks) -> Result<()> {
         let positions: Vec<Vec<u32>> = chunks.iter().map(|(k, _)| k.chunk.clone()).collect();
         let mut stored = Vec::new();
+        let mut shared = Vec::new();
         let mut streamed = Vec::new();
         let mut streamed_bytes = 0;
         for (key, chunk) in chunks {
             match chunk {
                 Held::Stored(chunk) => stored.push((key, chunk)),
+                Held::Shared(chunk) => shared.push((key, chunk)),
                 Held::Bytes(chunk) => {
                     streamed_bytes += chunk.0.len();
                     streamed.push((key, chunk));
@@ -390,6 +488,11 @@ impl Bridge {
         }
         if !streamed.is_empty() {
             self.stream(streamed)?;
+        }
+        if !shared.is_empty() {
+            let args = vec![self.worker.task_arg(Arg::Value(shared))?];
+            let answer = self.call(self.scheduler, "publish_shared", args)?;
+            self.lock().last_shared = Some(answer.cast());
         }
         if !stored.is_empty() {
             let args = vec![self.worker.task_arg(Arg::Value(stored))?];
@@ -440,6 +543,7 @@ impl Bridge {
             send
         };
         if send {
+            self.wait_shared_taken();
             let args = vec![
                 self.worker.task_arg(Arg::Value(self.id))?,
                 self.worker.task_arg(Arg::Value(timestep))?,
@@ -447,6 +551,20 @@ impl Bridge {
             self.call(self.coordinator, "close", args)?;
         }
         Ok(())
+    }
+
+    /// Waits until the node mapped every chunk named to it in shared memory, so that
+    /// this process may unlink its segments (and exit) without losing any.
+    fn wait_shared_taken(&self) {
+        let Some(last) = self.lock().last_shared.take() else {
+            return;
+        };
+        if let Err(e) = self
+            .worker
+            .get_timeout(&last, Some(Duration::from_secs(30)))
+        {
+            tracing::warn!(error = %e, "the node did not confirm its shared chunks");
+        }
     }
 
     /// Waits (up to `wait`) until nothing needs this bridge's chunks any more: the
@@ -520,4 +638,17 @@ impl Bridge {
             pause = (pause * 2).min(Duration::from_millis(5));
         }
     }
+}
+
+/// A pool in the shared memory of the node of `scheduler`, if this process is on its
+/// host.
+fn shared_pool(worker: &Worker, scheduler: ActorAddress) -> Result<Option<SegmentPool>> {
+    let asked = worker.call_method_at(scheduler, "shared_dir", Vec::new())?;
+    let dir: Option<String> = worker.get(&asked.cast())?;
+    let pool =
+        dir.and_then(|dir| SegmentPool::attach(std::path::Path::new(&dir), SHARED_POOL_BYTES));
+    if pool.is_none() {
+        tracing::info!("the node's shared memory is not on this host: streaming instead");
+    }
+    Ok(pool)
 }

@@ -6,6 +6,7 @@ use crate::cluster::shared::{DELIVER_FN, FRAGMENT_FN, SchedShared};
 use crate::cluster::state::{NodeScheduler, Push, RunRequest, SchedulerRuntime};
 use crate::graph::SourceKey;
 use crate::plan::Plan;
+use doreisa_core::shm::{SharedChunk, SharedDir};
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -27,10 +28,17 @@ doreisa_core::actor! {
         scheduler: NodeScheduler<ObjectRef<Blob>>,
         peers: FxHashMap<NodeId, ActorAddress>,
         plans: usize,
+        /// Where processes on this host hand over chunks (made on first request).
+        shared: Option<SharedDir>,
     }
     impl {
         fn new(node: NodeId) -> Self {
-            SchedulingActor { scheduler: NodeScheduler::new(node), peers: FxHashMap::default(), plans: 0 }
+            SchedulingActor {
+                scheduler: NodeScheduler::new(node),
+                peers: FxHashMap::default(),
+                plans: 0,
+                shared: None,
+            }
         }
         fn install(&mut self, plan: Plan, peers: Vec<(NodeId, ActorAddress)>) -> u64 {
             let plan = Arc::new(plan);
@@ -87,6 +95,34 @@ doreisa_core::actor! {
                     Err(e) => tracing::error!(%key, error = %e, "cannot store a published chunk"),
                 }
                 at = end;
+            }
+            self.scheduler.source_count()
+        }
+        // The path of this node's shared memory directory, made on first request;
+        // `None` where the host has none.
+        fn shared_dir(&mut self) -> Option<String> {
+            if self.shared.is_none() {
+                match SharedDir::create() {
+                    Ok(dir) => self.shared = dir,
+                    Err(e) => tracing::warn!(error = %e, "no shared memory on this node"),
+                }
+            }
+            self.shared.as_ref().map(|dir| dir.path().display().to_string())
+        }
+        // Chunks a process on this host wrote into this node's shared memory: the
+        // mapped segments become this node's copies, owned here.
+        fn publish_shared(&mut self, chunks: Vec<(SourceKey, SharedChunk)>) -> usize {
+            let worker = Worker::current().expect("in an actor call");
+            let mut runtime = Shell::new(&self.peers);
+            for (key, chunk) in chunks {
+                let adopted = match &self.shared {
+                    Some(dir) => dir.adopt(&chunk),
+                    None => Err(doreisa_core::CoreError::SharedMemory("no directory was made".into())),
+                };
+                match adopted.and_then(|bytes| worker.put(&Blob(bytes))) {
+                    Ok(chunk) => self.scheduler.publish(key, chunk, &mut runtime),
+                    Err(e) => tracing::error!(%key, error = %e, "cannot take a chunk from shared memory"),
+                }
             }
             self.scheduler.source_count()
         }
