@@ -275,10 +275,9 @@ fn simulate(options: &Options) -> Result<(), String> {
     };
     let mut block = Block::new(&decomposition, rank, halo, SOURCE_POWER);
     let mut scale = 1.0;
-    let mut interior = Vec::new();
     let started = Instant::now();
     for t in 0..options.iterations {
-        rank::iterate(rank, t, &mut client, &mut block, &mut scale, &mut interior)?;
+        rank::iterate(rank, t, &mut client, &mut block, &mut scale)?;
     }
     let elapsed = started.elapsed();
     let stats = client.stats();

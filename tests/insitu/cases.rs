@@ -885,7 +885,7 @@ fn chunks_are_released_every_iteration_with_nothing_spilled() {
 }
 
 #[test]
-fn slices_publish_like_chunks_and_are_checked_alike() {
+fn slices_and_buffers_publish_like_chunks_and_are_checked_alike() {
     let (cluster, session) = sim::session(1);
     let ranks = simulate(&cluster, &session, 1, BridgeOptions::default(), |rank| {
         let meta = ArrayMeta::new("s", &[2, 3], &[2, 3], DType::F64);
@@ -897,9 +897,22 @@ fn slices_publish_like_chunks_and_are_checked_alike() {
         let ints = client.publish_slice("s", 1, &[1i32; 6]).unwrap_err();
         assert!(matches!(ints, InsituError::BadChunk { .. }), "{ints}");
         assert!(client.publish_slice("s", 1, &data).unwrap());
+        // Written in place and handed over: a buffer of the declared chunk.
+        let mut buffer = client.chunk_buffer::<f64>("s").unwrap();
+        assert_eq!(buffer.shape(), [2, 3]);
+        buffer.copy_from_slice(&data);
+        buffer[5] = 50.0;
+        assert!(client.publish_buffer("s", 2, buffer).unwrap());
+        let ints = client.chunk_buffer::<i32>("s").unwrap_err();
+        assert!(matches!(ints, InsituError::BadChunk { .. }), "{ints}");
+        let unknown = client.chunk_buffer::<f64>("t").unwrap_err();
+        assert!(matches!(unknown, InsituError::Undeclared(_)), "{unknown}");
+        let late = client.chunk_buffer::<f64>("s").unwrap();
+        let back = client.publish_buffer("s", 2, late).unwrap_err();
+        assert!(matches!(back, InsituError::OutOfOrder { .. }), "{back}");
         let stats = client.stats();
-        assert_eq!((stats.published, stats.dropped), (2, 0));
-        client.close(1).unwrap();
+        assert_eq!((stats.published, stats.dropped), (3, 0));
+        client.close(2).unwrap();
     });
     let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -915,6 +928,6 @@ fn slices_publish_like_chunks_and_are_checked_alike() {
     sim::join(ranks);
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![(vec![2, 3], 15.0), (vec![2, 3], 15.0)]
+        vec![(vec![2, 3], 15.0), (vec![2, 3], 15.0), (vec![2, 3], 60.0)]
     );
 }

@@ -159,6 +159,16 @@ impl Chunk {
         8 + 8 * shape.len() + shape.iter().product::<usize>() * dtype.size()
     }
 
+    /// The header of the encoding of a chunk of `shape` and dtype `dtype`: the bytes
+    /// before its elements (a whole number of 8-byte words).
+    ///
+    /// # Panics
+    ///
+    /// If `shape` has more than [`MAX_CHUNK_NDIM`] dimensions.
+    pub fn encoded_header(dtype: DType, shape: &[usize]) -> Vec<u8> {
+        header(dtype, shape, 0)
+    }
+
     /// Writes to `out` the encoding of the C-ordered elements `data` of shape `shape`
     /// (what [`Chunk::encode`] gives for that chunk), without building the chunk:
     /// appended to a `Vec<u8>`, or copied into a `&mut [u8]` of

@@ -3,6 +3,7 @@
 //! values at iteration boundaries, and closes at the end.
 
 use crate::bridge::{Bridge, Held};
+use crate::buffer::{ChunkBuffer, Recycler};
 use crate::comm::Communicator;
 use crate::decl::{ArrayMeta, ChunkDecl};
 use crate::error::{InsituError, Result};
@@ -79,6 +80,8 @@ pub struct Client {
     last: BTreeMap<Arc<str>, i64>,
     comm: Option<Arc<dyn Communicator>>,
     closed: bool,
+    /// Where this client's chunk buffers come back to.
+    recycler: Arc<Recycler>,
 }
 
 impl Client {
@@ -97,6 +100,7 @@ impl Client {
             last: BTreeMap::new(),
             comm: None,
             closed: false,
+            recycler: Arc::default(),
         })
     }
 
@@ -197,6 +201,57 @@ impl Client {
                 bridge.hold_with(key, len, |out| {
                     Chunk::encode_slice_into(&shape, data, out).map_err(|e| e.to_string())
                 })
+            })
+        });
+        self.account(started, waited, &outcome);
+        outcome
+    }
+
+    /// A buffer for this rank's chunk of `array` (its declared shape, dtype `T`) to write
+    /// in place and hand to [`Client::publish_buffer`]: the way to publish without any
+    /// copy. It holds what an earlier chunk left there: write every element.
+    pub fn chunk_buffer<T: Element>(&self, array: &str) -> Result<ChunkBuffer<T>> {
+        let published = self
+            .arrays
+            .get(array)
+            .ok_or_else(|| InsituError::Undeclared(array.to_string()))?;
+        let shape = published
+            .decl
+            .meta
+            .chunk_shape_at(&published.decl.position)?;
+        self.check_chunk(array, T::DTYPE, &shape)?;
+        let header = Chunk::encoded_header(T::DTYPE, &shape);
+        Ok(ChunkBuffer::new(shape, &header, self.recycler.clone()))
+    }
+
+    /// Publishes this rank's chunk of `array` at `timestep` from a buffer it wrote in
+    /// place ([`Client::chunk_buffer`]). Stored in this process, the buffer becomes the
+    /// object: no copy. `false` if back-pressure dropped it (policy `DropNewest`).
+    pub fn publish_buffer<T: Element>(
+        &mut self,
+        array: &str,
+        timestep: i64,
+        buffer: ChunkBuffer<T>,
+    ) -> Result<bool>
+    where
+        Chunk: From<ndarray::ArrayD<T>>,
+    {
+        let preprocessed = self
+            .arrays
+            .get(array)
+            .is_some_and(|published| published.preprocess.is_some());
+        if preprocessed || cfg!(target_endian = "big") {
+            // Preprocessing works on the chunk; big-endian elements need encoding.
+            return self.publish_slice(array, timestep, &buffer);
+        }
+        let started = Instant::now();
+        let mut waited = Duration::ZERO;
+        let checked = self
+            .check_order(array, timestep)
+            .and_then(|()| self.check_chunk(array, T::DTYPE, buffer.shape()));
+        let outcome = checked.and_then(|(name, position)| {
+            self.store(name, position, timestep, &mut waited, |bridge, key| {
+                bridge.hold(key, buffer.into_bytes())
             })
         });
         self.account(started, waited, &outcome);

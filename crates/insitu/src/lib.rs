@@ -10,6 +10,7 @@
 
 pub mod analytics;
 pub mod bridge;
+mod buffer;
 pub mod client;
 pub mod comm;
 mod contract;
@@ -21,6 +22,7 @@ pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
 pub use bridge::{Bridge, BridgeOptions, BridgeStats, Delivery};
+pub use buffer::ChunkBuffer;
 pub use client::{Client, Preprocess, PublishStats, Published};
 pub use comm::{Communicator, ThreadGroup};
 pub use contract::Contract;

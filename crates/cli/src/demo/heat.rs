@@ -247,17 +247,17 @@ impl<N: Neighbours> Block<N> {
     /// The block without its ghost cells, row by row.
     #[cfg(test)]
     pub fn interior(&self) -> Vec<f64> {
-        let mut out = Vec::with_capacity(self.rows * self.cols);
-        self.interior_into(&mut out);
+        let mut out = vec![0.0; self.rows * self.cols];
+        self.interior_to(&mut out);
         out
     }
 
-    /// Writes the block without its ghost cells into `out` (cleared first).
-    pub fn interior_into(&self, out: &mut Vec<f64>) {
+    /// Writes the block without its ghost cells into `out` (`rows * cols` values).
+    pub fn interior_to(&self, out: &mut [f64]) {
         let w = self.cols + 2;
-        out.clear();
-        for i in 1..=self.rows {
-            out.extend_from_slice(&self.u[i * w + 1..i * w + 1 + self.cols]);
+        for (i, row) in out.chunks_exact_mut(self.cols).take(self.rows).enumerate() {
+            let start = (i + 1) * w + 1;
+            row.copy_from_slice(&self.u[start..start + self.cols]);
         }
     }
 }

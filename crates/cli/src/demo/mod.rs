@@ -152,10 +152,9 @@ fn start_simulation(
                 let mut block = Block::new(&decomposition, rank, halo, SOURCE_POWER);
                 let mut times = RankTimes::default();
                 let mut scale = 1.0;
-                let mut interior = Vec::new();
                 let started = Instant::now();
                 for t in 0..iterations {
-                    rank::iterate(rank, t, &mut client, &mut block, &mut scale, &mut interior)?;
+                    rank::iterate(rank, t, &mut client, &mut block, &mut scale)?;
                 }
                 times.total = started.elapsed();
                 times.publish = client.stats();

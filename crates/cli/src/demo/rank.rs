@@ -9,25 +9,27 @@ use doreisa::insitu::Client;
 /// How often (iterations) a rank reads the steering value.
 pub const STEER_EVERY: i64 = 5;
 
-/// Iteration `t` of rank `rank`; `scale` is the source's steered scale, `interior` a
-/// buffer reused across iterations. Publishing failures are logged, never returned:
-/// analytics failing never stops the simulation.
+/// Iteration `t` of rank `rank`; `scale` is the source's steered scale. The field is
+/// written straight into a chunk buffer and handed over without a copy. Publishing
+/// failures are logged, never returned: analytics failing never stops the simulation.
 pub fn iterate<N: Neighbours>(
     rank: usize,
     t: i64,
     client: &mut Client,
     block: &mut Block<N>,
     scale: &mut f64,
-    interior: &mut Vec<f64>,
 ) -> Result<(), String> {
     if t % STEER_EVERY == 0 {
         *scale = client.get("source_scale", None, 1.0f64).unwrap_or(*scale);
     }
     let injected = block.step(*scale)?;
-    block.interior_into(interior);
     let published = client
-        .publish_slice("temperature", t, interior)
-        .and_then(|_| client.publish_slice("injected", t, &[injected]));
+        .chunk_buffer::<f64>("temperature")
+        .and_then(|mut field| {
+            block.interior_to(&mut field);
+            client.publish_buffer("temperature", t, field)?;
+            client.publish_slice("injected", t, &[injected])
+        });
     if let Err(e) = published {
         tracing::warn!(rank, timestep = t, error = %e, "publishing failed");
     }
