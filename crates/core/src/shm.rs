@@ -12,15 +12,16 @@
 //! first-touch cost of fresh pages.
 //!
 //! The header's state word is the whole protocol between the two processes:
-//! `FREE → WRITING` (the producer claims it) `→ HANDED` (written, named to the node)
+//! `FREE → WRITING` (the producer leases it) `→ HANDED` (written, named to the node)
 //! `→ ADOPTED` (mapped by the node) `→ FREE` (the node's copy is gone).
 
 use crate::error::{CoreError, Result};
 use bytes::Bytes;
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::{MmapMut, MmapOptions, MmapRaw};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes before a segment's payload: the state word, padded so payloads are 64-aligned.
@@ -176,13 +177,62 @@ impl Drop for Adopted {
 /// One segment of a producer's pool, mapped for writing.
 struct Segment {
     name: String,
-    map: MmapMut,
+    map: MmapRaw,
     capacity: usize,
 }
 
 impl Segment {
     fn state(&self) -> &AtomicU64 {
-        state_of(&self.map)
+        // SAFETY: the mapping is HEADER + capacity bytes, alive as long as `self`.
+        state_of(unsafe { std::slice::from_raw_parts(self.map.as_ptr(), HEADER) })
+    }
+}
+
+/// A segment leased for writing one object of `len` bytes: hand it to the node, or
+/// drop it to give the segment back unused.
+pub struct SegmentLease {
+    segment: Arc<Segment>,
+    len: usize,
+    handed: bool,
+}
+
+impl SegmentLease {
+    /// The object's bytes (whatever an earlier object left there until written).
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the segment is WRITING, so this lease is its only user; the payload
+        // holds `len` initialized bytes (tmpfs pages start zeroed).
+        unsafe { std::slice::from_raw_parts(self.segment.map.as_ptr().add(HEADER), self.len) }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`, and `&mut self` is exclusive.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.segment.map.as_mut_ptr().add(HEADER), self.len)
+        }
+    }
+
+    /// The object is written: the segment is the node's to map, named by the result.
+    pub fn hand(mut self) -> SharedChunk {
+        self.handed = true;
+        self.segment.state().store(HANDED, Ordering::Release);
+        SharedChunk {
+            segment: self.segment.name.clone(),
+            len: self.len as u64,
+        }
+    }
+}
+
+impl Drop for SegmentLease {
+    fn drop(&mut self) {
+        if !self.handed {
+            self.segment.state().store(FREE, Ordering::Release);
+        }
+    }
+}
+
+impl std::fmt::Debug for SegmentLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SegmentLease({}, {} bytes)", self.segment.name, self.len)
     }
 }
 
@@ -191,7 +241,7 @@ impl Segment {
 pub struct SegmentPool {
     dir: PathBuf,
     prefix: String,
-    segments: Vec<Segment>,
+    segments: Vec<Arc<Segment>>,
     created: u64,
     bytes: usize,
     max_bytes: usize,
@@ -233,34 +283,30 @@ impl SegmentPool {
         len: usize,
         write: impl FnOnce(&mut [u8]) -> std::result::Result<(), E>,
     ) -> Result<Option<std::result::Result<SharedChunk, E>>> {
-        let Some(index) = self.claim(len)? else {
+        let Some(mut lease) = self.lease(len)? else {
             return Ok(None);
         };
-        let segment = &mut self.segments[index];
-        let written = write(&mut segment.map[HEADER..HEADER + len]);
-        if written.is_ok() {
-            segment.state().store(HANDED, Ordering::Release);
-        } else {
-            segment.state().store(FREE, Ordering::Release);
-        }
-        Ok(Some(written.map(|()| SharedChunk {
-            segment: segment.name.clone(),
-            len: len as u64,
-        })))
+        Ok(Some(write(lease.as_mut_slice()).map(|()| lease.hand())))
     }
 
-    /// The index of a segment now WRITING for us, of at least `len` bytes (and not
-    /// much more): a free one, or a new one.
-    fn claim(&mut self, len: usize) -> Result<Option<usize>> {
+    /// A segment of at least `len` bytes (and not much more) leased for writing: a free
+    /// one, or a new one; `Ok(None)` when the pool is at its bound and every segment is
+    /// still in use.
+    pub fn lease(&mut self, len: usize) -> Result<Option<SegmentLease>> {
+        let lease = |segment: &Arc<Segment>| SegmentLease {
+            segment: segment.clone(),
+            len,
+            handed: false,
+        };
         let fits = |s: &Segment| s.capacity >= len && s.capacity <= len.saturating_mul(2).max(4096);
-        let free = self.segments.iter().position(|s| {
+        let free = self.segments.iter().find(|s| {
             fits(s)
                 && s.state()
                     .compare_exchange(FREE, WRITING, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
         });
-        if free.is_some() {
-            return Ok(free);
+        if let Some(segment) = free {
+            return Ok(Some(lease(segment)));
         }
         let capacity = len.max(1).next_multiple_of(4096);
         if self.bytes + capacity > self.max_bytes {
@@ -280,8 +326,8 @@ impl SegmentPool {
         segment.state().store(WRITING, Ordering::Release);
         self.created += 1;
         self.bytes += capacity;
-        self.segments.push(segment);
-        Ok(Some(self.segments.len() - 1))
+        self.segments.push(Arc::new(segment));
+        Ok(self.segments.last().map(lease))
     }
 }
 
@@ -289,9 +335,11 @@ impl SegmentPool {
 fn map_new(file: &File, name: &str, capacity: usize) -> Result<Segment> {
     file.set_len((HEADER + capacity) as u64)
         .map_err(|e| shm_error(&format!("cannot size segment {name}"), e))?;
-    // SAFETY: the file was just created by us, with this size; the node maps it only
-    // after we name it, and writes nothing but the state word.
-    let map = unsafe { MmapOptions::new().populate().map_mut(file) }
+    // The file was just created by us, with this size; the node maps it only after we
+    // name it, and writes nothing but the state word.
+    let map = MmapOptions::new()
+        .populate()
+        .map_raw(file)
         .map_err(|e| shm_error(&format!("cannot map segment {name}"), e))?;
     Ok(Segment {
         name: name.to_string(),

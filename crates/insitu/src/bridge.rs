@@ -15,7 +15,7 @@ use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
 use crate::session::SessionInfo;
 use bytes::Bytes;
-use doreisa_core::shm::{SegmentPool, SharedChunk};
+use doreisa_core::shm::{SegmentLease, SegmentPool, SharedChunk};
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
 use std::collections::BTreeMap;
@@ -422,6 +422,37 @@ impl Bridge {
                 Ok(held)
             }
         }
+    }
+
+    /// A segment of the node's shared memory for this rank to write the `len` bytes of
+    /// its chunk of `array` at `position` in place, if that is where they will go
+    /// (shared delivery, read by the analytics, room left).
+    pub(crate) fn lease(
+        &self,
+        array: &str,
+        position: &[u32],
+        len: usize,
+    ) -> Result<Option<SegmentLease>> {
+        let Some(pool) = &self.pool else {
+            return Ok(None);
+        };
+        if !self.lock().contract.wants(array, position) {
+            return Ok(None);
+        }
+        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(pool.lease(len)?)
+    }
+
+    /// Holds chunk `key` written in place in `lease`: handed to the node as it is, or
+    /// copied out if the analytics' contract changed since and no longer reads it.
+    pub(crate) fn hold_lease(&self, key: &SourceKey, lease: SegmentLease) -> Result<Held> {
+        let held = match self.route(key) {
+            Route::Shared => Held::Shared(lease.hand()),
+            Route::Reference => Held::Stored(self.worker.put_slice(lease.as_slice())?),
+            Route::Stream => Held::Bytes(Blob(Bytes::copy_from_slice(lease.as_slice()))),
+        };
+        self.count(&held);
+        Ok(held)
     }
 
     /// Writes `len` bytes with `write` into this bridge's shared memory; `None` when

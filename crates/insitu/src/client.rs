@@ -3,7 +3,7 @@
 //! values at iteration boundaries, and closes at the end.
 
 use crate::bridge::{Bridge, Held};
-use crate::buffer::{ChunkBuffer, Recycler};
+use crate::buffer::{ChunkBuffer, Recycler, Written};
 use crate::comm::Communicator;
 use crate::decl::{ArrayMeta, ChunkDecl};
 use crate::error::{InsituError, Result};
@@ -209,7 +209,9 @@ impl Client {
 
     /// A buffer for this rank's chunk of `array` (its declared shape, dtype `T`) to write
     /// in place and hand to [`Client::publish_buffer`]: the way to publish without any
-    /// copy. It holds what an earlier chunk left there: write every element.
+    /// copy. In this process's memory, or in a segment of the node's shared memory
+    /// ([`crate::Delivery::Shared`]). It holds what an earlier chunk left there: write
+    /// every element.
     pub fn chunk_buffer<T: Element>(&self, array: &str) -> Result<ChunkBuffer<T>> {
         let published = self
             .arrays
@@ -221,12 +223,14 @@ impl Client {
             .chunk_shape_at(&published.decl.position)?;
         self.check_chunk(array, T::DTYPE, &shape)?;
         let header = Chunk::encoded_header(T::DTYPE, &shape);
-        Ok(ChunkBuffer::new(shape, &header, self.recycler.clone()))
+        let len = Chunk::encoded_len(T::DTYPE, &shape);
+        let lease = self.bridge.lease(array, &published.decl.position, len)?;
+        Ok(ChunkBuffer::new(shape, &header, lease, &self.recycler))
     }
 
     /// Publishes this rank's chunk of `array` at `timestep` from a buffer it wrote in
     /// place ([`Client::chunk_buffer`]). Stored in this process, the buffer becomes the
-    /// object: no copy. `false` if back-pressure dropped it (policy `DropNewest`).
+    /// object; in the node's shared memory, the node maps it: no copy either way. `false` if back-pressure dropped it (policy `DropNewest`).
     pub fn publish_buffer<T: Element>(
         &mut self,
         array: &str,
@@ -250,9 +254,16 @@ impl Client {
             .check_order(array, timestep)
             .and_then(|()| self.check_chunk(array, T::DTYPE, buffer.shape()));
         let outcome = checked.and_then(|(name, position)| {
-            self.store(name, position, timestep, &mut waited, |bridge, key| {
-                bridge.hold(key, buffer.into_bytes())
-            })
+            self.store(
+                name,
+                position,
+                timestep,
+                &mut waited,
+                |bridge, key| match buffer.into_written() {
+                    Written::Bytes(bytes) => bridge.hold(key, bytes),
+                    Written::Shared(lease) => bridge.hold_lease(key, lease),
+                },
+            )
         });
         self.account(started, waited, &outcome);
         outcome

@@ -115,3 +115,21 @@ fn directories_of_dead_processes_are_removed() {
     let _dir = SharedDir::create().unwrap().unwrap();
     assert!(!stale.exists());
 }
+
+#[test]
+fn a_lease_is_written_in_place_and_given_back_if_not_handed() {
+    let dir = SharedDir::create().unwrap().unwrap();
+    let mut pool = SegmentPool::attach(dir.path(), 1 << 20).unwrap();
+    let mut lease = pool.lease(5000).unwrap().unwrap();
+    lease.as_mut_slice().fill(3);
+    let name = format!("{lease:?}");
+    drop(lease);
+    let mut again = pool.lease(5000).unwrap().unwrap();
+    assert_eq!(format!("{again:?}"), name, "the unused segment came back");
+    assert!(again.as_slice().iter().all(|&b| b == 3));
+    again.as_mut_slice()[0] = 4;
+    let chunk = again.hand();
+    let bytes = dir.adopt(&chunk).unwrap();
+    assert_eq!((bytes[0], bytes[1], bytes.len()), (4, 3, 5000));
+    assert_eq!(pool.bytes(), 8192, "one segment all along");
+}
