@@ -1,26 +1,32 @@
 //! A bridge: the publishing side of one node in one process, shared by the ranks that
 //! run there. Each rank's chunk is either stored in this process and handed over by
 //! reference ([`Delivery::Reference`]: no copy when the buffer is handed over, and the
-//! node pulls the bytes only if a task elsewhere needs them), or copied once into the
+//! node pulls the bytes only if a task elsewhere needs them), or written into the
 //! node's shared memory ([`Delivery::Shared`]: a rank in another process on the node's
 //! host), or streamed to the node in the call itself ([`Delivery::Stream`]: in
-//! transit). In the last two the node keeps the copy and this process keeps nothing. Once every rank of the bridge published an array's
-//! timestep, the node's chunks go to its scheduling actor and are announced to the
-//! coordinator, one message each. Back-pressure keeps the simulation at most
-//! `max_ahead` timesteps ahead of the analytics.
+//! transit); in the last two the node keeps the chunk and this process keeps nothing.
+//! Once every rank of the bridge published an array's timestep, the node's chunks go to
+//! its scheduling actor and are announced to the coordinator, one message each.
+//! Back-pressure keeps the simulation at most `max_ahead` timesteps ahead of the
+//! analytics.
+//!
+//! `hold.rs` chooses how each chunk is held, `pace.rs` asks the coordinator how far
+//! the analytics got (back-pressure, contract, exit) and for steering values.
+
+mod hold;
+mod pace;
 
 use crate::contract::Contract;
 use crate::coordinator::state::Progress;
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
 use crate::session::SessionInfo;
-use bytes::Bytes;
-use doreisa_core::shm::{SegmentLease, SegmentPool, SharedChunk};
+use doreisa_core::shm::{SegmentPool, SharedChunk};
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How a bridge behaves.
 #[derive(Debug, Clone, Copy)]
@@ -77,14 +83,6 @@ pub(crate) enum Held {
     Stored(ObjectRef<Blob>),
     Shared(SharedChunk),
     Bytes(Blob),
-}
-
-/// Where a chunk goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Reference,
-    Shared,
-    Stream,
 }
 
 /// A node's chunks of one timestep, as its ranks publish them.
@@ -192,24 +190,6 @@ impl Bridge {
         self.lock().stats
     }
 
-    /// Keeps the analytics' progress; fetches its contract when a newer one exists.
-    fn note_progress(&self, progress: Progress) -> Result<()> {
-        let known = {
-            let mut state = self.lock();
-            state.progress = progress;
-            state.contract.version
-        };
-        if progress.contract > known && self.options.delivery != Delivery::Reference {
-            let asked = self.call(self.coordinator, "contract", Vec::new())?;
-            let contract: Contract = self.worker.get(&asked.cast())?;
-            let mut state = self.lock();
-            if contract.version > state.contract.version {
-                state.contract = contract;
-            }
-        }
-        Ok(())
-    }
-
     pub(crate) fn worker(&self) -> &Worker {
         &self.worker
     }
@@ -263,215 +243,6 @@ impl Bridge {
             self.flush(&array, timestep, chunks)?;
         }
         Ok(())
-    }
-
-    /// Whether timestep `timestep` may be published now: waits while the analytics is
-    /// too far behind (`Block`), or says no (`DropNewest`), or has the analytics skip
-    /// its oldest timesteps (`DropOldest`). While the last answer shows
-    /// room to spare, it is refreshed in the background (no round trip on the publishing
-    /// path); near the bound, or before the analytics runs, it is asked for at once.
-    pub(crate) fn room_for(&self, timestep: i64) -> Result<bool> {
-        let first = *self.lock().first_timestep.get_or_insert(timestep);
-        let max_ahead = self.options.max_ahead;
-        let ahead = move |p: Progress| timestep - p.done.unwrap_or(first - 1);
-        self.collect_refresh()?;
-        let cached = self.lock().progress;
-        if cached.running && ahead(cached) < max_ahead {
-            self.refresh()?;
-            return Ok(true);
-        }
-        let mut pause = Duration::from_micros(50);
-        loop {
-            let progress = self.ask_progress()?;
-            self.note_progress(progress)?;
-            if !progress.running || ahead(progress) <= max_ahead {
-                return Ok(true);
-            }
-            match self.options.policy {
-                AheadPolicy::DropNewest => return Ok(false),
-                AheadPolicy::DropOldest => {
-                    let args = vec![self.worker.task_arg(Arg::Value(timestep - max_ahead))?];
-                    self.call(self.coordinator, "skip_below", args)?;
-                    return Ok(true);
-                }
-                AheadPolicy::Block => {}
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
-        }
-    }
-
-    /// The analytics' progress, asked now (a round trip).
-    fn ask_progress(&self) -> Result<Progress> {
-        let asked = self.call(self.coordinator, "progress", Vec::new())?;
-        Ok(self.worker.get(&asked.cast())?)
-    }
-
-    /// Asks for the analytics' progress in the background (one question at a time).
-    fn refresh(&self) -> Result<()> {
-        if self.lock().asked.is_some() {
-            return Ok(());
-        }
-        let asked = self.call(self.coordinator, "progress", Vec::new())?;
-        self.lock().asked = Some(asked.cast());
-        Ok(())
-    }
-
-    /// Takes the answer of a background question, if it arrived.
-    fn collect_refresh(&self) -> Result<()> {
-        let Some(asked) = self.lock().asked.take() else {
-            return Ok(());
-        };
-        let ready = self
-            .worker
-            .wait(std::slice::from_ref(&asked), 1, Duration::ZERO)?;
-        if ready.0.is_empty() {
-            self.lock().asked = Some(asked);
-        } else {
-            let progress: Progress = self.worker.get(&asked)?;
-            self.note_progress(progress)?;
-        }
-        Ok(())
-    }
-
-    /// Where chunk `key` goes: to the node if it is read by the analytics' graphs (its
-    /// contract) and this bridge sends chunks there; otherwise it is stored here and
-    /// handed over by reference.
-    fn route(&self, key: &SourceKey) -> Route {
-        let state = self.lock();
-        let send = self.options.delivery != Delivery::Reference
-            && state.contract.wants(&key.array, &key.chunk);
-        match (send, &self.pool) {
-            (false, _) => Route::Reference,
-            (true, Some(_)) => Route::Shared,
-            (true, None) => Route::Stream,
-        }
-    }
-
-    /// Counts a chunk as held.
-    fn count(&self, held: &Held) {
-        let mut state = self.lock();
-        match held {
-            Held::Stored(_) => state.stats.by_reference += 1,
-            Held::Shared(_) => state.stats.shared += 1,
-            Held::Bytes(_) => state.stats.streamed += 1,
-        }
-    }
-
-    /// Holds the encoded chunk `key` (`bytes`) as this bridge delivers it.
-    pub(crate) fn hold(&self, key: &SourceKey, bytes: Bytes) -> Result<Held> {
-        let held = match self.route(key) {
-            Route::Reference => Held::Stored(self.worker.put_blob(bytes)?),
-            Route::Shared => match self.write_shared(bytes.len(), |out| {
-                out.copy_from_slice(&bytes);
-                Ok(())
-            })? {
-                Some(chunk) => Held::Shared(chunk),
-                None => Held::Bytes(Blob(bytes)),
-            },
-            Route::Stream => Held::Bytes(Blob(bytes)),
-        };
-        self.count(&held);
-        Ok(held)
-    }
-
-    /// Holds the `len` bytes of chunk `key` that `write` writes (into a recycled
-    /// buffer when large and stored here, straight into shared memory when shared).
-    pub(crate) fn hold_with(
-        &self,
-        key: &SourceKey,
-        len: usize,
-        write: impl FnOnce(&mut dyn std::io::Write) -> std::result::Result<(), String>,
-    ) -> Result<Held> {
-        let invalid = |e| InsituError::Runtime(doreisa_core::CoreError::Invalid(e));
-        let mut route = self.route(key);
-        let mut write = Some(write);
-        if route == Route::Shared {
-            let shared = self.write_shared(len, |out| {
-                let mut rest: &mut [u8] = out;
-                (write.take().expect("written once"))(&mut rest)?;
-                match rest.len() {
-                    0 => Ok(()),
-                    short => Err(format!("{short} of {len} bytes left unwritten")),
-                }
-            })?;
-            match shared {
-                Some(chunk) => {
-                    let held = Held::Shared(chunk);
-                    self.count(&held);
-                    return Ok(held);
-                }
-                None => route = Route::Stream,
-            }
-        }
-        let write = write.expect("not written yet");
-        let mut failed = None;
-        let held = if route == Route::Stream {
-            let mut out = Vec::with_capacity(len);
-            failed = write(&mut out).err();
-            Held::Bytes(Blob(out.into()))
-        } else {
-            Held::Stored(self.worker.put_with(len, |out| {
-                failed = write(out).err();
-            })?)
-        };
-        match failed {
-            Some(e) => Err(invalid(e)),
-            None => {
-                self.count(&held);
-                Ok(held)
-            }
-        }
-    }
-
-    /// A segment of the node's shared memory for this rank to write the `len` bytes of
-    /// its chunk of `array` at `position` in place, if that is where they will go
-    /// (shared delivery, read by the analytics, room left).
-    pub(crate) fn lease(
-        &self,
-        array: &str,
-        position: &[u32],
-        len: usize,
-    ) -> Result<Option<SegmentLease>> {
-        let Some(pool) = &self.pool else {
-            return Ok(None);
-        };
-        if !self.lock().contract.wants(array, position) {
-            return Ok(None);
-        }
-        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(pool.lease(len)?)
-    }
-
-    /// Holds chunk `key` written in place in `lease`: handed to the node as it is, or
-    /// copied out if the analytics' contract changed since and no longer reads it.
-    pub(crate) fn hold_lease(&self, key: &SourceKey, lease: SegmentLease) -> Result<Held> {
-        let held = match self.route(key) {
-            Route::Shared => Held::Shared(lease.hand()),
-            Route::Reference => Held::Stored(self.worker.put_slice(lease.as_slice())?),
-            Route::Stream => Held::Bytes(Blob(Bytes::copy_from_slice(lease.as_slice()))),
-        };
-        self.count(&held);
-        Ok(held)
-    }
-
-    /// Writes `len` bytes with `write` into this bridge's shared memory; `None` when
-    /// it is full (the chunk is streamed instead).
-    fn write_shared(
-        &self,
-        len: usize,
-        write: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>,
-    ) -> Result<Option<SharedChunk>> {
-        let pool = self.pool.as_ref().expect("shared delivery has a pool");
-        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-        match pool.write(len, write)? {
-            Some(Ok(chunk)) => Ok(Some(chunk)),
-            Some(Err(e)) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),
-            None => {
-                tracing::debug!(bytes = pool.bytes(), "shared memory full: streaming");
-                Ok(None)
-            }
-        }
     }
 
     /// A rank published its chunk `key`, held as `chunk`.
@@ -595,78 +366,6 @@ impl Bridge {
             .get_timeout(&last, Some(Duration::from_secs(30)))
         {
             tracing::warn!(error = %e, "the node did not confirm its shared chunks");
-        }
-    }
-
-    /// Waits (up to `wait`) until nothing needs this bridge's chunks any more: the
-    /// analytics finished `timestep`, or stopped, or is gone (its process ended).
-    /// `false` if the time ran out first. A rank whose chunks live in its own process
-    /// waits so before it exits, or the analytics would lose them.
-    pub(crate) fn wait_analytics(&self, timestep: i64, wait: Duration) -> Result<bool> {
-        let deadline = Instant::now() + wait;
-        let mut pause = Duration::from_micros(200);
-        loop {
-            let progress = match self.ask_progress() {
-                Ok(progress) => progress,
-                Err(e) => {
-                    tracing::debug!(error = %e, "the analytics is gone");
-                    return Ok(true);
-                }
-            };
-            if progress.past(timestep) {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
-    }
-
-    /// Asks the coordinator for steering value `key` at `timestep` (the latest one
-    /// with `None`), waiting up to `wait` for the analytics to set one that recent.
-    pub(crate) fn feedback(
-        &self,
-        key: &str,
-        timestep: Option<i64>,
-        wait: Option<Duration>,
-    ) -> Result<Option<Vec<u8>>> {
-        let deadline = wait.map(|w| Instant::now() + w);
-        let mut pause = Duration::from_micros(100);
-        loop {
-            // The newest timestep set, asked first: if it is past `t` and `t` has no
-            // value after it, the analytics skipped `t` (the default applies).
-            let latest: Option<i64> = match (deadline, timestep) {
-                (Some(_), Some(_)) => {
-                    let args = vec![self.worker.task_arg(Arg::Value(key.to_string()))?];
-                    let latest = self.call(self.coordinator, "feedback_latest", args)?;
-                    self.worker.get(&latest.cast())?
-                }
-                _ => None,
-            };
-            let args = vec![
-                self.worker.task_arg(Arg::Value(key.to_string()))?,
-                self.worker.task_arg(Arg::Value(timestep))?,
-            ];
-            let asked = self.call(self.coordinator, "feedback", args)?;
-            let found: Option<(i64, Vec<u8>)> = self.worker.get(&asked.cast())?;
-            if let Some((_, value)) = found {
-                return Ok(Some(value));
-            }
-            let Some(deadline) = deadline else {
-                return Ok(None);
-            };
-            if let (Some(t), Some(latest)) = (timestep, latest)
-                && latest >= t
-            {
-                return Ok(None);
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
         }
     }
 }

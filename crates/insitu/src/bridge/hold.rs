@@ -1,0 +1,160 @@
+//! How the bridge holds a rank's chunk until its node's timestep is complete: stored in
+//! this process (by reference), written into the node's shared memory, or kept as bytes
+//! to stream; chosen per chunk by the delivery and the analytics' contract.
+
+use super::{Bridge, Delivery, Held};
+use crate::error::{InsituError, Result};
+use bytes::Bytes;
+use doreisa_core::Blob;
+use doreisa_core::shm::{SegmentLease, SharedChunk};
+use doreisa_sched::SourceKey;
+
+/// Where a chunk goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Reference,
+    Shared,
+    Stream,
+}
+
+impl Bridge {
+    /// Where chunk `key` goes: to the node if it is read by the analytics' graphs (its
+    /// contract) and this bridge sends chunks there; otherwise it is stored here and
+    /// handed over by reference.
+    fn route(&self, key: &SourceKey) -> Route {
+        let state = self.lock();
+        let send = self.options.delivery != Delivery::Reference
+            && state.contract.wants(&key.array, &key.chunk);
+        match (send, &self.pool) {
+            (false, _) => Route::Reference,
+            (true, Some(_)) => Route::Shared,
+            (true, None) => Route::Stream,
+        }
+    }
+
+    /// Counts a chunk as held.
+    fn count(&self, held: &Held) {
+        let mut state = self.lock();
+        match held {
+            Held::Stored(_) => state.stats.by_reference += 1,
+            Held::Shared(_) => state.stats.shared += 1,
+            Held::Bytes(_) => state.stats.streamed += 1,
+        }
+    }
+
+    /// Holds the encoded chunk `key` (`bytes`) as this bridge delivers it.
+    pub(crate) fn hold(&self, key: &SourceKey, bytes: Bytes) -> Result<Held> {
+        let held = match self.route(key) {
+            Route::Reference => Held::Stored(self.worker.put_blob(bytes)?),
+            Route::Shared => match self.write_shared(bytes.len(), |out| {
+                out.copy_from_slice(&bytes);
+                Ok(())
+            })? {
+                Some(chunk) => Held::Shared(chunk),
+                None => Held::Bytes(Blob(bytes)),
+            },
+            Route::Stream => Held::Bytes(Blob(bytes)),
+        };
+        self.count(&held);
+        Ok(held)
+    }
+
+    /// Holds the `len` bytes of chunk `key` that `write` writes (into a recycled
+    /// buffer when large and stored here, straight into shared memory when shared).
+    pub(crate) fn hold_with(
+        &self,
+        key: &SourceKey,
+        len: usize,
+        write: impl FnOnce(&mut dyn std::io::Write) -> std::result::Result<(), String>,
+    ) -> Result<Held> {
+        let invalid = |e| InsituError::Runtime(doreisa_core::CoreError::Invalid(e));
+        let mut route = self.route(key);
+        let mut write = Some(write);
+        if route == Route::Shared {
+            let shared = self.write_shared(len, |out| {
+                let mut rest: &mut [u8] = out;
+                (write.take().expect("written once"))(&mut rest)?;
+                match rest.len() {
+                    0 => Ok(()),
+                    short => Err(format!("{short} of {len} bytes left unwritten")),
+                }
+            })?;
+            match shared {
+                Some(chunk) => {
+                    let held = Held::Shared(chunk);
+                    self.count(&held);
+                    return Ok(held);
+                }
+                None => route = Route::Stream,
+            }
+        }
+        let write = write.expect("not written yet");
+        let mut failed = None;
+        let held = if route == Route::Stream {
+            let mut out = Vec::with_capacity(len);
+            failed = write(&mut out).err();
+            Held::Bytes(Blob(out.into()))
+        } else {
+            Held::Stored(self.worker.put_with(len, |out| {
+                failed = write(out).err();
+            })?)
+        };
+        match failed {
+            Some(e) => Err(invalid(e)),
+            None => {
+                self.count(&held);
+                Ok(held)
+            }
+        }
+    }
+
+    /// A segment of the node's shared memory for this rank to write the `len` bytes of
+    /// its chunk of `array` at `position` in place, if that is where they will go
+    /// (shared delivery, read by the analytics, room left).
+    pub(crate) fn lease(
+        &self,
+        array: &str,
+        position: &[u32],
+        len: usize,
+    ) -> Result<Option<SegmentLease>> {
+        let Some(pool) = &self.pool else {
+            return Ok(None);
+        };
+        if !self.lock().contract.wants(array, position) {
+            return Ok(None);
+        }
+        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(pool.lease(len)?)
+    }
+
+    /// Holds chunk `key` written in place in `lease`: handed to the node as it is, or
+    /// copied out if the analytics' contract changed since and no longer reads it.
+    pub(crate) fn hold_lease(&self, key: &SourceKey, lease: SegmentLease) -> Result<Held> {
+        let held = match self.route(key) {
+            Route::Shared => Held::Shared(lease.hand()),
+            Route::Reference => Held::Stored(self.worker.put_slice(lease.as_slice())?),
+            Route::Stream => Held::Bytes(Blob(Bytes::copy_from_slice(lease.as_slice()))),
+        };
+        self.count(&held);
+        Ok(held)
+    }
+
+    /// Writes `len` bytes with `write` into this bridge's shared memory; `None` when
+    /// it is full (the chunk is streamed instead).
+    fn write_shared(
+        &self,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>,
+    ) -> Result<Option<SharedChunk>> {
+        let pool = self.pool.as_ref().expect("shared delivery has a pool");
+        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+        match pool.write(len, write)? {
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            Some(Err(e)) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),
+            None => {
+                tracing::debug!(bytes = pool.bytes(), "shared memory full: streaming");
+                Ok(None)
+            }
+        }
+    }
+}

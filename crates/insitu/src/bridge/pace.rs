@@ -1,0 +1,171 @@
+//! The bridge's questions to the coordinator: how far the analytics got (back-pressure
+//! and its contract), whether the ranks may exit, and steering values.
+
+use super::{Bridge, Delivery};
+use crate::contract::Contract;
+use crate::coordinator::state::Progress;
+use crate::decl::AheadPolicy;
+use crate::error::Result;
+use doreisa_core::Arg;
+use std::time::{Duration, Instant};
+
+impl Bridge {
+    /// Keeps the analytics' progress; fetches its contract when a newer one exists.
+    fn note_progress(&self, progress: Progress) -> Result<()> {
+        let known = {
+            let mut state = self.lock();
+            state.progress = progress;
+            state.contract.version
+        };
+        if progress.contract > known && self.options.delivery != Delivery::Reference {
+            let asked = self.call(self.coordinator, "contract", Vec::new())?;
+            let contract: Contract = self.worker.get(&asked.cast())?;
+            let mut state = self.lock();
+            if contract.version > state.contract.version {
+                state.contract = contract;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether timestep `timestep` may be published now: waits while the analytics is
+    /// too far behind (`Block`), or says no (`DropNewest`), or has the analytics skip
+    /// its oldest timesteps (`DropOldest`). While the last answer shows
+    /// room to spare, it is refreshed in the background (no round trip on the publishing
+    /// path); near the bound, or before the analytics runs, it is asked for at once.
+    pub(crate) fn room_for(&self, timestep: i64) -> Result<bool> {
+        let first = *self.lock().first_timestep.get_or_insert(timestep);
+        let max_ahead = self.options.max_ahead;
+        let ahead = move |p: Progress| timestep - p.done.unwrap_or(first - 1);
+        self.collect_refresh()?;
+        let cached = self.lock().progress;
+        if cached.running && ahead(cached) < max_ahead {
+            self.refresh()?;
+            return Ok(true);
+        }
+        let mut pause = Duration::from_micros(50);
+        loop {
+            let progress = self.ask_progress()?;
+            self.note_progress(progress)?;
+            if !progress.running || ahead(progress) <= max_ahead {
+                return Ok(true);
+            }
+            match self.options.policy {
+                AheadPolicy::DropNewest => return Ok(false),
+                AheadPolicy::DropOldest => {
+                    let args = vec![self.worker.task_arg(Arg::Value(timestep - max_ahead))?];
+                    self.call(self.coordinator, "skip_below", args)?;
+                    return Ok(true);
+                }
+                AheadPolicy::Block => {}
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    /// The analytics' progress, asked now (a round trip).
+    fn ask_progress(&self) -> Result<Progress> {
+        let asked = self.call(self.coordinator, "progress", Vec::new())?;
+        Ok(self.worker.get(&asked.cast())?)
+    }
+
+    /// Asks for the analytics' progress in the background (one question at a time).
+    fn refresh(&self) -> Result<()> {
+        if self.lock().asked.is_some() {
+            return Ok(());
+        }
+        let asked = self.call(self.coordinator, "progress", Vec::new())?;
+        self.lock().asked = Some(asked.cast());
+        Ok(())
+    }
+
+    /// Takes the answer of a background question, if it arrived.
+    fn collect_refresh(&self) -> Result<()> {
+        let Some(asked) = self.lock().asked.take() else {
+            return Ok(());
+        };
+        let ready = self
+            .worker
+            .wait(std::slice::from_ref(&asked), 1, Duration::ZERO)?;
+        if ready.0.is_empty() {
+            self.lock().asked = Some(asked);
+        } else {
+            let progress: Progress = self.worker.get(&asked)?;
+            self.note_progress(progress)?;
+        }
+        Ok(())
+    }
+
+    /// Waits (up to `wait`) until nothing needs this bridge's chunks any more: the
+    /// analytics finished `timestep`, or stopped, or is gone (its process ended).
+    /// `false` if the time ran out first. A rank whose chunks live in its own process
+    /// waits so before it exits, or the analytics would lose them.
+    pub(crate) fn wait_analytics(&self, timestep: i64, wait: Duration) -> Result<bool> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_micros(200);
+        loop {
+            let progress = match self.ask_progress() {
+                Ok(progress) => progress,
+                Err(e) => {
+                    tracing::debug!(error = %e, "the analytics is gone");
+                    return Ok(true);
+                }
+            };
+            if progress.past(timestep) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Asks the coordinator for steering value `key` at `timestep` (the latest one
+    /// with `None`), waiting up to `wait` for the analytics to set one that recent.
+    pub(crate) fn feedback(
+        &self,
+        key: &str,
+        timestep: Option<i64>,
+        wait: Option<Duration>,
+    ) -> Result<Option<Vec<u8>>> {
+        let deadline = wait.map(|w| Instant::now() + w);
+        let mut pause = Duration::from_micros(100);
+        loop {
+            // The newest timestep set, asked first: if it is past `t` and `t` has no
+            // value after it, the analytics skipped `t` (the default applies).
+            let latest: Option<i64> = match (deadline, timestep) {
+                (Some(_), Some(_)) => {
+                    let args = vec![self.worker.task_arg(Arg::Value(key.to_string()))?];
+                    let latest = self.call(self.coordinator, "feedback_latest", args)?;
+                    self.worker.get(&latest.cast())?
+                }
+                _ => None,
+            };
+            let args = vec![
+                self.worker.task_arg(Arg::Value(key.to_string()))?,
+                self.worker.task_arg(Arg::Value(timestep))?,
+            ];
+            let asked = self.call(self.coordinator, "feedback", args)?;
+            let found: Option<(i64, Vec<u8>)> = self.worker.get(&asked.cast())?;
+            if let Some((_, value)) = found {
+                return Ok(Some(value));
+            }
+            let Some(deadline) = deadline else {
+                return Ok(None);
+            };
+            if let (Some(t), Some(latest)) = (timestep, latest)
+                && latest >= t
+            {
+                return Ok(None);
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+}
