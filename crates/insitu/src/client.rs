@@ -172,19 +172,13 @@ impl Client {
     where
         Chunk: From<ndarray::ArrayD<T>>,
     {
-        let published = self
-            .arrays
-            .get(array)
-            .ok_or_else(|| InsituError::Undeclared(array.to_string()))?;
-        let shape = published
-            .decl
-            .meta
-            .chunk_shape_at(&published.decl.position)?;
+        let (published, shape) = self.declared(array)?;
+        let preprocessed = published.preprocess.is_some();
         if data.len() != shape.iter().product::<usize>() {
             // Refused as what it is: a flat chunk of that many elements.
             self.check_chunk(array, T::DTYPE, &[data.len()])?;
         }
-        if published.preprocess.is_some() {
+        if preprocessed {
             // Preprocessing works on the chunk.
             let chunk = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
                 .expect("length checked");
@@ -213,14 +207,7 @@ impl Client {
     /// ([`crate::Delivery::Shared`]). It holds what an earlier chunk left there: write
     /// every element.
     pub fn chunk_buffer<T: Element>(&self, array: &str) -> Result<ChunkBuffer<T>> {
-        let published = self
-            .arrays
-            .get(array)
-            .ok_or_else(|| InsituError::Undeclared(array.to_string()))?;
-        let shape = published
-            .decl
-            .meta
-            .chunk_shape_at(&published.decl.position)?;
+        let (published, shape) = self.declared(array)?;
         self.check_chunk(array, T::DTYPE, &shape)?;
         let header = Chunk::encoded_header(T::DTYPE, &shape);
         let len = Chunk::encoded_len(T::DTYPE, &shape);
@@ -267,6 +254,19 @@ impl Client {
         });
         self.account(started, waited, &outcome);
         outcome
+    }
+
+    /// The declaration of `array` and the shape of this rank's chunk of it.
+    fn declared(&self, array: &str) -> Result<(&Published, Vec<usize>)> {
+        let published = self
+            .arrays
+            .get(array)
+            .ok_or_else(|| InsituError::Undeclared(array.to_string()))?;
+        let shape = published
+            .decl
+            .meta
+            .chunk_shape_at(&published.decl.position)?;
+        Ok((published, shape))
     }
 
     /// Refuses a timestep not after the last one published (or a closed client).
