@@ -25,12 +25,12 @@ mod heat;
 mod rank;
 
 use analysis::{Switch, Thermostat};
-use doreisa::array::{Array, DType};
+use doreisa::array::Array;
 use doreisa::core::Cluster;
 use doreisa::core::net::ClusterFile;
 use doreisa::insitu::{
-    Analytics, AnalyticsOptions, ArrayMeta, Bridge, BridgeOptions, Client, Delivery, Published,
-    Session, SessionInfo, Trigger, Window,
+    Analytics, AnalyticsOptions, Bridge, BridgeOptions, Client, Delivery, Session, SessionInfo,
+    Trigger, Window,
 };
 use doreisa::mpi::MpiWorld;
 use heat::{ALPHA, Block, Decomposition, Neighbours, SOURCE_POWER};
@@ -252,21 +252,7 @@ fn simulate(options: &Options) -> Result<(), String> {
     };
     let bridge = Bridge::start_for(cluster.driver(), node, &info, 1, bridge_options)
         .map_err(|e| e.to_string())?;
-    let n = decomposition.n;
-    let (rows, cols) = decomposition.block();
-    let (br, bc) = decomposition.position(rank);
-    let at = [br as u32, bc as u32];
-    let field = ArrayMeta::new("temperature", &[n, n], &[rows, cols], DType::F64);
-    let power = ArrayMeta::new(
-        "injected",
-        &[decomposition.px, decomposition.py],
-        &[1, 1],
-        DType::F64,
-    );
-    let arrays = vec![
-        Published::new(field, &at).map_err(|e| e.to_string())?,
-        Published::new(power, &at).map_err(|e| e.to_string())?,
-    ];
+    let arrays = rank::published(&decomposition, rank)?;
     let mut client = Client::new(bridge, arrays)
         .map_err(|e| e.to_string())?
         .with_communicator(Arc::new(MpiWorld::new()));

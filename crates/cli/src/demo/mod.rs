@@ -12,11 +12,11 @@ mod picture;
 mod rank;
 
 use analysis::{Switch, Thermostat, edge_sum};
-use doreisa::array::{Array, DType};
+use doreisa::array::Array;
 use doreisa::core::{Cluster, ClusterConfig, Registry};
 use doreisa::insitu::{
-    Analytics, AnalyticsOptions, ArrayMeta, BridgeOptions, Client, PublishStats, Published,
-    Session, ThreadGroup, Trigger, Window,
+    Analytics, AnalyticsOptions, BridgeOptions, Client, PublishStats, Session, ThreadGroup,
+    Trigger, Window,
 };
 use heat::{ALPHA, Block, Decomposition, SOURCE_POWER};
 use std::io::{IsTerminal, Write};
@@ -123,29 +123,14 @@ fn start_simulation(
         );
     }
     let group = ThreadGroup::new(ranks);
-    let n = decomposition.n;
-    let (rows, cols) = decomposition.block();
-    let field = ArrayMeta::new("temperature", &[n, n], &[rows, cols], DType::F64);
-    let power = ArrayMeta::new(
-        "injected",
-        &[decomposition.px, decomposition.py],
-        &[1, 1],
-        DType::F64,
-    );
     let handles = heat::halos(&decomposition)
         .into_iter()
         .enumerate()
         .map(|(rank, halo)| {
             let bridge = bridges[rank % bridges.len()].clone();
             let comm = group.rank(rank);
-            let (field, power) = (field.clone(), power.clone());
             std::thread::spawn(move || -> Result<RankTimes, String> {
-                let (br, bc) = decomposition.position(rank);
-                let at = [br as u32, bc as u32];
-                let arrays = vec![
-                    Published::new(field, &at).map_err(|e| e.to_string())?,
-                    Published::new(power, &at).map_err(|e| e.to_string())?,
-                ];
+                let arrays = rank::published(&decomposition, rank)?;
                 let mut client = Client::new(bridge, arrays)
                     .map_err(|e| e.to_string())?
                     .with_communicator(comm);

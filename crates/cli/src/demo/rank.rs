@@ -3,11 +3,28 @@
 //! Shared by the demo (ranks as threads) and `examples/heat2d_mpi.rs` (MPI ranks),
 //! which includes this file beside `heat.rs`.
 
-use super::heat::{Block, Neighbours};
-use doreisa::insitu::Client;
+use super::heat::{Block, Decomposition, Neighbours};
+use doreisa::array::DType;
+use doreisa::insitu::{ArrayMeta, Client, Published};
 
 /// How often (iterations) a rank reads the steering value.
 pub const STEER_EVERY: i64 = 5;
+
+/// What rank `rank` publishes: its block of the field ("temperature") and the heat its
+/// source injected ("injected", one value per rank).
+pub fn published(decomposition: &Decomposition, rank: usize) -> Result<Vec<Published>, String> {
+    let n = decomposition.n;
+    let (rows, cols) = decomposition.block();
+    let (br, bc) = decomposition.position(rank);
+    let at = [br as u32, bc as u32];
+    let field = ArrayMeta::new("temperature", &[n, n], &[rows, cols], DType::F64);
+    let grid = [decomposition.px, decomposition.py];
+    let power = ArrayMeta::new("injected", &grid, &[1, 1], DType::F64);
+    Ok(vec![
+        Published::new(field, &at).map_err(|e| e.to_string())?,
+        Published::new(power, &at).map_err(|e| e.to_string())?,
+    ])
+}
 
 /// Iteration `t` of rank `rank`; `scale` is the source's steered scale. The field is
 /// written straight into a chunk buffer and handed over without a copy. Publishing
