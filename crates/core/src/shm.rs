@@ -1,11 +1,11 @@
 //! Node-local shared memory: how a process on a node's host hands the node an object
-//! with one copy and no network.
+//! with at most one copy and no network.
 //!
 //! The node owns a [`SharedDir`], a directory on the host's tmpfs (`/dev/shm`). A
 //! producing process that sees that directory keeps a [`SegmentPool`] of files in it,
-//! each a small header and a payload. To hand over an object it takes a free segment,
-//! writes the object into it (the one copy) and sends the node a [`SharedChunk`]
-//! naming it; the node maps the segment and keeps the mapping as its copy of the
+//! each a small header and a payload. To hand over an object it leases a free segment
+//! ([`SegmentPool::lease`]), writes the object into it (where the object is built, or
+//! one copy) and sends the node the [`SharedChunk`] naming it ([`SegmentLease::hand`]); the node maps the segment and keeps the mapping as its copy of the
 //! object ([`SharedDir::adopt`]: no copy). When the node drops its last handle to the
 //! bytes, the segment is marked free again and the producer reuses it: its pages stay
 //! resident, so steady-state hand-overs run at memory speed instead of paying the
@@ -273,20 +273,6 @@ impl SegmentPool {
     /// Total size of the pool's segments.
     pub fn bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// Writes an object of `len` bytes with `write` (given exactly `len` bytes) into a
-    /// free segment and returns what to send the node; `Ok(None)` when the pool is at
-    /// its bound and every segment is still in use.
-    pub fn write<E>(
-        &mut self,
-        len: usize,
-        write: impl FnOnce(&mut [u8]) -> std::result::Result<(), E>,
-    ) -> Result<Option<std::result::Result<SharedChunk, E>>> {
-        let Some(mut lease) = self.lease(len)? else {
-            return Ok(None);
-        };
-        Ok(Some(write(lease.as_mut_slice()).map(|()| lease.hand())))
     }
 
     /// A segment of at least `len` bytes (and not much more) leased for writing: a free

@@ -1,14 +1,9 @@
 use super::*;
 
-fn fill(byte: u8) -> impl FnOnce(&mut [u8]) -> std::result::Result<(), ()> {
-    move |out| {
-        out.fill(byte);
-        Ok(())
-    }
-}
-
 fn handed(pool: &mut SegmentPool, len: usize, byte: u8) -> SharedChunk {
-    pool.write(len, fill(byte)).unwrap().unwrap().unwrap()
+    let mut lease = pool.lease(len).unwrap().unwrap();
+    lease.as_mut_slice().fill(byte);
+    lease.hand()
 }
 
 #[test]
@@ -46,17 +41,18 @@ fn an_object_crosses_by_name_and_its_segment_is_reused_once_the_node_drops_it() 
 }
 
 #[test]
-fn the_pool_stops_at_its_bound_and_a_failed_write_frees_its_segment() {
+fn the_pool_stops_at_its_bound_and_an_abandoned_lease_frees_its_segment() {
     let dir = SharedDir::create().unwrap().unwrap();
     let mut pool = SegmentPool::attach(dir.path(), 8192).unwrap();
     let _a = handed(&mut pool, 4096, 1);
-    let failed = pool.write(4096, |_| Err("no")).unwrap().unwrap();
-    assert_eq!(failed, Err("no"));
+    let mut abandoned = pool.lease(4096).unwrap().unwrap();
+    abandoned.as_mut_slice()[0] = 9;
+    drop(abandoned);
     let b = handed(&mut pool, 4096, 2);
-    assert!(pool.write(100, fill(3)).unwrap().is_none(), "at the bound");
+    assert!(pool.lease(100).unwrap().is_none(), "at the bound");
     let adopted = dir.adopt(&b).unwrap();
     drop(adopted);
-    assert!(pool.write(4000, fill(4)).unwrap().is_some());
+    assert!(pool.lease(4000).unwrap().is_some());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use super::{Bridge, Delivery, Held};
 use crate::error::{InsituError, Result};
 use bytes::Bytes;
 use doreisa_core::Blob;
-use doreisa_core::shm::{SegmentLease, SharedChunk};
+use doreisa_core::shm::SegmentLease;
 use doreisa_sched::SourceKey;
 
 /// Where a chunk goes.
@@ -46,11 +46,11 @@ impl Bridge {
     pub(crate) fn hold(&self, key: &SourceKey, bytes: Bytes) -> Result<Held> {
         let held = match self.route(key) {
             Route::Reference => Held::Stored(self.worker.put_blob(bytes)?),
-            Route::Shared => match self.write_shared(bytes.len(), |out| {
-                out.copy_from_slice(&bytes);
-                Ok(())
-            })? {
-                Some(chunk) => Held::Shared(chunk),
+            Route::Shared => match self.shared_lease(bytes.len())? {
+                Some(mut lease) => {
+                    lease.as_mut_slice().copy_from_slice(&bytes);
+                    Held::Shared(lease.hand())
+                }
                 None => Held::Bytes(Blob(bytes)),
             },
             Route::Stream => Held::Bytes(Blob(bytes)),
@@ -68,44 +68,36 @@ impl Bridge {
         write: impl FnOnce(&mut dyn std::io::Write) -> std::result::Result<(), String>,
     ) -> Result<Held> {
         let invalid = |e| InsituError::Runtime(doreisa_core::CoreError::Invalid(e));
-        let mut route = self.route(key);
-        let mut write = Some(write);
-        if route == Route::Shared {
-            let shared = self.write_shared(len, |out| {
-                let mut rest: &mut [u8] = out;
-                (write.take().expect("written once"))(&mut rest)?;
-                match rest.len() {
-                    0 => Ok(()),
-                    short => Err(format!("{short} of {len} bytes left unwritten")),
-                }
-            })?;
-            match shared {
-                Some(chunk) => {
-                    let held = Held::Shared(chunk);
-                    self.count(&held);
-                    return Ok(held);
-                }
-                None => route = Route::Stream,
-            }
-        }
-        let write = write.expect("not written yet");
-        let mut failed = None;
-        let held = if route == Route::Stream {
-            let mut out = Vec::with_capacity(len);
-            failed = write(&mut out).err();
-            Held::Bytes(Blob(out.into()))
-        } else {
-            Held::Stored(self.worker.put_with(len, |out| {
-                failed = write(out).err();
-            })?)
+        let route = self.route(key);
+        let lease = match route {
+            Route::Shared => self.shared_lease(len)?,
+            _ => None,
         };
-        match failed {
-            Some(e) => Err(invalid(e)),
-            None => {
-                self.count(&held);
-                Ok(held)
+        let held = if let Some(mut lease) = lease {
+            let mut rest: &mut [u8] = lease.as_mut_slice();
+            write(&mut rest).map_err(invalid)?;
+            if !rest.is_empty() {
+                return Err(invalid(format!(
+                    "{} of {len} bytes left unwritten",
+                    rest.len()
+                )));
             }
-        }
+            Held::Shared(lease.hand())
+        } else if route == Route::Reference {
+            let mut failed = None;
+            let stored = self.worker.put_with(len, |out| failed = write(out).err())?;
+            if let Some(e) = failed {
+                return Err(invalid(e));
+            }
+            Held::Stored(stored)
+        } else {
+            // Streamed: in transit, or shared memory full.
+            let mut out = Vec::with_capacity(len);
+            write(&mut out).map_err(invalid)?;
+            Held::Bytes(Blob(out.into()))
+        };
+        self.count(&held);
+        Ok(held)
     }
 
     /// A segment of the node's shared memory for this rank to write the `len` bytes of
@@ -117,14 +109,10 @@ impl Bridge {
         position: &[u32],
         len: usize,
     ) -> Result<Option<SegmentLease>> {
-        let Some(pool) = &self.pool else {
-            return Ok(None);
-        };
-        if !self.lock().contract.wants(array, position) {
+        if self.pool.is_none() || !self.lock().contract.wants(array, position) {
             return Ok(None);
         }
-        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(pool.lease(len)?)
+        self.shared_lease(len)
     }
 
     /// Holds chunk `key` written in place in `lease`: handed to the node as it is, or
@@ -139,22 +127,17 @@ impl Bridge {
         Ok(held)
     }
 
-    /// Writes `len` bytes with `write` into this bridge's shared memory; `None` when
-    /// it is full (the chunk is streamed instead).
-    fn write_shared(
-        &self,
-        len: usize,
-        write: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>,
-    ) -> Result<Option<SharedChunk>> {
-        let pool = self.pool.as_ref().expect("shared delivery has a pool");
+    /// A segment of `len` bytes of this bridge's shared memory; `None` when it is full
+    /// (the chunk is streamed instead) or this bridge has none.
+    fn shared_lease(&self, len: usize) -> Result<Option<SegmentLease>> {
+        let Some(pool) = &self.pool else {
+            return Ok(None);
+        };
         let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-        match pool.write(len, write)? {
-            Some(Ok(chunk)) => Ok(Some(chunk)),
-            Some(Err(e)) => Err(InsituError::Runtime(doreisa_core::CoreError::Invalid(e))),
-            None => {
-                tracing::debug!(bytes = pool.bytes(), "shared memory full: streaming");
-                Ok(None)
-            }
+        let lease = pool.lease(len)?;
+        if lease.is_none() {
+            tracing::debug!(bytes = pool.bytes(), "shared memory full: streaming");
         }
+        Ok(lease)
     }
 }
