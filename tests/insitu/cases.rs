@@ -4,7 +4,7 @@
 //! says on which cluster (`start_cluster`): `tests/insitu_e2e.rs` (embedded) and
 //! `crates/cli/tests/insitu_processes.rs` (processes, in transit).
 
-use crate::sim::{self, grid_meta, position, simulate, total, value};
+use crate::sim::{self, grid_meta, position, simulate, sum_of, total, value};
 use doreisa::array::{Array, Chunk, DType};
 use doreisa::insitu::{
     AheadPolicy, Analytics, AnalyticsOptions, ArrayMeta, BridgeOptions, BridgeStats, Delivery,
@@ -353,6 +353,46 @@ fn several_arrays_with_their_own_windows_and_preprocessing() {
     for t in 1..4 {
         assert_eq!(seen[t as usize], (t, 2, 1, 72.0 * t as f64, Some(36.0)));
     }
+    // Both arrays of all four ranks of a node, in one message per iteration.
+    assert_eq!(session.announce_messages().unwrap(), 2 * 4);
+}
+
+#[test]
+fn a_node_announces_each_iteration_once_whatever_its_ranks_processes() {
+    let (cluster, session) = sim::session(2);
+    let ranks = sim::simulate_apart(&cluster, &session, 4, BridgeOptions::default(), |rank| {
+        let at = sim::position(rank.rank);
+        let a = Published::new(sim::grid_meta("a"), &at).unwrap();
+        let b = Published::new(sim::grid_meta("b"), &at).unwrap();
+        let mut client = rank.client(vec![a, b]);
+        for t in 1..=3 {
+            client
+                .publish_chunk("a", t, sim::value(rank.rank, t))
+                .unwrap();
+            client
+                .publish_chunk("b", t, sim::value(rank.rank, -t))
+                .unwrap();
+        }
+        client.close(3).unwrap();
+    });
+    let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    let arrays = vec![Window::new("a", 1), Window::new("b", 1)];
+    analytics.register("both", arrays, Trigger::All, move |ctx| {
+        let (a, b) = (sum_of(ctx, "a")?, sum_of(ctx, "b")?);
+        out.lock().unwrap().push((ctx.timestep(), a, b));
+        Ok(())
+    });
+    analytics.run().unwrap();
+    sim::join(ranks);
+    let expected: Vec<(i64, f64, f64)> = (1..=3)
+        .map(|t| (t, 10.0 * t as f64, -10.0 * t as f64))
+        .collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    // Two ranks, each with a bridge of its own, on each of the two nodes: the node's
+    // gate announces both bridges' chunks of an iteration together.
+    assert_eq!(session.announce_messages().unwrap(), 2 * 3);
 }
 
 #[test]

@@ -103,7 +103,31 @@ impl Rank {
     }
 }
 
-/// Starts `ranks` ranks (rank `r` on node `r % nodes`), each running `body`.
+/// A bridge for `ranks` ranks publishing on `node`, as this cluster's ranks deliver.
+pub fn bridge(
+    sim: &Sim,
+    session: &Arc<Session>,
+    node: NodeId,
+    ranks: usize,
+    options: BridgeOptions,
+) -> Arc<Bridge> {
+    let options = BridgeOptions {
+        delivery: sim.delivery,
+        ..options
+    };
+    match sim.delivery {
+        Delivery::Reference => {
+            let beside = sim.worker_on(node).unwrap();
+            session.bridge(&beside, ranks, options).unwrap()
+        }
+        Delivery::Shared | Delivery::Stream => {
+            Bridge::start_for(sim.driver(), node, &session.info(), ranks, options).unwrap()
+        }
+    }
+}
+
+/// Starts `ranks` ranks (rank `r` on node `r % nodes`, through one bridge per node),
+/// each running `body`.
 pub fn simulate<F>(
     sim: &Sim,
     session: &Arc<Session>,
@@ -120,29 +144,48 @@ where
         .enumerate()
         .map(|(i, &node)| {
             let on_node = (0..ranks).filter(|r| r % nodes.len() == i).count();
-            let options = BridgeOptions {
-                delivery: sim.delivery,
-                ..options
-            };
-            match sim.delivery {
-                Delivery::Reference => {
-                    let beside = sim.worker_on(node).unwrap();
-                    session.bridge(&beside, on_node, options).unwrap()
-                }
-                Delivery::Shared | Delivery::Stream => {
-                    Bridge::start_for(sim.driver(), node, &session.info(), on_node, options)
-                        .unwrap()
-                }
-            }
+            bridge(sim, session, node, on_node, options)
         })
         .collect();
-    let group = ThreadGroup::new(ranks);
+    let ranks: Vec<Arc<Bridge>> = (0..ranks)
+        .map(|r| bridges[r % bridges.len()].clone())
+        .collect();
+    run_ranks(ranks, body)
+}
+
+/// Like [`simulate`], but every rank has a bridge of its own, as ranks in processes
+/// of their own do.
+pub fn simulate_apart<F>(
+    sim: &Sim,
+    session: &Arc<Session>,
+    ranks: usize,
+    options: BridgeOptions,
+    body: F,
+) -> Vec<JoinHandle<()>>
+where
+    F: Fn(Rank) + Send + Sync + 'static,
+{
+    let nodes: Vec<NodeId> = session.nodes();
+    let bridges = (0..ranks)
+        .map(|r| bridge(sim, session, nodes[r % nodes.len()], 1, options))
+        .collect();
+    run_ranks(bridges, body)
+}
+
+/// Runs one thread per rank, rank `r` publishing through `bridges[r]`.
+fn run_ranks<F>(bridges: Vec<Arc<Bridge>>, body: F) -> Vec<JoinHandle<()>>
+where
+    F: Fn(Rank) + Send + Sync + 'static,
+{
+    let group = ThreadGroup::new(bridges.len());
     let body = Arc::new(body);
-    (0..ranks)
-        .map(|rank| {
+    bridges
+        .into_iter()
+        .enumerate()
+        .map(|(rank, bridge)| {
             let rank = Rank {
                 rank,
-                bridge: bridges[rank % bridges.len()].clone(),
+                bridge,
                 comm: group.rank(rank),
             };
             let body = body.clone();

@@ -79,6 +79,8 @@ pub struct Client {
     arrays: BTreeMap<Arc<str>, Published>,
     last: BTreeMap<Arc<str>, i64>,
     comm: Option<Arc<dyn Communicator>>,
+    /// This rank's number in its bridge.
+    rank: u64,
     closed: bool,
     /// Where this client's chunk buffers come back to.
     recycler: Arc<Recycler>,
@@ -89,8 +91,9 @@ impl Client {
     /// this process).
     pub fn new(bridge: Arc<Bridge>, arrays: Vec<Published>) -> Result<Client> {
         let decls: Vec<ChunkDecl> = arrays.iter().map(|p| p.decl.clone()).collect();
-        bridge.attach(&decls)?;
+        let rank = bridge.attach(&decls)?;
         Ok(Client {
+            rank,
             stats: PublishStats::default(),
             bridge,
             arrays: arrays
@@ -323,19 +326,23 @@ impl Client {
         hold: impl FnOnce(&Bridge, &SourceKey) -> Result<Held>,
     ) -> Result<bool> {
         self.last.insert(name.clone(), timestep);
+        // Done with the earlier iterations before waiting for the analytics, which may
+        // be waiting for them.
+        self.bridge.begin(self.rank, timestep)?;
         let waiting = Instant::now();
         let room = self.bridge.room_for(timestep)?;
         *waited = waiting.elapsed();
-        if !room {
-            return Ok(false);
-        }
         let key = SourceKey {
             array: name,
             timestep,
             chunk: position,
         };
+        if !room {
+            self.bridge.published(self.rank, key, None)?;
+            return Ok(false);
+        }
         let held = hold(&self.bridge, &key)?;
-        self.bridge.published(key, held)?;
+        self.bridge.published(self.rank, key, Some(held))?;
         Ok(true)
     }
 
@@ -404,7 +411,7 @@ impl Client {
     pub fn close(&mut self, timestep: i64) -> Result<()> {
         if !self.closed {
             self.closed = true;
-            self.bridge.rank_closed(timestep)?;
+            self.bridge.rank_closed(self.rank, timestep)?;
         }
         Ok(())
     }

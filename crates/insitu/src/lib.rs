@@ -3,7 +3,7 @@
 //! publishes chunks, reads steering values and closes; the analytics side
 //! ([`Analytics`]) runs callbacks over windows of arrays as timesteps complete,
 //! prepares iterations ahead, and sets steering values. A [`Session`] starts the
-//! actors both sides meet at (a coordinator, one scheduling actor per node).
+//! actors both sides meet at (a coordinator; a scheduling actor and a gate per node).
 //!
 //! Built on `doreisa-array`, `doreisa-sched` and `doreisa-core`. It must not depend on
 //! the CLI, nor on MPI (communicators come in through [`Communicator`]).
@@ -17,6 +17,8 @@ mod contract;
 pub mod coordinator;
 pub mod decl;
 pub mod error;
+mod gate;
+mod gather;
 pub mod session;
 pub mod triggers;
 

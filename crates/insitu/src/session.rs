@@ -1,11 +1,12 @@
 //! A session: where a simulation and its analytics meet. It starts the coordinator on
-//! the analytics' node and a scheduling actor on every node, so that either side may
-//! start first; other processes find them through [`SessionInfo`].
+//! the analytics' node, and a scheduling actor and a gate on every node, so that either
+//! side may start first; other processes find them through [`SessionInfo`].
 
 use crate::bridge::{Bridge, BridgeOptions};
 use crate::coordinator::state::Event;
 use crate::coordinator::{Coordinator, CoordinatorHandle, InsituShared};
 use crate::error::{InsituError, Result};
+use crate::gate::{NodeGate, NodeGateHandle};
 use doreisa_core::{ActorAddress, NodeId, TaskOptions, Worker};
 use doreisa_sched::cluster::SchedulingActorHandle;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,8 @@ use std::sync::{Arc, Mutex, mpsc};
 pub struct SessionInfo {
     pub coordinator: ActorAddress,
     pub schedulers: Vec<(NodeId, ActorAddress)>,
+    /// Each node's gate, where its bridges announce their chunks.
+    pub gates: Vec<(NodeId, ActorAddress)>,
 }
 
 impl SessionInfo {
@@ -26,6 +29,11 @@ impl SessionInfo {
             .iter()
             .find(|(n, _)| *n == node)
             .map(|(_, a)| *a)
+    }
+
+    /// The gate of `node`.
+    pub fn gate(&self, node: NodeId) -> Option<ActorAddress> {
+        self.gates.iter().find(|(n, _)| *n == node).map(|(_, a)| *a)
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
@@ -61,6 +69,7 @@ pub struct Session {
     shared: Arc<InsituShared>,
     coordinator: CoordinatorHandle,
     schedulers: Vec<(NodeId, SchedulingActorHandle)>,
+    gates: Vec<(NodeId, NodeGateHandle)>,
     events: Mutex<Option<mpsc::Receiver<Event>>>,
 }
 
@@ -80,12 +89,24 @@ impl Session {
         let coordinator = Coordinator::create(driver, TaskOptions::on(driver.node()), id, 1024)?;
         driver.get(coordinator.actor.created())?;
         let schedulers = doreisa_sched::cluster::start_actors(driver, nodes)?;
+        let gates = nodes
+            .iter()
+            .map(|&node| {
+                let gate =
+                    NodeGate::create(driver, TaskOptions::on(node), coordinator.actor.address())?;
+                Ok((node, gate))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (_, gate) in &gates {
+            driver.get(gate.actor.created())?;
+        }
         Ok(Arc::new(Session {
             driver: driver.clone(),
             id,
             shared,
             coordinator,
             schedulers,
+            gates,
             events: Mutex::new(Some(events)),
         }))
     }
@@ -97,6 +118,11 @@ impl Session {
                 .schedulers
                 .iter()
                 .map(|(n, a)| (*n, a.actor.address()))
+                .collect(),
+            gates: self
+                .gates
+                .iter()
+                .map(|(n, g)| (*n, g.actor.address()))
                 .collect(),
         }
     }
@@ -115,6 +141,15 @@ impl Session {
         options: BridgeOptions,
     ) -> Result<Arc<Bridge>> {
         Bridge::start(beside, &self.info(), ranks, options)
+    }
+
+    /// How many announcement messages the coordinator received so far: one per node
+    /// and iteration when every rank of a node publishes every array it declared.
+    pub fn announce_messages(&self) -> Result<u64> {
+        let asked =
+            self.driver
+                .call_method_at(self.coordinator(), "announce_messages", Vec::new())?;
+        Ok(self.driver.get(&asked.cast())?)
     }
 
     pub(crate) fn driver(&self) -> &Worker {

@@ -5,8 +5,10 @@
 //! node's shared memory ([`Delivery::Shared`]: a rank in another process on the node's
 //! host), or streamed to the node in the call itself ([`Delivery::Stream`]: in
 //! transit); in the last two the node keeps the chunk and this process keeps nothing.
-//! Once every rank of the bridge published an array's timestep, the node's chunks go to
-//! its scheduling actor and are announced to the coordinator, one message each.
+//! Once every rank of the bridge is done with an iteration (published each array it
+//! declared, or moved on), the iteration's chunks go to the node's scheduling actor
+//! and are reported to the node's gate, which announces the node's iteration to the
+//! coordinator in one message once every bridge of the node reported it.
 //! Back-pressure keeps the simulation at most `max_ahead` timesteps ahead of the
 //! analytics.
 //!
@@ -17,9 +19,10 @@ mod hold;
 mod pace;
 
 use crate::contract::Contract;
-use crate::coordinator::state::Progress;
+use crate::coordinator::state::{Announced, Progress};
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
+use crate::gather::{Gather, RankIteration};
 use crate::session::SessionInfo;
 use doreisa_core::shm::{SegmentPool, SharedChunk};
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
@@ -85,20 +88,22 @@ pub(crate) enum Held {
     Bytes(Blob),
 }
 
-/// A node's chunks of one timestep, as its ranks publish them.
-type NodeChunks = Vec<(SourceKey, Held)>;
+/// A rank's published chunk, as the bridge holds it until the iteration is done.
+type HeldChunk = (SourceKey, Held);
 
 /// The most bytes of streamed chunks sent in one call.
 const STREAM_BATCH_BYTES: usize = 16 << 20;
 
 struct BridgeState {
-    /// Ranks of this bridge publishing each array.
-    publishers: BTreeMap<Arc<str>, usize>,
-    /// Ranks attached so far: nothing is flushed before all are (a node's timestep is
-    /// complete only once every rank that will publish it has said so).
-    attached: usize,
-    pending: BTreeMap<(Arc<str>, i64), NodeChunks>,
-    closed: usize,
+    /// Where each attached rank is in its iteration.
+    ranks: BTreeMap<u64, RankIteration>,
+    /// The ranks' chunks, by timestep, until all ranks are done with it (nothing
+    /// leaves before every rank attached: a rank attaching later may publish it).
+    gather: Gather<HeldChunk>,
+    /// How far the gate was told this bridge is done.
+    told: Option<i64>,
+    /// The last timestep of the ranks that closed.
+    closed_at: Option<i64>,
     close_sent: bool,
     progress: Progress,
     /// What the analytics' graphs read (version 0: everything).
@@ -118,13 +123,17 @@ pub struct Bridge {
     node: NodeId,
     coordinator: ActorAddress,
     scheduler: ActorAddress,
+    /// The node's gate: declarations, reports and the close go there.
+    gate: ActorAddress,
     id: u64,
-    ranks: usize,
     options: BridgeOptions,
     /// This bridge's segments in the node's shared memory ([`Delivery::Shared`] with
     /// the node on this host).
     pool: Option<Mutex<SegmentPool>>,
     state: Mutex<BridgeState>,
+    /// Held while taking what is ready and sending it, so that iterations leave in
+    /// order whichever rank's thread completes them.
+    sending: Mutex<()>,
 }
 
 impl Bridge {
@@ -148,11 +157,12 @@ impl Bridge {
         ranks: usize,
         options: BridgeOptions,
     ) -> Result<Arc<Bridge>> {
-        let scheduler = info.scheduler(node).ok_or(InsituError::Runtime(
-            doreisa_core::CoreError::UnknownNode(node),
-        ))?;
+        let unknown = || InsituError::Runtime(doreisa_core::CoreError::UnknownNode(node));
+        let scheduler = info.scheduler(node).ok_or_else(unknown)?;
+        let gate = info.gate(node).ok_or_else(unknown)?;
         let registered = worker.call_method_at(info.coordinator, "register_bridge", Vec::new())?;
         let id: u64 = worker.get(&registered.cast())?;
+        worker.call_method_at(gate, "join", vec![worker.task_arg(Arg::Value(id))?])?;
         let pool = match options.delivery {
             Delivery::Shared => shared_pool(worker, scheduler)?.map(Mutex::new),
             _ => None,
@@ -162,15 +172,15 @@ impl Bridge {
             node,
             coordinator: info.coordinator,
             scheduler,
+            gate,
             id,
-            ranks: ranks.max(1),
             options,
             pool,
             state: Mutex::new(BridgeState {
-                publishers: BTreeMap::new(),
-                attached: 0,
-                pending: BTreeMap::new(),
-                closed: 0,
+                ranks: BTreeMap::new(),
+                gather: Gather::new(ranks.max(1)),
+                told: None,
+                closed_at: None,
                 close_sent: false,
                 progress: Progress::default(),
                 contract: Contract::default(),
@@ -179,6 +189,7 @@ impl Bridge {
                 last_shared: None,
                 first_timestep: None,
             }),
+            sending: Mutex::new(()),
         }))
     }
 
@@ -207,69 +218,110 @@ impl Bridge {
         Ok(self.worker.call_method_at(actor, method, args)?)
     }
 
-    /// A rank of this bridge declares the chunks it will publish.
-    pub(crate) fn attach(&self, decls: &[ChunkDecl]) -> Result<()> {
+    /// A rank of this bridge declares the chunks it will publish; returns its number
+    /// in this bridge.
+    pub(crate) fn attach(&self, decls: &[ChunkDecl]) -> Result<u64> {
         let args = vec![
             self.worker.task_arg(Arg::Value(decls.to_vec()))?,
             self.worker.task_arg(Arg::Value(self.node))?,
         ];
-        self.call(self.coordinator, "declare", args)?;
-        let ready = {
+        self.call(self.gate, "declare", args)?;
+        let rank = {
             let mut state = self.lock();
-            for decl in decls {
-                *state.publishers.entry(decl.meta.name.clone()).or_default() += 1;
-            }
-            state.attached += 1;
-            if state.attached == self.ranks {
-                // Ranks that published before the last one attached waited for it.
-                let publishers = state.publishers.clone();
-                let complete: Vec<(Arc<str>, i64)> = state
-                    .pending
-                    .iter()
-                    .filter(|((array, _), chunks)| {
-                        chunks.len() >= publishers.get(array).copied().unwrap_or(1)
-                    })
-                    .map(|(key, _)| key.clone())
-                    .collect();
-                complete
-                    .into_iter()
-                    .filter_map(|key| state.pending.remove(&key).map(|chunks| (key, chunks)))
-                    .collect()
-            } else {
-                Vec::new()
-            }
+            let rank = state.ranks.len() as u64;
+            let arrays = decls.iter().map(|d| d.meta.name.clone());
+            state.ranks.insert(rank, RankIteration::new(arrays));
+            state.gather.join(rank);
+            rank
         };
-        for ((array, timestep), chunks) in ready {
-            self.flush(&array, timestep, chunks)?;
+        self.send_ready()?;
+        Ok(rank)
+    }
+
+    /// Rank `rank` starts on `timestep`: it is done with the earlier ones.
+    pub(crate) fn begin(&self, rank: u64, timestep: i64) -> Result<()> {
+        let moved = {
+            let mut state = self.lock();
+            let before = state.ranks.get(&rank).and_then(RankIteration::done_through);
+            let through = state.ranks.get_mut(&rank).and_then(|r| {
+                r.begin(timestep);
+                r.done_through()
+            });
+            if let Some(through) = through {
+                state.gather.done_through(rank, through);
+            }
+            through > before
+        };
+        if moved {
+            self.send_ready()?;
         }
         Ok(())
     }
 
-    /// A rank published its chunk `key`, held as `chunk`.
-    pub(crate) fn published(&self, key: SourceKey, chunk: Held) -> Result<()> {
-        let array = key.array.clone();
-        let timestep = key.timestep;
+    /// Rank `rank` published its chunk `key`, held as `chunk` (`None`: dropped by
+    /// back-pressure).
+    pub(crate) fn published(&self, rank: u64, key: SourceKey, chunk: Option<Held>) -> Result<()> {
+        {
+            let mut state = self.lock();
+            let through = state.ranks.get_mut(&rank).and_then(|r| {
+                r.published(&key.array, key.timestep);
+                r.done_through()
+            });
+            if let Some(through) = through {
+                state.gather.done_through(rank, through);
+            }
+            if let Some(chunk) = chunk {
+                state.gather.add(key.timestep, (key, chunk));
+            }
+        }
+        self.send_ready()
+    }
+
+    /// Sends what the ranks are done with: the chunks to the node's scheduling actor,
+    /// then one report to its gate.
+    fn send_ready(&self) -> Result<()> {
+        let _sending = self.sending.lock().unwrap_or_else(|e| e.into_inner());
         let ready = {
             let mut state = self.lock();
-            let publishers = state.publishers.get(&array).copied().unwrap_or(1);
-            let attached = state.attached == self.ranks;
-            let pending = state.pending.entry((array.clone(), timestep)).or_default();
-            pending.push((key, chunk));
-            if attached && pending.len() >= publishers {
-                state.pending.remove(&(array.clone(), timestep))
-            } else {
-                None
+            let ready = state.gather.take_ready();
+            if !ready.worth_telling(state.told) {
+                return Ok(());
             }
+            state.told = state.told.max(ready.through);
+            ready
         };
-        if let Some(chunks) = ready {
-            self.flush(&array, timestep, chunks)?;
+        let mut announced = Vec::new();
+        let mut chunks = Vec::new();
+        for (timestep, held) in ready.timesteps {
+            let mut by_array: BTreeMap<Arc<str>, Vec<Vec<u32>>> = BTreeMap::new();
+            for (key, chunk) in held {
+                by_array
+                    .entry(key.array.clone())
+                    .or_default()
+                    .push(key.chunk.clone());
+                chunks.push((key, chunk));
+            }
+            announced.extend(by_array.into_iter().map(|(array, positions)| Announced {
+                timestep,
+                array: array.to_string(),
+                positions,
+            }));
+        }
+        self.hand_over(chunks)?;
+        if let Some(through) = ready.through {
+            let args = vec![
+                self.worker.task_arg(Arg::Value(self.id))?,
+                self.worker.task_arg(Arg::Value(through))?,
+                self.worker.task_arg(Arg::Value(announced))?,
+            ];
+            self.call(self.gate, "report", args)?;
         }
         Ok(())
     }
 
-    /// Hands a node's chunks of a timestep to its scheduling actor, then announces them.
-    fn flush(&self, array: &str, timestep: i64, chunks: NodeChunks) -> Result<()> {
-        let positions: Vec<Vec<u32>> = chunks.iter().map(|(k, _)| k.chunk.clone()).collect();
+    /// Hands chunks to the node's scheduling actor: one call per way they are held
+    /// (streamed ones in batches of at most [`STREAM_BATCH_BYTES`]).
+    fn hand_over(&self, chunks: Vec<HeldChunk>) -> Result<()> {
         let mut stored = Vec::new();
         let mut shared = Vec::new();
         let mut streamed = Vec::new();
@@ -300,12 +352,6 @@ impl Bridge {
             let args = vec![self.worker.task_arg(Arg::Value(stored))?];
             self.call(self.scheduler, "publish_many", args)?;
         }
-        let args = vec![
-            self.worker.task_arg(Arg::Value(array.to_string()))?,
-            self.worker.task_arg(Arg::Value(timestep))?,
-            self.worker.task_arg(Arg::Value(positions))?,
-        ];
-        self.call(self.coordinator, "announce", args)?;
         Ok(())
     }
 
@@ -335,22 +381,28 @@ impl Bridge {
         Ok(())
     }
 
-    /// A rank is done; the last one tells the coordinator.
-    pub(crate) fn rank_closed(&self, timestep: i64) -> Result<()> {
-        let send = {
+    /// Rank `rank` is done, `timestep` its last; once every rank is, the gate is told
+    /// (and through it the coordinator).
+    pub(crate) fn rank_closed(&self, rank: u64, timestep: i64) -> Result<()> {
+        {
             let mut state = self.lock();
-            state.closed += 1;
-            let send = state.closed >= self.ranks && !state.close_sent;
+            state.gather.close(rank);
+            state.closed_at = state.closed_at.max(Some(timestep));
+        }
+        self.send_ready()?;
+        let last = {
+            let mut state = self.lock();
+            let send = state.gather.all_closed() && !state.close_sent;
             state.close_sent |= send;
-            send
+            state.closed_at.filter(|_| send)
         };
-        if send {
+        if let Some(last) = last {
             self.wait_shared_taken();
             let args = vec![
                 self.worker.task_arg(Arg::Value(self.id))?,
-                self.worker.task_arg(Arg::Value(timestep))?,
+                self.worker.task_arg(Arg::Value(last))?,
             ];
-            self.call(self.coordinator, "close", args)?;
+            self.call(self.gate, "leave", args)?;
         }
         Ok(())
     }

@@ -1,14 +1,15 @@
-//! The coordinator: one actor per session, on the analytics' node. Bridges declare
-//! their chunks and announce each node's chunks of a timestep in one message; it tells
-//! the analytics (through a channel of the analytics' process) when a timestep of an
-//! array is complete, keeps steering values, and answers how far the analytics got.
+//! The coordinator: one actor per session, on the analytics' node. Each node's gate
+//! ([`crate::gate`]) forwards the chunks its bridges declare and announces the node's
+//! chunks of an iteration in one message; the coordinator tells the analytics (through
+//! a channel of the analytics' process) when a timestep of an array is complete, keeps
+//! steering values, and answers how far the analytics got.
 
 pub mod state;
 
 use crate::contract::Contract;
 use crate::decl::ChunkDecl;
 use doreisa_core::{Mailboxes, NodeId, Worker};
-use state::{CoordinatorState, Event, Progress};
+use state::{Announced, CoordinatorState, Event, Progress};
 use std::collections::HashMap;
 use std::sync::{Mutex, mpsc};
 
@@ -58,6 +59,7 @@ impl InsituShared {
 pub fn register(registry: &mut doreisa_core::Registry) {
     registry.insert_extension(InsituShared::default());
     Coordinator::register(registry);
+    crate::gate::NodeGate::register(registry);
 }
 
 /// The in situ state of the coordinator's process.
@@ -91,10 +93,11 @@ doreisa_core::actor! {
             let events = decls.into_iter().flat_map(|d| self.state.declare(d, node)).collect();
             emit(self.session, events)
         }
-        fn announce(&mut self, array: String, timestep: i64, positions: Vec<Vec<u32>>) -> u32 {
-            let events = self.state.announce(&array, timestep, positions);
+        fn announce_all(&mut self, announced: Vec<Announced>) -> u32 {
+            let events = self.state.announce_all(announced);
             emit(self.session, events)
         }
+        fn announce_messages(&mut self) -> u64 { self.state.announce_messages() }
         fn close(&mut self, bridge: u64, timestep: i64) -> u32 {
             let events = self.state.close(bridge, timestep);
             emit(self.session, events)

@@ -27,6 +27,15 @@ pub enum Event {
     Closed { timestep: i64 },
 }
 
+/// Chunks of `array` at `timestep` published on one node, as a node's gate announces
+/// them (several in one message: a node's iteration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    pub timestep: i64,
+    pub array: String,
+    pub positions: Vec<Vec<u32>>,
+}
+
 /// How far the analytics got, as the simulation's back-pressure sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -67,6 +76,8 @@ pub struct CoordinatorState {
     feedback_keep: usize,
     progress: Progress,
     contract: Contract,
+    /// Announcement messages received (one per node and iteration, normally).
+    messages: u64,
 }
 
 impl CoordinatorState {
@@ -128,6 +139,20 @@ impl CoordinatorState {
             position: decl.position,
             node,
         }]
+    }
+
+    /// One message of a node's announcements, in the order given.
+    pub fn announce_all(&mut self, announced: Vec<Announced>) -> Vec<Event> {
+        self.messages += 1;
+        announced
+            .into_iter()
+            .flat_map(|a| self.announce(&a.array, a.timestep, a.positions))
+            .collect()
+    }
+
+    /// How many announcement messages came so far.
+    pub fn announce_messages(&self) -> u64 {
+        self.messages
     }
 
     /// Chunks of `array` at `timestep` are published.

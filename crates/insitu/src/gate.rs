@@ -1,0 +1,192 @@
+//! A node's gate: one actor per session and node, in the node's process. The bridges
+//! publishing on the node (one per process with ranks there) send it their
+//! declarations and, once per iteration, what their ranks published; it tells the
+//! coordinator, in one message, once every bridge of the node is done with the
+//! iteration. Declarations and closes pass through it too, so that the coordinator
+//! sees each bridge's messages in the order the bridge sent them.
+//!
+//! A bridge that has not joined yet holds nothing back: its chunks of an iteration
+//! already announced leave in a message of their own.
+
+use crate::coordinator::state::Announced;
+use crate::decl::ChunkDecl;
+use crate::gather::Gather;
+use doreisa_core::runtime::worker::TaskArgument;
+use doreisa_core::{ActorAddress, Arg, NodeId, Worker};
+use std::collections::BTreeMap;
+
+/// A gate's bookkeeping: the bridges' announcements, by timestep.
+pub(crate) struct GateState {
+    gather: Gather<Announced>,
+}
+
+impl GateState {
+    pub fn new() -> Self {
+        GateState {
+            gather: Gather::new(0),
+        }
+    }
+
+    pub fn join(&mut self, bridge: u64) {
+        self.gather.join(bridge);
+    }
+
+    /// Bridge `bridge` is done through timestep `through`, having published
+    /// `announced`; returns what goes to the coordinator now (nothing: empty).
+    pub fn report(
+        &mut self,
+        bridge: u64,
+        through: i64,
+        announced: Vec<Announced>,
+    ) -> Vec<Announced> {
+        self.gather.join(bridge);
+        for a in announced {
+            self.gather.add(a.timestep, a);
+        }
+        self.gather.done_through(bridge, through);
+        self.take()
+    }
+
+    /// Bridge `bridge` will publish nothing more.
+    pub fn leave(&mut self, bridge: u64) -> Vec<Announced> {
+        self.gather.close(bridge);
+        self.take()
+    }
+
+    /// What may leave, one entry per timestep and array, oldest timestep first.
+    fn take(&mut self) -> Vec<Announced> {
+        let mut merged = Vec::new();
+        for (timestep, announced) in self.gather.take_ready().timesteps {
+            let mut by_array: BTreeMap<String, Vec<Vec<u32>>> = BTreeMap::new();
+            for a in announced {
+                by_array.entry(a.array).or_default().extend(a.positions);
+            }
+            merged.extend(by_array.into_iter().map(|(array, positions)| Announced {
+                timestep,
+                array,
+                positions,
+            }));
+        }
+        merged
+    }
+}
+
+/// Calls `method` of the coordinator with `args`, from this actor (calls from one
+/// caller run in order); a failure is logged: the simulation goes on.
+fn tell(
+    coordinator: ActorAddress,
+    method: &str,
+    args: impl FnOnce(&Worker) -> doreisa_core::Result<Vec<TaskArgument>>,
+) {
+    let Some(worker) = Worker::current() else {
+        tracing::error!("a gate called outside an actor call");
+        return;
+    };
+    if let Err(e) = args(&worker).and_then(|args| worker.call_method_at(coordinator, method, args))
+    {
+        tracing::error!(error = %e, method, "a gate cannot reach its coordinator");
+    }
+}
+
+fn announce(coordinator: ActorAddress, announced: Vec<Announced>) -> u32 {
+    let count = announced.len() as u32;
+    if !announced.is_empty() {
+        tell(coordinator, "announce_all", |w| {
+            Ok(vec![w.task_arg(Arg::Value(announced))?])
+        });
+    }
+    count
+}
+
+doreisa_core::actor! {
+    /// A node's gate (see the module).
+    pub struct NodeGate handle NodeGateHandle { coordinator: ActorAddress, state: GateState }
+    impl {
+        fn new(coordinator: ActorAddress) -> Self {
+            NodeGate { coordinator, state: GateState::new() }
+        }
+        fn join(&mut self, bridge: u64) -> u32 {
+            self.state.join(bridge);
+            0
+        }
+        fn declare(&mut self, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
+            let count = decls.len() as u32;
+            tell(self.coordinator, "declare", |w| {
+                Ok(vec![w.task_arg(Arg::Value(decls))?, w.task_arg(Arg::Value(node))?])
+            });
+            count
+        }
+        fn report(&mut self, bridge: u64, through: i64, announced: Vec<Announced>) -> u32 {
+            announce(self.coordinator, self.state.report(bridge, through, announced))
+        }
+        fn leave(&mut self, bridge: u64, timestep: i64) -> u32 {
+            let count = announce(self.coordinator, self.state.leave(bridge));
+            tell(self.coordinator, "close", |w| {
+                Ok(vec![w.task_arg(Arg::Value(bridge))?, w.task_arg(Arg::Value(timestep))?])
+            });
+            count
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(timestep: i64, array: &str, position: u32) -> Announced {
+        Announced {
+            timestep,
+            array: array.to_string(),
+            positions: vec![vec![position]],
+        }
+    }
+
+    #[test]
+    fn a_node_announces_an_iteration_once_every_bridge_is_done_with_it() {
+        let mut gate = GateState::new();
+        gate.join(1);
+        gate.join(2);
+        let first = vec![chunk(0, "t", 0), chunk(0, "u", 0)];
+        assert!(gate.report(1, 0, first).is_empty(), "bridge 2 is not done");
+        let sent = gate.report(2, 0, vec![chunk(0, "t", 1), chunk(0, "u", 1)]);
+        let expected = vec![
+            Announced {
+                timestep: 0,
+                array: "t".into(),
+                positions: vec![vec![0], vec![1]],
+            },
+            Announced {
+                timestep: 0,
+                array: "u".into(),
+                positions: vec![vec![0], vec![1]],
+            },
+        ];
+        assert_eq!(sent, expected);
+    }
+
+    #[test]
+    fn a_bridge_that_left_holds_nothing_back() {
+        let mut gate = GateState::new();
+        gate.join(1);
+        gate.join(2);
+        assert!(gate.report(2, 3, vec![chunk(3, "t", 1)]).is_empty());
+        assert_eq!(gate.leave(1), vec![chunk(3, "t", 1)]);
+        assert_eq!(
+            gate.report(2, 4, vec![chunk(4, "t", 1)]),
+            vec![chunk(4, "t", 1)]
+        );
+    }
+
+    #[test]
+    fn iterations_a_bridge_ran_ahead_leave_in_order() {
+        let mut gate = GateState::new();
+        gate.join(1);
+        gate.join(2);
+        gate.report(1, 1, vec![chunk(1, "t", 0)]);
+        gate.report(1, 2, vec![chunk(2, "t", 0)]);
+        let sent = gate.report(2, 2, vec![chunk(1, "t", 1), chunk(2, "t", 1)]);
+        let steps: Vec<i64> = sent.iter().map(|a| a.timestep).collect();
+        assert_eq!(steps, vec![1, 2]);
+        assert!(sent.iter().all(|a| a.positions.len() == 2));
+    }
+}
