@@ -167,6 +167,10 @@ fn analytics(options: &Options) -> Result<(), String> {
     println!(
         "analytics: {analysed} iterations analysed, largest relative heat imbalance {worst:.1e}"
     );
+    if let Ok(messages) = session.announce_messages() {
+        let per_iteration = messages as f64 / analysed.max(1) as f64;
+        println!("analytics: {messages} announcements, {per_iteration:.2} per iteration");
+    }
     if let Some(error) = report.errors.first() {
         return Err(format!("{} callbacks failed: {error}", report.errors.len()));
     }

@@ -95,7 +95,8 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     for rank in simulation {
         times.push(rank.join().map_err(|_| "a simulation rank panicked")??);
     }
-    summarize(config, &rows_seen, &times, elapsed)
+    let announcements = session.announce_messages().map_err(|e| e.to_string())?;
+    summarize(config, &rows_seen, &times, elapsed, announcements)
 }
 
 /// Starts the ranks: each steps its block, publishes the field and the heat its
@@ -285,6 +286,7 @@ fn summarize(
     rows: &[Row],
     times: &[RankTimes],
     elapsed: Duration,
+    announcements: u64,
 ) -> Result<(), String> {
     let path = config.output.join("statistics.png");
     let series = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
@@ -334,6 +336,11 @@ fn summarize(
         1e3 * per_iteration,
         share(publishing),
         share(waiting)
+    );
+    println!(
+        "announcements: {announcements} messages to the coordinator, {:.2} per iteration over {} nodes",
+        announcements as f64 / iterations,
+        config.nodes
     );
     println!(
         "heat balance: largest relative imbalance {worst:.1e}; hot-spot alerts: {}",
