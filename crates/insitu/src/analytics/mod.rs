@@ -11,16 +11,18 @@ use crate::decl::{ArrayMeta, Trigger, Window};
 use crate::error::{InsituError, Result};
 use crate::session::Session;
 use crate::triggers::Triggers;
-use doreisa_array::{Array, Chunk};
-use doreisa_core::{ActorAddress, Arg, ObjectRef, Worker};
-use doreisa_sched::GraphRunner;
+use doreisa_array::Array;
+use doreisa_core::{Arg, ObjectRef};
 use doreisa_sched::cluster::{ClusterRunner, Strategy};
-use serde::Serialize;
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+mod context;
+
+pub use context::{Context, Steering};
 
 /// What a callback returns: any error is reported with its timestep.
 pub type CallbackResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -41,109 +43,6 @@ impl Default for AnalyticsOptions {
         AnalyticsOptions {
             strategy: Strategy::Greedy,
             timeout: Duration::from_secs(120),
-        }
-    }
-}
-
-/// Where analytics code sets steering values for the simulation.
-pub struct Steering {
-    driver: Worker,
-    coordinator: ActorAddress,
-    last: Mutex<BTreeMap<String, i64>>,
-}
-
-impl Steering {
-    /// Sets `key` to `value` for `timestep`; timesteps of a key must increase.
-    pub fn set<V: Serialize>(&self, key: &str, value: &V, timestep: i64) -> Result<()> {
-        {
-            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(&before) = last.get(key)
-                && timestep <= before
-            {
-                return Err(InsituError::SteeringOrder {
-                    key: key.to_string(),
-                    timestep,
-                    last: before,
-                });
-            }
-            last.insert(key.to_string(), timestep);
-        }
-        let value = crate::client::encode_value(value)?;
-        let args = vec![
-            self.driver.task_arg(Arg::Value(key.to_string()))?,
-            self.driver.task_arg(Arg::Value(timestep))?,
-            self.driver.task_arg(Arg::Value(value))?,
-        ];
-        let set = self
-            .driver
-            .call_method_at(self.coordinator, "set_feedback", args)?;
-        let stored: std::result::Result<(), String> = self.driver.get(&set.cast())?;
-        stored.map_err(|message| InsituError::Runtime(doreisa_core::CoreError::Invalid(message)))
-    }
-}
-
-/// What a callback sees: its timestep, its windows, the runner, the steering handle.
-pub struct Context<'a> {
-    timestep: i64,
-    windows: BTreeMap<Arc<str>, Vec<Array>>,
-    runner: &'a dyn GraphRunner,
-    steering: &'a Steering,
-    prepared: Option<Box<dyn Any + Send>>,
-}
-
-impl<'a> Context<'a> {
-    pub fn timestep(&self) -> i64 {
-        self.timestep
-    }
-
-    /// The window of `array`: its last timesteps (at most the window's size), oldest
-    /// first.
-    pub fn window(&self, array: &str) -> Result<&[Array]> {
-        self.windows
-            .get(array)
-            .map(Vec::as_slice)
-            .ok_or_else(|| InsituError::Undeclared(array.to_string()))
-    }
-
-    /// The newest timestep of `array` in this callback's window.
-    pub fn array(&self, array: &str) -> Result<&Array> {
-        self.window(array)?
-            .last()
-            .ok_or_else(|| InsituError::Undeclared(array.to_string()))
-    }
-
-    /// Where graphs run (for `compute` and `persist` on arrays).
-    pub fn runner(&self) -> &dyn GraphRunner {
-        self.runner
-    }
-
-    pub fn compute(&self, array: &Array) -> Result<Chunk> {
-        Ok(array.compute(self.runner)?)
-    }
-
-    pub fn persist(&self, array: &Array) -> Result<Array> {
-        Ok(array.persist(self.runner)?)
-    }
-
-    pub fn steering(&self) -> &Steering {
-        self.steering
-    }
-
-    /// Sets steering value `key` for this timestep.
-    pub fn set<V: Serialize>(&self, key: &str, value: &V) -> Result<()> {
-        self.steering.set(key, value, self.timestep)
-    }
-
-    /// What the preparation of this timestep returned (given to the first callback
-    /// that runs at it).
-    pub fn take_prepared<T: 'static>(&mut self) -> Option<T> {
-        let prepared = self.prepared.take()?;
-        match prepared.downcast::<T>() {
-            Ok(value) => Some(*value),
-            Err(other) => {
-                self.prepared = Some(other);
-                None
-            }
         }
     }
 }
@@ -200,11 +99,7 @@ impl Analytics {
             ClusterRunner::with_actors(&driver, session.scheduler_handles(), options.strategy)?
                 .with_timeout(options.timeout);
         Ok(Analytics {
-            steering: Steering {
-                driver,
-                coordinator: session.coordinator(),
-                last: Mutex::default(),
-            },
+            steering: Steering::new(driver, session.coordinator()),
             session: session.clone(),
             runner,
             callbacks: Vec::new(),
