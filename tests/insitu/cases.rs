@@ -772,9 +772,16 @@ fn only_chunks_the_graphs_read_are_streamed_and_reading_more_later_loses_nothing
         Ok(())
     });
     // The analytics runs first, so that its first contract (no window reads "unread")
-    // is there before the first chunk.
+    // is there before the first chunk: it is sent before the analytics says it runs.
     let running = std::thread::spawn(move || analytics.run());
-    std::thread::sleep(Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !session.progress().unwrap().running {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the analytics never ran"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let ranks = simulate(
         &cluster,
         &session,

@@ -3,7 +3,7 @@
 //! side may start first; other processes find them through [`SessionInfo`].
 
 use crate::bridge::{Bridge, BridgeOptions};
-use crate::coordinator::state::Event;
+use crate::coordinator::state::{Event, Progress};
 use crate::coordinator::{Coordinator, CoordinatorHandle, InsituShared};
 use crate::error::{InsituError, Result};
 use crate::gate::{NodeGate, NodeGateHandle};
@@ -149,6 +149,15 @@ impl Session {
         let asked =
             self.driver
                 .call_method_at(self.coordinator(), "announce_messages", Vec::new())?;
+        Ok(self.driver.get(&asked.cast())?)
+    }
+
+    /// How far the analytics got, as the simulation's back-pressure sees it (whether
+    /// it runs, the last timestep it finished, its contract's version).
+    pub fn progress(&self) -> Result<Progress> {
+        let asked = self
+            .driver
+            .call_method_at(self.coordinator(), "progress", Vec::new())?;
         Ok(self.driver.get(&asked.cast())?)
     }
 
