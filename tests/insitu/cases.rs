@@ -978,3 +978,40 @@ fn slices_and_buffers_publish_like_chunks_and_are_checked_alike() {
         vec![(vec![2, 3], 15.0), (vec![2, 3], 15.0), (vec![2, 3], 60.0)]
     );
 }
+
+#[test]
+fn a_rank_that_publishes_nothing_holds_no_iteration_back() {
+    let (cluster, session) = sim::session(2);
+    // Ranks 0..3 publish a 1x3 array; rank 3 (on node 1 with rank 1) only steers.
+    let meta = ArrayMeta::new("a", &[1, 3], &[1, 1], DType::I32);
+    let ranks = simulate(
+        &cluster,
+        &session,
+        4,
+        BridgeOptions::default(),
+        move |rank| {
+            if rank.rank == 3 {
+                // Not collective: the other ranks read no steering value.
+                let client = doreisa::insitu::Client::new(rank.bridge.clone(), Vec::new()).unwrap();
+                let seen: i64 = client
+                    .get_at("seen", 2, Duration::from_secs(30), -1)
+                    .unwrap();
+                assert_eq!(seen, 2, "the analytics reached timestep 2");
+                return;
+            }
+            let at = [0, rank.rank as u32];
+            let mut client = rank.client(vec![Published::new(meta.clone(), &at).unwrap()]);
+            for t in 0..3 {
+                client.publish_chunk("a", t, value(rank.rank, t)).unwrap();
+            }
+            client.close(2).unwrap();
+        },
+    );
+    let mut analytics = Analytics::new(&session, AnalyticsOptions::default()).unwrap();
+    analytics.register("seen", vec!["a".into()], Trigger::All, |ctx| {
+        Ok(ctx.set("seen", &ctx.timestep())?)
+    });
+    let report = analytics.run().unwrap();
+    sim::join(ranks);
+    assert_eq!(report.timesteps, 3);
+}

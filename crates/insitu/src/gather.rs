@@ -141,8 +141,12 @@ impl RankIteration {
         }
     }
 
-    /// The last timestep this rank is done with.
+    /// The last timestep this rank is done with (all of them for a rank that declared
+    /// no array: it holds nothing back).
     pub fn done_through(&self) -> Option<i64> {
+        if self.arrays.is_empty() {
+            return Some(i64::MAX);
+        }
         let at = self.at?;
         if self.published_at.is_superset(&self.arrays) {
             Some(at)

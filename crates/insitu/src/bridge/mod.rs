@@ -230,8 +230,13 @@ impl Bridge {
             let mut state = self.lock();
             let rank = state.ranks.len() as u64;
             let arrays = decls.iter().map(|d| d.meta.name.clone());
-            state.ranks.insert(rank, RankIteration::new(arrays));
+            let iteration = RankIteration::new(arrays);
+            let through = iteration.done_through();
+            state.ranks.insert(rank, iteration);
             state.gather.join(rank);
+            if let Some(through) = through {
+                state.gather.done_through(rank, through);
+            }
             rank
         };
         self.send_ready()?;

@@ -147,3 +147,16 @@ fn the_first_timestep_may_be_the_lowest_number() {
     rank.published(&a, i64::MIN);
     assert_eq!(rank.done_through(), Some(i64::MIN));
 }
+
+#[test]
+fn a_rank_without_arrays_holds_nothing_back() {
+    let rank = RankIteration::new(Vec::<Arc<str>>::new());
+    assert_eq!(rank.done_through(), Some(i64::MAX));
+    let mut gather = Gather::new(2);
+    gather.join(0);
+    gather.done_through(0, rank.done_through().unwrap());
+    gather.join(1);
+    gather.add(3, "chunk");
+    gather.done_through(1, 3);
+    assert_eq!(gather.take_ready().timesteps, vec![(3, vec!["chunk"])]);
+}
