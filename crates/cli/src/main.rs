@@ -24,26 +24,7 @@ enum Command {
     /// A 2-D heat-diffusion simulation (ranks as threads, halo exchange) with in situ
     /// analytics: mean, max, total heat and its balance, the time derivative, and a
     /// hot-spot alert that steers the heat source. Prints a table and writes PNGs.
-    Demo {
-        /// The grid is GRID x GRID cells.
-        #[arg(long, default_value_t = 512)]
-        grid: usize,
-        /// Simulation ranks (threads), spread over the nodes.
-        #[arg(long, default_value_t = 8)]
-        ranks: usize,
-        /// Nodes of the embedded cluster.
-        #[arg(long, default_value_t = 2)]
-        nodes: usize,
-        /// Iterations to run.
-        #[arg(long, default_value_t = 400)]
-        iterations: i64,
-        /// Where the pictures go.
-        #[arg(long, default_value = "demo-output")]
-        output: PathBuf,
-        /// Print a table row every this many iterations (0: about 20 rows).
-        #[arg(long, default_value_t = 0)]
-        every: i64,
-    },
+    Demo(demo::DemoConfig),
     /// Run a benchmark and print or write its figures as JSON.
     ///
     /// Microbenchmarks named like Ray's (tasks-async, tasks-sync, put-small, get-small,
@@ -136,30 +117,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Demo {
-            grid,
-            ranks,
-            nodes,
-            iterations,
-            output,
-            every,
-        } => {
-            let config = demo::DemoConfig {
-                grid,
-                ranks,
-                nodes,
-                iterations,
-                output,
-                every,
-            };
-            match demo::run(&config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("demo: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Demo(config) => exit(demo::run(&config).map_err(|e| format!("demo: {e}"))),
         Command::Bench {
             name,
             nodes,

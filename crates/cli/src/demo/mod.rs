@@ -27,17 +27,26 @@ use std::time::{Duration, Instant};
 /// Nothing to register: the demo runs array graphs only.
 pub fn register(_registry: &mut Registry) {}
 
-/// The demo's options.
-#[derive(Debug, Clone)]
+/// The demo's options (also its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoConfig {
-    /// The grid is `grid × grid` cells.
+    /// The grid is GRID x GRID cells.
+    #[arg(long, default_value_t = 512)]
     pub grid: usize,
+    /// Simulation ranks (threads), spread over the nodes.
+    #[arg(long, default_value_t = 8)]
     pub ranks: usize,
+    /// Nodes of the embedded cluster.
+    #[arg(long, default_value_t = 2)]
     pub nodes: usize,
+    /// Iterations to run.
+    #[arg(long, default_value_t = 400)]
     pub iterations: i64,
     /// Where the pictures go.
+    #[arg(long, default_value = "demo-output")]
     pub output: PathBuf,
     /// Print a table row every this many iterations (0: about 20 rows).
+    #[arg(long, default_value_t = 0)]
     pub every: i64,
 }
 
