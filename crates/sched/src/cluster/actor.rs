@@ -27,7 +27,6 @@ doreisa_core::actor! {
     pub struct SchedulingActor handle SchedulingActorHandle {
         scheduler: NodeScheduler<ObjectRef<Blob>>,
         peers: FxHashMap<NodeId, ActorAddress>,
-        plans: usize,
         /// Where processes on this host hand over chunks (made on first request).
         shared: Option<SharedDir>,
     }
@@ -36,7 +35,6 @@ doreisa_core::actor! {
             SchedulingActor {
                 scheduler: NodeScheduler::new(node),
                 peers: FxHashMap::default(),
-                plans: 0,
                 shared: None,
             }
         }
@@ -46,7 +44,6 @@ doreisa_core::actor! {
                 shared.install(plan.clone());
             }
             self.peers.extend(peers);
-            self.plans += 1;
             let id = plan.id;
             self.scheduler.install(plan);
             id
@@ -69,9 +66,7 @@ doreisa_core::actor! {
         }
         fn publish_many(&mut self, chunks: Vec<(SourceKey, ObjectRef<Blob>)>) -> usize {
             let mut runtime = Shell::new(&self.peers);
-            for (key, chunk) in chunks {
-                self.scheduler.publish(key, chunk, &mut runtime);
-            }
+            self.scheduler.publish_all(chunks, &mut runtime);
             self.scheduler.source_count()
         }
         fn publish_value(&mut self, key: SourceKey, chunk: Blob) -> usize {
@@ -82,7 +77,7 @@ doreisa_core::actor! {
         // on this node, owned here.
         fn publish_packed(&mut self, keys: Vec<(SourceKey, u64)>, packed: Blob) -> usize {
             let worker = Worker::current().expect("in an actor call");
-            let mut runtime = Shell::new(&self.peers);
+            let mut stored = Vec::with_capacity(keys.len());
             let mut at = 0usize;
             for (key, len) in keys {
                 let end = at.saturating_add(len as usize);
@@ -91,12 +86,12 @@ doreisa_core::actor! {
                     break;
                 }
                 match worker.put(&Blob(packed.0.slice(at..end))) {
-                    Ok(chunk) => self.scheduler.publish(key, chunk, &mut runtime),
+                    Ok(chunk) => stored.push((key, chunk)),
                     Err(e) => tracing::error!(%key, error = %e, "cannot store a published chunk"),
                 }
                 at = end;
             }
-            self.scheduler.source_count()
+            self.publish_many(stored)
         }
         // The path of this node's shared memory directory, made on first request;
         // `None` where the host has none.
@@ -113,18 +108,18 @@ doreisa_core::actor! {
         // mapped segments become this node's copies, owned here.
         fn publish_shared(&mut self, chunks: Vec<(SourceKey, SharedChunk)>) -> usize {
             let worker = Worker::current().expect("in an actor call");
-            let mut runtime = Shell::new(&self.peers);
+            let mut stored = Vec::with_capacity(chunks.len());
             for (key, chunk) in chunks {
                 let adopted = match &self.shared {
                     Some(dir) => dir.adopt(&chunk),
                     None => Err(doreisa_core::CoreError::SharedMemory("no directory was made".into())),
                 };
                 match adopted.and_then(|bytes| worker.put(&Blob(bytes))) {
-                    Ok(chunk) => self.scheduler.publish(key, chunk, &mut runtime),
+                    Ok(chunk) => stored.push((key, chunk)),
                     Err(e) => tracing::error!(%key, error = %e, "cannot take a chunk from shared memory"),
                 }
             }
-            self.scheduler.source_count()
+            self.publish_many(stored)
         }
         fn release(&mut self, keys: Vec<SourceKey>) -> usize {
             self.scheduler.release(&keys)
@@ -146,7 +141,7 @@ doreisa_core::actor! {
             SchedulerStats {
                 sources: self.scheduler.source_count(),
                 active_runs: self.scheduler.active_runs(),
-                plans: self.plans,
+                plans: self.scheduler.plan_count(),
                 waiting: self.scheduler.describe_runs(),
             }
         }

@@ -92,6 +92,11 @@ impl<R: Clone> NodeScheduler<R> {
         self.sources.len()
     }
 
+    /// Plans installed and not forgotten.
+    pub fn plan_count(&self) -> usize {
+        self.plans.len()
+    }
+
     /// Runs not finished here.
     pub fn active_runs(&self) -> usize {
         self.runs.len()
@@ -140,7 +145,16 @@ impl<R: Clone> NodeScheduler<R> {
 
     /// A chunk is here (published, or a persisted output).
     pub fn publish(&mut self, key: SourceKey, value: R, runtime: &mut impl SchedulerRuntime<R>) {
-        self.sources.insert(key, value);
+        self.publish_all([(key, value)], runtime);
+    }
+
+    /// Chunks are here: each waiting run is looked at once, after all are in.
+    pub fn publish_all(
+        &mut self,
+        chunks: impl IntoIterator<Item = (SourceKey, R)>,
+        runtime: &mut impl SchedulerRuntime<R>,
+    ) {
+        self.sources.extend(chunks);
         let runs: Vec<u64> = self.runs.keys().copied().collect();
         for run in runs {
             self.advance(run, runtime);
