@@ -13,7 +13,6 @@ use crate::decl::ChunkDecl;
 use crate::gather::Gather;
 use doreisa_core::runtime::worker::TaskArgument;
 use doreisa_core::{ActorAddress, Arg, NodeId, Worker};
-use std::collections::BTreeMap;
 
 /// A gate's bookkeeping: the bridges' announcements, by timestep.
 pub(crate) struct GateState {
@@ -55,19 +54,15 @@ impl GateState {
 
     /// What may leave, one entry per timestep and array, oldest timestep first.
     fn take(&mut self) -> Vec<Announced> {
-        let mut merged = Vec::new();
-        for (timestep, announced) in self.gather.take_ready().timesteps {
-            let mut by_array: BTreeMap<String, Vec<Vec<u32>>> = BTreeMap::new();
-            for a in announced {
-                by_array.entry(a.array).or_default().extend(a.positions);
-            }
-            merged.extend(by_array.into_iter().map(|(array, positions)| Announced {
-                timestep,
-                array,
-                positions,
-            }));
-        }
-        merged
+        let ready = self.gather.take_ready().timesteps.into_iter();
+        ready
+            .flat_map(|(timestep, announced)| {
+                Announced::group(
+                    timestep,
+                    announced.into_iter().map(|a| (a.array, a.positions)),
+                )
+            })
+            .collect()
     }
 }
 

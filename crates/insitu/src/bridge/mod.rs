@@ -245,82 +245,81 @@ impl Bridge {
 
     /// Rank `rank` starts on `timestep`: it is done with the earlier ones.
     pub(crate) fn begin(&self, rank: u64, timestep: i64) -> Result<()> {
-        let moved = {
-            let mut state = self.lock();
-            let before = state.ranks.get(&rank).and_then(RankIteration::done_through);
-            let through = state.ranks.get_mut(&rank).and_then(|r| {
-                r.begin(timestep);
-                r.done_through()
-            });
-            if let Some(through) = through {
-                state.gather.done_through(rank, through);
-            }
-            through > before
-        };
-        if moved {
-            self.send_ready()?;
-        }
-        Ok(())
+        self.progressed(rank, |r| r.begin(timestep), None)
     }
 
     /// Rank `rank` published its chunk `key`, held as `chunk` (`None`: dropped by
     /// back-pressure).
     pub(crate) fn published(&self, rank: u64, key: SourceKey, chunk: Option<Held>) -> Result<()> {
-        {
+        let (array, timestep) = (key.array.clone(), key.timestep);
+        let chunk = chunk.map(|chunk| (key, chunk));
+        self.progressed(rank, |r| r.published(&array, timestep), chunk)
+    }
+
+    /// Rank `rank` moved on (`step`), holding `chunk` if any; sends what is ready when
+    /// that can change anything: the rank is done with more, or the chunk is of a
+    /// timestep already sent.
+    fn progressed(
+        &self,
+        rank: u64,
+        step: impl FnOnce(&mut RankIteration),
+        chunk: Option<HeldChunk>,
+    ) -> Result<()> {
+        let changed = {
             let mut state = self.lock();
-            let through = state.ranks.get_mut(&rank).and_then(|r| {
-                r.published(&key.array, key.timestep);
-                r.done_through()
-            });
-            if let Some(through) = through {
+            let Some(iteration) = state.ranks.get_mut(&rank) else {
+                return Ok(());
+            };
+            let before = iteration.done_through();
+            step(iteration);
+            let after = iteration.done_through();
+            if let Some(through) = after {
                 state.gather.done_through(rank, through);
             }
-            if let Some(chunk) = chunk {
+            let late = chunk
+                .as_ref()
+                .is_some_and(|(key, _)| Some(key.timestep) <= state.told);
+            if let Some((key, chunk)) = chunk {
                 state.gather.add(key.timestep, (key, chunk));
             }
+            after > before || late
+        };
+        if changed {
+            self.send_ready()?;
         }
-        self.send_ready()
+        Ok(())
     }
 
     /// Sends what the ranks are done with: the chunks to the node's scheduling actor,
     /// then one report to its gate.
     fn send_ready(&self) -> Result<()> {
         let _sending = self.sending.lock().unwrap_or_else(|e| e.into_inner());
-        let ready = {
+        let (ready, through) = {
             let mut state = self.lock();
             let ready = state.gather.take_ready();
-            if !ready.worth_telling(state.told) {
+            let worth = ready.worth_telling(state.told);
+            let Some(through) = ready.through.filter(|_| worth) else {
                 return Ok(());
-            }
-            state.told = state.told.max(ready.through);
-            ready
+            };
+            state.told = state.told.max(Some(through));
+            (ready.timesteps, through)
         };
         let mut announced = Vec::new();
         let mut chunks = Vec::new();
-        for (timestep, held) in ready.timesteps {
-            let mut by_array: BTreeMap<Arc<str>, Vec<Vec<u32>>> = BTreeMap::new();
-            for (key, chunk) in held {
-                by_array
-                    .entry(key.array.clone())
-                    .or_default()
-                    .push(key.chunk.clone());
-                chunks.push((key, chunk));
-            }
-            announced.extend(by_array.into_iter().map(|(array, positions)| Announced {
-                timestep,
-                array: array.to_string(),
-                positions,
-            }));
+        for (timestep, held) in ready {
+            let positions = held
+                .iter()
+                .map(|(key, _)| (key.array.clone(), std::iter::once(key.chunk.clone())));
+            announced.extend(Announced::group(timestep, positions));
+            chunks.extend(held);
         }
         self.hand_over(chunks)?;
-        if let Some(through) = ready.through {
-            let args = vec![
-                self.worker.task_arg(Arg::Value(self.id))?,
-                self.worker.task_arg(Arg::Value(through))?,
-                self.worker.task_arg(Arg::Value(announced))?,
-            ];
-            self.call(self.gate, "report", args)?;
-        }
+        let args = vec![
+            self.worker.task_arg(Arg::Value(self.id))?,
+            self.worker.task_arg(Arg::Value(through))?,
+            self.worker.task_arg(Arg::Value(announced))?,
+        ];
+        self.call(self.gate, "report", args)?;
         Ok(())
     }
 

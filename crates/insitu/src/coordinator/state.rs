@@ -36,6 +36,29 @@ pub struct Announced {
     pub positions: Vec<Vec<u32>>,
 }
 
+impl Announced {
+    /// The chunks of one timestep, given one array at a time, as one entry per array
+    /// (in the arrays' order).
+    pub fn group<A, P>(timestep: i64, chunks: impl IntoIterator<Item = (A, P)>) -> Vec<Announced>
+    where
+        A: Ord + AsRef<str>,
+        P: IntoIterator<Item = Vec<u32>>,
+    {
+        let mut by_array: BTreeMap<A, Vec<Vec<u32>>> = BTreeMap::new();
+        for (array, positions) in chunks {
+            by_array.entry(array).or_default().extend(positions);
+        }
+        by_array
+            .into_iter()
+            .map(|(array, positions)| Announced {
+                timestep,
+                array: array.as_ref().to_string(),
+                positions,
+            })
+            .collect()
+    }
+}
+
 /// How far the analytics got, as the simulation's back-pressure sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
