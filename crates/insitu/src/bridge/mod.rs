@@ -111,6 +111,8 @@ struct BridgeState {
     stats: BridgeStats,
     /// A background question about the analytics' progress.
     asked: Option<ObjectRef<Progress>>,
+    /// The last timestep a background question was asked at.
+    refreshed_for: Option<i64>,
     /// The answer to the last chunks named to the node in shared memory: once it
     /// came, the node mapped them all (calls run in order).
     last_shared: Option<ObjectRef<usize>>,
@@ -186,6 +188,7 @@ impl Bridge {
                 contract: Contract::default(),
                 stats: BridgeStats::default(),
                 asked: None,
+                refreshed_for: None,
                 last_shared: None,
                 first_timestep: None,
             }),

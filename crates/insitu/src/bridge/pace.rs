@@ -40,7 +40,7 @@ impl Bridge {
         self.collect_refresh()?;
         let cached = self.lock().progress;
         if cached.running && ahead(cached) < max_ahead {
-            self.refresh()?;
+            self.refresh(timestep)?;
             return Ok(true);
         }
         let mut pause = Duration::from_micros(50);
@@ -70,10 +70,15 @@ impl Bridge {
         Ok(self.worker.get(&asked.cast())?)
     }
 
-    /// Asks for the analytics' progress in the background (one question at a time).
-    fn refresh(&self) -> Result<()> {
-        if self.lock().asked.is_some() {
-            return Ok(());
+    /// Asks for the analytics' progress in the background: one question at a time, and
+    /// one per timestep of this bridge (not one per chunk).
+    fn refresh(&self, timestep: i64) -> Result<()> {
+        {
+            let mut state = self.lock();
+            if state.asked.is_some() || state.refreshed_for >= Some(timestep) {
+                return Ok(());
+            }
+            state.refreshed_for = Some(timestep);
         }
         let asked = self.call(self.coordinator, "progress", Vec::new())?;
         self.lock().asked = Some(asked.cast());
