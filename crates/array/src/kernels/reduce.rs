@@ -8,12 +8,12 @@
 
 use super::eval::{Value, decode_inputs, value};
 use super::typed::{Typed, for_dtype, maximum, minimum};
-use crate::chunk::{Chunk, CowChunk, ViewChunk, encode_view, with_chunk};
+use crate::chunk::{Chunk, CowChunk, ViewChunk, with_chunk};
 use crate::codec;
 use crate::dtype::{DType, Element};
 use crate::program::{CombineParams, Finalize, ReduceChunkParams, Reduction};
 use bytes::Bytes;
-use ndarray::{ArrayD, Axis, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 
 /// `array.reduce_chunk`.
 pub(crate) fn reduce_chunk(params: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
@@ -58,19 +58,34 @@ fn finish(op: Reduction, partial: Chunk, finalize: Option<&Finalize>) -> Result<
         Some(f) => finalize_partial(op, partial, f)?,
         None => partial,
     };
-    Ok(with_chunk!(Chunk, &out, a => encode_view(a.view())))
+    Ok(out.encode())
+}
+
+/// Reduces `a` along each of `axes` in turn with `along` (which keeps the axis with
+/// length 1); the first step reads `a` in place, no copy of the chunk is made first.
+fn reduce_axes<T: Clone>(
+    a: ArrayViewD<'_, T>,
+    axes: &[usize],
+    along: impl Fn(ArrayViewD<'_, T>, Axis) -> ArrayD<T>,
+) -> ArrayD<T> {
+    let Some((&first, rest)) = axes.split_first() else {
+        return a.to_owned();
+    };
+    let first = along(a, Axis(first));
+    rest.iter()
+        .fold(first, |a, &axis| along(a.view(), Axis(axis)))
 }
 
 /// Sums `a` over `axes` (keeping them with length 1) with `add`.
 fn sum_axes<T: Copy>(
-    a: ArrayD<T>,
+    a: ArrayViewD<'_, T>,
     axes: &[usize],
     zero: T,
     add: impl Fn(T, T) -> T + Copy,
 ) -> ArrayD<T> {
-    axes.iter().fold(a, |a, &axis| {
-        a.fold_axis(Axis(axis), zero, |&acc, &v| add(acc, v))
-            .insert_axis(Axis(axis))
+    reduce_axes(a, axes, |a, axis| {
+        a.fold_axis(axis, zero, |&acc, &v| add(acc, v))
+            .insert_axis(axis)
     })
 }
 
@@ -80,12 +95,13 @@ fn partial(op: Reduction, value: &ViewChunk<'_>, axes: &[usize]) -> Result<Chunk
     let n: usize = axes.iter().map(|&a| shape[a]).product();
     Ok(match op {
         Reduction::Sum if dtype.is_float() => {
-            Chunk::F64(sum_axes(as_f64(value), axes, 0.0, |a, b| a + b))
+            Chunk::F64(sum_axes(as_f64(value).view(), axes, 0.0, |a, b| a + b))
         }
-        Reduction::Sum => Chunk::I64(sum_axes(as_i64(value), axes, 0, i64::wrapping_add)),
+        Reduction::Sum => Chunk::I64(sum_axes(as_i64(value).view(), axes, 0, i64::wrapping_add)),
         Reduction::Count => {
-            let present = as_f64(value).mapv(|v| i64::from(!v.is_nan()));
-            Chunk::I64(sum_axes(present, axes, 0, i64::wrapping_add))
+            let present =
+                with_chunk!(ViewChunk, value, a => a.mapv(|v| i64::from(!v.to_f64().is_nan())));
+            Chunk::I64(sum_axes(present.view(), axes, 0, i64::wrapping_add))
         }
         Reduction::Min | Reduction::Max => {
             if n == 0 {
@@ -93,30 +109,30 @@ fn partial(op: Reduction, value: &ViewChunk<'_>, axes: &[usize]) -> Result<Chunk
             }
             let pick_max = op == Reduction::Max;
             for_dtype!(dtype, T => {
-                let a = T::view(value).expect("dtype matched").to_owned();
+                let a = T::view(value).expect("dtype matched");
                 let pick = if pick_max { maximum::<T> } else { minimum::<T> };
                 // Seed each lane with its first element: the fold must not need an identity.
-                T::into_chunk(axes.iter().fold(a, |a, &axis| {
-                    let mut acc = a.index_axis(Axis(axis), 0).to_owned();
-                    for lane in a.axis_iter(Axis(axis)).skip(1) {
+                T::into_chunk(reduce_axes(a.view(), axes, |a, axis| {
+                    let mut acc = a.index_axis(axis, 0).to_owned();
+                    for lane in a.axis_iter(axis).skip(1) {
                         Zip::from(&mut acc).and(&lane).for_each(|x, &y| *x = pick(*x, y));
                     }
-                    acc.insert_axis(Axis(axis))
+                    acc.insert_axis(axis)
                 }))
             })
         }
         Reduction::Mean => {
-            let sums = sum_axes(as_f64(value), axes, 0.0, |a, b| a + b);
-            let counts = sums.mapv(|_| n as f64);
+            let sums = sum_axes(as_f64(value).view(), axes, 0.0, |a, b| a + b);
+            let counts = ArrayD::from_elem(sums.raw_dim(), n as f64);
             lanes(&[counts, sums])
         }
         Reduction::Var | Reduction::Std => {
             let x = as_f64(value);
-            let sums = sum_axes(x.clone(), axes, 0.0, |a, b| a + b);
+            let sums = sum_axes(x.view(), axes, 0.0, |a, b| a + b);
             let means = sums.mapv(|s| if n == 0 { 0.0 } else { s / n as f64 });
-            let deviations = &x - &means;
-            let m2 = sum_axes(deviations.mapv(|d| d * d), axes, 0.0, |a, b| a + b);
-            let counts = means.mapv(|_| n as f64);
+            let squares = (x - &means).mapv_into(|d| d * d);
+            let m2 = sum_axes(squares.view(), axes, 0.0, |a, b| a + b);
+            let counts = ArrayD::from_elem(means.raw_dim(), n as f64);
             lanes(&[counts, means, m2])
         }
     })
