@@ -9,15 +9,6 @@ use doreisa_array::{Array, Chunk, DType, Grid, Operand, Scalar};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
-const ALL: [DType; 6] = [
-    DType::Bool,
-    DType::U8,
-    DType::I32,
-    DType::I64,
-    DType::F32,
-    DType::F64,
-];
-
 /// numpy's `result_type` for two arrays, as a table.
 fn numpy_result(a: DType, b: DType) -> DType {
     use DType::*;
@@ -195,8 +186,8 @@ proptest! {
 
     #[test]
     fn binary_operations_promote_and_compute_like_numpy(
-        da in proptest::sample::select(ALL.to_vec()),
-        db in proptest::sample::select(ALL.to_vec()),
+        da in proptest::sample::select(DType::ALL.to_vec()),
+        db in proptest::sample::select(DType::ALL.to_vec()),
         op in op(),
         xs in proptest::collection::vec(-8i8..=8, 6),
         ys in proptest::collection::vec(-8i8..=8, 6),
