@@ -148,10 +148,7 @@ impl ClusterRunner {
     /// Publishes `value` as source `key` on `node` (it travels there from here: for
     /// tests and synthetic producers; simulations publish beside their node).
     pub fn publish(&self, key: SourceKey, node: NodeId, value: Bytes) -> Result<(), SchedError> {
-        let actor = self
-            .actors
-            .get(&node)
-            .ok_or(doreisa_core::CoreError::UnknownNode(node))?;
+        let actor = self.actor_on(node)?;
         self.place(&key.array, &key.chunk, node);
         actor.publish_value(&self.driver, key, Blob(value))?;
         Ok(())
@@ -164,10 +161,7 @@ impl ClusterRunner {
         node: NodeId,
         chunk: &ObjectRef<Blob>,
     ) -> Result<(), SchedError> {
-        let actor = self
-            .actors
-            .get(&node)
-            .ok_or(doreisa_core::CoreError::UnknownNode(node))?;
+        let actor = self.actor_on(node)?;
         self.place(&key.array, &key.chunk, node);
         actor.publish(&self.driver, key, chunk.clone())?;
         Ok(())
@@ -185,12 +179,7 @@ impl ClusterRunner {
     pub fn release_arrays_before(&self, marks: &[(Arc<str>, i64)]) -> Result<(), SchedError> {
         let marks: Vec<(String, i64)> = marks.iter().map(|(a, t)| (a.to_string(), *t)).collect();
         for actor in self.actors.values() {
-            let arg = self.driver.task_arg(Arg::Value(marks.clone()))?;
-            self.driver.call_method_at(
-                actor.actor.address(),
-                "release_arrays_before",
-                vec![arg],
-            )?;
+            actor.release_arrays_before(&self.driver, marks.clone())?;
         }
         Ok(())
     }

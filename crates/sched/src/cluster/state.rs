@@ -57,6 +57,27 @@ struct RunState<R> {
     sources_sent: FxHashSet<(usize, NodeId)>,
 }
 
+impl<R> RunState<R> {
+    /// Fragment input `input` of this run at `timestep`, if it is on node `me`: a
+    /// source published here (`sources`), one pushed here, or an output.
+    fn input<'a>(
+        &'a self,
+        me: NodeId,
+        plan: &Plan,
+        sources: &'a BTreeMap<SourceKey, R>,
+        timestep: i64,
+        input: &FragmentInput,
+    ) -> Option<&'a R> {
+        match *input {
+            FragmentInput::Source(s) if plan.source_nodes[s] == me => {
+                sources.get(&plan.source_key(s, timestep))
+            }
+            FragmentInput::Source(s) => self.pushed_sources.get(&s),
+            FragmentInput::Output { fragment, slot, .. } => self.outputs.get(&(fragment, slot)),
+        }
+    }
+}
+
 /// One node's scheduler.
 pub struct NodeScheduler<R> {
     me: NodeId,
@@ -126,14 +147,10 @@ impl<R: Clone> NodeScheduler<R> {
                 let missing: Vec<String> = fragment
                     .inputs
                     .iter()
-                    .filter(|input| match **input {
-                        FragmentInput::Source(s) if plan.source_nodes[s] == self.me => !self
-                            .sources
-                            .contains_key(&plan.source_key(s, request.timestep)),
-                        FragmentInput::Source(s) => !state.pushed_sources.contains_key(&s),
-                        FragmentInput::Output { fragment, slot, .. } => {
-                            !state.outputs.contains_key(&(fragment, slot))
-                        }
+                    .filter(|input| {
+                        let found =
+                            state.input(self.me, plan, &self.sources, request.timestep, input);
+                        found.is_none()
                     })
                     .map(|input| format!("{input:?}"))
                     .collect();
@@ -286,14 +303,10 @@ impl<R: Clone> NodeScheduler<R> {
                 let inputs: Option<Vec<R>> = fragment
                     .inputs
                     .iter()
-                    .map(|input| match *input {
-                        FragmentInput::Source(s) if plan.source_nodes[s] == me => {
-                            self.sources.get(&key(s)).cloned()
-                        }
-                        FragmentInput::Source(s) => state.pushed_sources.get(&s).cloned(),
-                        FragmentInput::Output { fragment, slot, .. } => {
-                            state.outputs.get(&(fragment, slot)).cloned()
-                        }
+                    .map(|input| {
+                        state
+                            .input(me, &plan, &self.sources, request.timestep, input)
+                            .cloned()
                     })
                     .collect();
                 let Some(inputs) = inputs else { continue };
