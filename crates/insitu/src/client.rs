@@ -129,11 +129,7 @@ impl Client {
     /// Publishes this rank's chunk of `array` at `timestep`. `false` if back-pressure
     /// dropped it (policy `DropNewest`).
     pub fn publish_chunk(&mut self, array: &str, timestep: i64, chunk: Chunk) -> Result<bool> {
-        let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        let outcome = self.publish_timed(array, timestep, chunk, &mut waited);
-        self.account(started, waited, &outcome);
-        outcome
+        self.timed(|client, waited| client.publish_timed(array, timestep, chunk, waited))
     }
 
     /// Where this rank's publishing time went so far.
@@ -187,21 +183,16 @@ impl Client {
                 .expect("length checked");
             return self.publish_chunk(array, timestep, Chunk::from(chunk));
         }
-        let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        let checked = self
-            .check_order(array, timestep)
-            .and_then(|()| self.check_chunk(array, T::DTYPE, &shape));
-        let outcome = checked.and_then(|(name, position)| {
+        self.timed(|client, waited| {
+            client.check_order(array, timestep)?;
+            let (name, position) = client.check_chunk(array, T::DTYPE, &shape)?;
             let len = Chunk::encoded_len(T::DTYPE, &shape);
-            self.store(name, position, timestep, &mut waited, |bridge, key| {
+            client.store(name, position, timestep, waited, |bridge, key| {
                 bridge.hold_with(key, len, |out| {
                     Chunk::encode_slice_into(&shape, data, out).map_err(|e| e.to_string())
                 })
             })
-        });
-        self.account(started, waited, &outcome);
-        outcome
+        })
     }
 
     /// A buffer for this rank's chunk of `array` (its declared shape, dtype `T`) to write
@@ -238,25 +229,20 @@ impl Client {
             // Preprocessing works on the chunk; big-endian elements need encoding.
             return self.publish_slice(array, timestep, &buffer);
         }
-        let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        let checked = self
-            .check_order(array, timestep)
-            .and_then(|()| self.check_chunk(array, T::DTYPE, buffer.shape()));
-        let outcome = checked.and_then(|(name, position)| {
-            self.store(
+        self.timed(|client, waited| {
+            client.check_order(array, timestep)?;
+            let (name, position) = client.check_chunk(array, T::DTYPE, buffer.shape())?;
+            client.store(
                 name,
                 position,
                 timestep,
-                &mut waited,
+                waited,
                 |bridge, key| match buffer.into_written() {
                     Written::Bytes(bytes) => bridge.hold(key, bytes),
                     Written::Shared(lease) => bridge.hold_lease(key, lease),
                 },
             )
-        });
-        self.account(started, waited, &outcome);
-        outcome
+        })
     }
 
     /// The declaration of `array` and the shape of this rank's chunk of it.
@@ -344,6 +330,19 @@ impl Client {
         let held = hold(&self.bridge, &key)?;
         self.bridge.published(self.rank, key, Some(held))?;
         Ok(true)
+    }
+
+    /// Runs `publish`, counting its time apart from what it waited for the analytics
+    /// (which it adds to the `Duration` it is given).
+    fn timed(
+        &mut self,
+        publish: impl FnOnce(&mut Self, &mut Duration) -> Result<bool>,
+    ) -> Result<bool> {
+        let started = Instant::now();
+        let mut waited = Duration::ZERO;
+        let outcome = publish(self, &mut waited);
+        self.account(started, waited, &outcome);
+        outcome
     }
 
     fn account(&mut self, started: Instant, waited: Duration, outcome: &Result<bool>) {
