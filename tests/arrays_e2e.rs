@@ -169,3 +169,46 @@ fn a_failing_kernel_is_an_error_not_a_hang() {
     drop(runner);
     support::assert_drained(&cluster);
 }
+
+/// Regression: merging chunks whose pieces hold more than one evaluation tile (2 048
+/// elements) lost one element per tile. The expected values come from ndarray on the
+/// whole array, not from the kernels under test.
+#[test]
+fn rechunking_large_pieces_across_four_nodes_keeps_every_element() {
+    let cluster = cluster(4);
+    let runner =
+        ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy).unwrap();
+    let local = LocalRunner::new(doreisa::array::kernels());
+    let (rows, cols, chunk) = (150, 100, 50);
+    let x = publish(
+        (&runner, &local),
+        "big",
+        1,
+        rows,
+        cols,
+        chunk,
+        &cluster.nodes(),
+    );
+    let whole = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| {
+        ((i[0] * 31 + i[1] * 7 + 1) % 23) as f64 - 11.0
+    });
+    // Source chunks of 50 x 50 = 2 500 elements, merged whole or cut while merged.
+    for target in [&[150usize, 100][..], &[100, 50], &[75, 100], &[150, 30]] {
+        let merged = (&x * 2.0)
+            .unwrap()
+            .rechunk(Grid::regular(&[rows, cols], target).unwrap())
+            .unwrap();
+        let got = merged
+            .compute(&runner)
+            .unwrap()
+            .into_array::<f64>()
+            .unwrap();
+        assert_eq!(got, whole.mapv(|v| v * 2.0), "rechunked to {target:?}");
+        let summed = merged.sum().unwrap().compute(&runner).unwrap();
+        assert_eq!(summed.scalar::<f64>().unwrap(), whole.sum() * 2.0);
+    }
+    drop(x);
+    runner.release_before(i64::MAX).unwrap();
+    drop(runner);
+    support::assert_drained(&cluster);
+}

@@ -77,7 +77,10 @@ fn assemble<T: Typed>(params: &EvalParams, inputs: &[ViewChunk<'_>]) -> Result<B
         });
         let mut cells = region.iter_mut();
         run::<T>(&piece.program, &piece.shape, inputs, |tile| {
-            for (cell, &v) in cells.by_ref().zip(tile) {
+            // The tile drives the zip: `zip` pulls its first iterator first, so a cell
+            // is taken only for a value that exists (with the cells first, the cell
+            // pulled when the tile runs out would be lost, one per tile).
+            for (&v, cell) in tile.iter().zip(cells.by_ref()) {
                 *cell = v;
             }
         })?;
