@@ -79,3 +79,23 @@ fn a_second_head_refuses_a_live_heads_file_and_replaces_a_dead_ones() {
     assert!(output.status.success(), "{output:?}");
     assert!(!path.exists());
 }
+
+#[test]
+fn a_flood_of_refused_connections_logs_a_few_lines_and_the_head_goes_on() {
+    let processes = Processes::start(0, 3_000);
+    let mut wrong_token = processes.cluster_file();
+    wrong_token.token = "00".repeat(32);
+    for _ in 0..40 {
+        let error = fetch_status(&wrong_token).unwrap_err().to_string();
+        assert!(error.contains("wrong cluster token"), "{error}");
+    }
+    fetch_status(&processes.cluster_file()).expect("the head still answers");
+    let lines = processes
+        .log("head")
+        .matches("refused a connection")
+        .count();
+    assert!(
+        (1..=doreisa::core::net::limits::REFUSALS_SHOWN_PER_WINDOW as usize).contains(&lines),
+        "{lines} lines for 40 refusals"
+    );
+}
