@@ -195,6 +195,13 @@ fn measure(cluster: &Cluster) -> Result<(f64, usize), String> {
     Ok((ms, tasks))
 }
 
+/// Threads of one node process (its node, compute and signal threads; 3 measured).
+const PROCESS_THREADS: u64 = 4;
+
+/// Memory of one idle node process (about 15 MiB measured), with a margin for its
+/// share of the benchmark's chunks.
+const PROCESS_BYTES: u64 = 64 << 20;
+
 /// A head and workers of this binary on 127.0.0.1, killed when dropped.
 struct LocalProcesses {
     dir: std::path::PathBuf,
@@ -204,6 +211,11 @@ struct LocalProcesses {
 impl LocalProcesses {
     /// The head and `workers - 1` workers: `workers` nodes that take tasks.
     fn start(workers: usize) -> Result<LocalProcesses, String> {
+        let what = format!("{workers} node processes");
+        let threads = (workers as u64).saturating_mul(PROCESS_THREADS);
+        doreisa::core::host::check_threads(&what, threads)?;
+        let bytes = (workers as u64).saturating_mul(PROCESS_BYTES);
+        doreisa::core::host::check_memory(&what, bytes)?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let dir =
             std::env::temp_dir().join(format!("doreisa-weak-{}-{workers}", std::process::id()));

@@ -99,3 +99,57 @@ fn a_flood_of_refused_connections_logs_a_few_lines_and_the_head_goes_on() {
         "{lines} lines for 40 refusals"
     );
 }
+
+fn demo(grid: usize, ranks: usize, nodes: usize) -> Result<(), String> {
+    let output = tempfile::tempdir().unwrap();
+    doreisa_cli::demo::run(&doreisa_cli::demo::DemoConfig {
+        grid,
+        ranks,
+        nodes,
+        iterations: 5,
+        output: output.path().to_path_buf(),
+        every: 0,
+    })
+}
+
+#[test]
+fn absurd_demo_sizes_are_refused_before_anything_runs() {
+    let error = demo(64, 8, 100_000).unwrap_err();
+    assert!(error.contains("on 100000 nodes"), "{error}");
+    let error = demo(64, 1 << 40, 2).unwrap_err();
+    assert!(error.contains("1099511627776 ranks"), "{error}");
+    let error = demo(10_000_000, 8, 2).unwrap_err();
+    assert!(
+        error.contains("a 10000000x10000000 grid needs about"),
+        "{error}"
+    );
+    assert!(error.contains("available"), "{error}");
+}
+
+#[test]
+fn a_node_with_absurdly_many_compute_threads_is_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.json");
+    let child = doreisa_rs()
+        .args(["head", "--listen", "127.0.0.1:0", "--num-cpus", "100000"])
+        .arg("--cluster-file")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish_within(child, Duration::from_secs(20));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(said.contains("100000 compute threads"), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_weak_scaling_run_larger_than_this_host_is_refused_before_it_starts() {
+    let error = doreisa_cli::weak_scaling::run(&[100_000], "processes", 1).unwrap_err();
+    assert!(error.contains("100000 node processes"), "{error}");
+    let error = doreisa_cli::weak_scaling::run(&[100_000], "embedded", 1).unwrap_err();
+    assert!(error.contains("100000 nodes"), "{error}");
+}

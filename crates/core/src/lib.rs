@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod codec;
 pub mod error;
+pub mod host;
 pub mod ids;
 pub mod net;
 pub mod object_ref;

@@ -8,6 +8,7 @@
 
 mod analysis;
 mod heat;
+mod limits;
 mod picture;
 mod rank;
 
@@ -74,6 +75,7 @@ struct RankTimes {
 
 /// Runs the demo.
 pub fn run(config: &DemoConfig) -> Result<(), String> {
+    limits::check(config)?;
     let decomposition = Decomposition::new(config.grid, config.ranks)?;
     if config.nodes == 0 || config.iterations < 2 {
         return Err("at least one node and two iterations".into());

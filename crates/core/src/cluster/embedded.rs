@@ -114,6 +114,7 @@ impl Embedded {
         if config.nodes == 0 {
             return Err(CoreError::Invalid("a cluster has at least one node".into()));
         }
+        check_size(&config).map_err(CoreError::Invalid)?;
         let registry = Arc::new(registry);
         let ids: Vec<NodeId> = (0..config.nodes as u64).map(NodeId).collect();
         let mut states = Vec::new();
@@ -329,6 +330,35 @@ fn crash_hook(peers: Peers) -> crate::runtime::actor::CrashHook {
             }
         }
     })
+}
+
+/// Memory a virtual node takes before it runs anything (about 150 KiB measured at 1024
+/// nodes), with a margin.
+const NODE_BYTES: u64 = 256 << 10;
+
+/// Memory a virtual node takes per other node of the cluster (about 30 bytes
+/// measured), with a margin.
+const NODE_PEER_BYTES: u64 = 64;
+
+/// Whether this host can start the cluster of `config`: its threads and the memory its
+/// nodes take before they run anything (1024 nodes need about 320 MiB).
+fn check_size(config: &ClusterConfig) -> std::result::Result<(), String> {
+    let nodes = config.nodes as u64;
+    let what = format!(
+        "an embedded cluster of {nodes} nodes with {} compute threads each",
+        config.compute_threads.max(1)
+    );
+    let threads = (config.compute_threads.max(1) as u64)
+        .checked_add(1)
+        .and_then(|per_node| per_node.checked_mul(nodes))
+        .unwrap_or(u64::MAX);
+    crate::host::check_threads(&what, threads)?;
+    let bytes = nodes
+        .checked_mul(NODE_PEER_BYTES)
+        .and_then(|peers| peers.checked_add(NODE_BYTES))
+        .and_then(|per_node| per_node.checked_mul(nodes))
+        .unwrap_or(u64::MAX);
+    crate::host::check_memory(&what, bytes)
 }
 
 fn spawn_node(

@@ -135,6 +135,13 @@ impl ProcessNode {
         cluster: Option<ClusterFile>,
         registry: Registry,
     ) -> Result<ProcessNode> {
+        // The compute threads and the node's own.
+        let threads = (options.compute_threads.max(1) as u64).saturating_add(1);
+        crate::host::check_threads(
+            &format!("a node with {} compute threads", options.compute_threads),
+            threads,
+        )
+        .map_err(CoreError::Invalid)?;
         let inbox = Arc::new(Inbox::new());
         let mut store_config = StoreConfig::new(options.store_capacity);
         if let Some(dir) = &options.spill_dir {
