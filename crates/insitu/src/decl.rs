@@ -6,6 +6,9 @@ use doreisa_array::{DType, Grid};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The most chunks an array may be cut into.
+pub const MAX_CHUNKS_PER_ARRAY: u64 = 1 << 24;
+
 /// An array as every rank of the simulation sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArrayMeta {
@@ -26,14 +29,60 @@ impl ArrayMeta {
         }
     }
 
-    /// The chunk grid; fails on inconsistent shapes.
+    /// The chunk grid; fails on inconsistent shapes and on sizes beyond the limits.
     pub fn grid(&self) -> Result<Grid> {
-        Grid::regular(&self.global_shape, &self.chunk_shape).map_err(|e| {
-            InsituError::BadDeclaration {
-                array: self.name.to_string(),
-                message: e.to_string(),
+        self.check_sizes()?;
+        Grid::regular(&self.global_shape, &self.chunk_shape).map_err(|e| self.bad(e.to_string()))
+    }
+
+    fn bad(&self, message: String) -> InsituError {
+        InsituError::BadDeclaration {
+            array: self.name.to_string(),
+            message,
+        }
+    }
+
+    /// Checks, in 64-bit arithmetic that cannot overflow unnoticed, that the grid has
+    /// at most [`MAX_CHUNKS_PER_ARRAY`] chunks and that the array's size in bytes is a
+    /// number; before anything of that size is built.
+    fn check_sizes(&self) -> Result<()> {
+        if self.global_shape.len() != self.chunk_shape.len() {
+            return Err(self.bad(format!(
+                "chunk shape {:?} for shape {:?}",
+                self.chunk_shape, self.global_shape
+            )));
+        }
+        let mut chunks: u64 = 1;
+        let mut bytes = self.dtype.size() as u64;
+        for (axis, (&n, &c)) in self.global_shape.iter().zip(&self.chunk_shape).enumerate() {
+            if c == 0 && n > 0 {
+                return Err(self.bad(format!("axis {axis} has chunk extent 0")));
             }
-        })
+            let count = if n == 0 { 1 } else { n.div_ceil(c) as u64 };
+            chunks = chunks.saturating_mul(count);
+            bytes = bytes.checked_mul(n as u64).ok_or_else(|| {
+                self.bad(format!(
+                    "shape {:?} of {:?}: its size in bytes overflows 64 bits",
+                    self.global_shape, self.dtype
+                ))
+            })?;
+        }
+        if chunks > MAX_CHUNKS_PER_ARRAY {
+            let counts: Vec<u64> = (self.global_shape.iter().zip(&self.chunk_shape))
+                .map(|(&n, &c)| if n == 0 { 1 } else { n.div_ceil(c) as u64 })
+                .collect();
+            return Err(self.bad(format!(
+                "a grid of {counts:?} chunks: an array has at most {MAX_CHUNKS_PER_ARRAY} chunks"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes of the largest chunk (a regular chunk, or the whole array if smaller).
+    pub fn chunk_bytes(&self) -> u64 {
+        (self.global_shape.iter().zip(&self.chunk_shape))
+            .map(|(&n, &c)| n.min(c) as u64)
+            .fold(self.dtype.size() as u64, u64::saturating_mul)
     }
 
     /// The shape of the chunk at `position`, or an error if it is outside the grid.
@@ -61,8 +110,12 @@ pub struct ChunkDecl {
 }
 
 impl ChunkDecl {
+    /// A rank's chunk at `position` of `meta`: refused if it is outside the grid, or
+    /// larger than the memory this host has available.
     pub fn new(meta: ArrayMeta, position: &[u32]) -> Result<Self> {
         meta.chunk_shape_at(position)?;
+        let what = format!("a chunk of {:?} {:?}", meta.chunk_shape, meta.dtype);
+        doreisa_core::host::check_memory(&what, meta.chunk_bytes()).map_err(|e| meta.bad(e))?;
         Ok(ChunkDecl {
             meta,
             position: position.to_vec(),
@@ -134,5 +187,59 @@ mod tests {
                 .grid()
                 .is_err()
         );
+    }
+
+    fn refusal(meta: ArrayMeta, position: &[u32]) -> String {
+        match ChunkDecl::new(meta, position) {
+            Err(InsituError::BadDeclaration { array, message }) => {
+                assert_eq!(array, "huge");
+                message
+            }
+            other => panic!("not refused as a bad declaration: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_grid_of_2_to_the_32_chunks_is_refused_before_it_is_built() {
+        let message = refusal(ArrayMeta::new("huge", &[1 << 32], &[1], DType::F64), &[0]);
+        assert!(
+            message.contains("a grid of [4294967296] chunks"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&MAX_CHUNKS_PER_ARRAY.to_string()),
+            "{message}"
+        );
+        let message = refusal(
+            ArrayMeta::new("huge", &[1 << 20, 1 << 20], &[1, 1], DType::U8),
+            &[0, 0],
+        );
+        assert!(message.contains("[1048576, 1048576] chunks"), "{message}");
+    }
+
+    #[test]
+    fn sizes_that_overflow_64_bits_are_refused() {
+        let message = refusal(
+            ArrayMeta::new("huge", &[1 << 40, 1 << 40], &[1 << 40, 1 << 40], DType::F64),
+            &[0, 0],
+        );
+        assert!(message.contains("overflows 64 bits"), "{message}");
+    }
+
+    #[test]
+    fn a_chunk_larger_than_this_hosts_memory_is_refused_naming_both_sizes() {
+        // 2^40 elements of f64 in one chunk: 8 TiB.
+        let message = refusal(
+            ArrayMeta::new("huge", &[1 << 20, 1 << 20], &[1 << 20, 1 << 20], DType::F64),
+            &[0, 0],
+        );
+        assert!(
+            message.contains("a chunk of [1048576, 1048576] F64 needs about 8.0 TiB"),
+            "{message}"
+        );
+        assert!(message.contains("available"), "{message}");
+        // A global array larger than one host is fine: its chunks are spread.
+        let spread = ArrayMeta::new("spread", &[1 << 20, 1 << 20], &[1024, 1024], DType::F64);
+        assert!(ChunkDecl::new(spread, &[1023, 1023]).is_ok());
     }
 }

@@ -140,7 +140,7 @@ impl Analytics {
             .add(windows.iter().map(|w| w.array.clone()).collect());
         self.preparation = Some(Preparation {
             contract,
-            advance: advance as i64,
+            advance: i64::try_from(advance).unwrap_or(i64::MAX),
             windows,
             run: Box::new(move |ctx| prepare(ctx).map(|v| Box::new(v) as Box<dyn Any + Send>)),
             results: BTreeMap::new(),
@@ -305,8 +305,18 @@ impl Analytics {
         let Some(mut preparation) = self.preparation.take() else {
             return;
         };
-        let first = preparation.prepared_up_to.map_or(now, |p| p + 1);
-        for timestep in first.max(now)..=now + preparation.advance {
+        // Checked: timesteps may be any i64, up to i64::MAX.
+        let first = match preparation.prepared_up_to {
+            None => now,
+            Some(prepared) => match prepared.checked_add(1) {
+                Some(next) => next,
+                None => {
+                    self.preparation = Some(preparation);
+                    return;
+                }
+            },
+        };
+        for timestep in first.max(now)..=now.saturating_add(preparation.advance) {
             preparation.prepared_up_to = Some(timestep);
             let recording = Recording::new(&self.runner, &self.declared);
             let outcome = self
@@ -369,7 +379,8 @@ impl Analytics {
             .iter()
             .map(|w| {
                 let first = self.triggers.first_timestep(&w.array).unwrap_or(timestep);
-                let start = (timestep - w.size as i64 + 1).max(first);
+                let back = i64::try_from(w.size.max(1) - 1).unwrap_or(i64::MAX);
+                let start = timestep.saturating_sub(back).max(first);
                 (w.array.clone(), (start..=timestep).collect())
             })
             .collect();

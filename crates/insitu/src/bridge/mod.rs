@@ -27,7 +27,7 @@ use crate::session::SessionInfo;
 use doreisa_core::shm::{SegmentPool, SharedChunk};
 use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,7 +116,8 @@ struct BridgeState {
     /// The answer to the last chunks named to the node in shared memory: once it
     /// came, the node mapped them all (calls run in order).
     last_shared: Option<ObjectRef<usize>>,
-    first_timestep: Option<i64>,
+    /// The newest timesteps given room to publish (back-pressure counts them).
+    paced: BTreeSet<i64>,
 }
 
 /// The publishing side of one node in one process.
@@ -190,7 +191,7 @@ impl Bridge {
                 asked: None,
                 refreshed_for: None,
                 last_shared: None,
-                first_timestep: None,
+                paced: BTreeSet::new(),
             }),
             sending: Mutex::new(()),
         }))

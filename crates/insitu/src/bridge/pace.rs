@@ -33,10 +33,27 @@ impl Bridge {
     /// its oldest timesteps (`DropOldest`). While the last answer shows
     /// room to spare, it is refreshed in the background (no round trip on the publishing
     /// path); near the bound, or before the analytics runs, it is asked for at once.
+    ///
+    /// "Ahead" counts the timesteps up to `timestep` that this bridge published and
+    /// the analytics has not done, not the difference of their numbers: a simulation
+    /// may publish every 10th iteration, and timesteps may be any `i64`. A rank behind
+    /// the bridge's other ranks is never held back by their later timesteps.
     pub(crate) fn room_for(&self, timestep: i64) -> Result<bool> {
-        let first = *self.lock().first_timestep.get_or_insert(timestep);
-        let max_ahead = self.options.max_ahead;
-        let ahead = move |p: Progress| timestep - p.done.unwrap_or(first - 1);
+        let max_ahead = usize::try_from(self.options.max_ahead).unwrap_or(0);
+        self.lock().paced.insert(timestep);
+        let ahead = |progress: Progress| {
+            let mut state = self.lock();
+            if let Some(done) = progress.done {
+                state.paced.retain(|&t| t > done);
+            }
+            if !progress.running {
+                // Once the analytics runs, only the newest of these can hold us back.
+                while state.paced.len() > max_ahead + 1 {
+                    state.paced.pop_first();
+                }
+            }
+            state.paced.range(..=timestep).count()
+        };
         self.collect_refresh()?;
         let cached = self.lock().progress;
         if cached.running && ahead(cached) < max_ahead {
@@ -53,7 +70,16 @@ impl Bridge {
             match self.options.policy {
                 AheadPolicy::DropNewest => return Ok(false),
                 AheadPolicy::DropOldest => {
-                    let args = vec![self.worker.task_arg(Arg::Value(timestep - max_ahead))?];
+                    // The analytics keeps the newest max_ahead + 1 up to this one.
+                    let keep_from = self
+                        .lock()
+                        .paced
+                        .range(..=timestep)
+                        .rev()
+                        .nth(max_ahead)
+                        .copied()
+                        .unwrap_or(timestep);
+                    let args = vec![self.worker.task_arg(Arg::Value(keep_from))?];
                     self.call(self.coordinator, "skip_below", args)?;
                     return Ok(true);
                 }
