@@ -955,8 +955,11 @@ fn slices_and_buffers_publish_like_chunks_and_are_checked_alike() {
         let unknown = client.chunk_buffer::<f64>("t").unwrap_err();
         assert!(matches!(unknown, InsituError::Undeclared(_)), "{unknown}");
         let late = client.chunk_buffer::<f64>("s").unwrap();
-        let back = client.publish_buffer("s", 2, late).unwrap_err();
-        assert!(matches!(back, InsituError::OutOfOrder { .. }), "{back}");
+        let again = client.publish_buffer("s", 2, late).unwrap_err();
+        assert!(
+            matches!(again, InsituError::Duplicate { timestep: 2, .. }),
+            "{again}"
+        );
         let stats = client.stats();
         assert_eq!((stats.published, stats.dropped), (3, 0));
         client.close(2).unwrap();

@@ -258,21 +258,37 @@ impl Client {
         Ok((published, shape))
     }
 
-    /// Refuses a timestep not after the last one published (or a closed client).
+    /// Refuses a timestep published already (a duplicate) or before the last one
+    /// published (or a closed client).
     fn check_order(&self, array: &str, timestep: i64) -> Result<()> {
         if self.closed {
             return Err(InsituError::Closed);
         }
-        if let Some(&last) = self.last.get(array)
-            && timestep <= last
-        {
-            return Err(InsituError::OutOfOrder {
+        match self.last.get(array) {
+            Some(&last) if timestep == last => Err(InsituError::Duplicate {
+                array: array.to_string(),
+                chunk: self
+                    .arrays
+                    .get(array)
+                    .map(|p| p.decl.position.clone())
+                    .unwrap_or_default(),
+                timestep,
+                rank: Some(self.rank_number()),
+            }),
+            Some(&last) if timestep < last => Err(InsituError::OutOfOrder {
                 array: array.to_string(),
                 timestep,
                 last,
-            });
+            }),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// This rank's number: in its communicator, or in its bridge without one.
+    fn rank_number(&self) -> u64 {
+        self.comm
+            .as_ref()
+            .map_or(self.rank, |comm| comm.rank() as u64)
     }
 
     /// Refuses a chunk of another dtype or shape than declared; returns the array's
@@ -406,8 +422,19 @@ impl Client {
         }
     }
 
-    /// This rank published its last timestep.
+    /// This rank published its last timestep: `timestep`, which may not be before a
+    /// timestep it published.
     pub fn close(&mut self, timestep: i64) -> Result<()> {
+        if let Some((array, &published)) = self.last.iter().max_by_key(|(_, t)| **t)
+            && timestep < published
+            && !self.closed
+        {
+            return Err(InsituError::CloseBeforeLast {
+                timestep,
+                array: array.to_string(),
+                published,
+            });
+        }
         if !self.closed {
             self.closed = true;
             self.bridge.rank_closed(self.rank, timestep)?;

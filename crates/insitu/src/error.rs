@@ -23,11 +23,26 @@ pub enum InsituError {
         timestep: i64,
         last: i64,
     },
-    #[error("array {array:?}: chunk {chunk:?} of timestep {timestep} sent twice")]
+    #[error(
+        "array {array:?}: duplicate chunk {chunk:?} at timestep {timestep}{}",
+        .rank.map(|r| format!(", published again by rank {r}")).unwrap_or_default()
+    )]
     Duplicate {
         array: String,
         chunk: Vec<u32>,
         timestep: i64,
+        /// The rank publishing it again, when known: its number in its communicator,
+        /// or in its bridge when it has none.
+        rank: Option<u64>,
+    },
+    #[error(
+        "close at timestep {timestep}, but timestep {published} of array {array:?} was \
+         published already: close at the last timestep published"
+    )]
+    CloseBeforeLast {
+        timestep: i64,
+        array: String,
+        published: i64,
     },
     #[error(
         "steering key {key:?}: timestep {timestep} after {last}: set values in increasing timesteps"

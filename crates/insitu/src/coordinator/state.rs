@@ -207,6 +207,7 @@ impl CoordinatorState {
                     array: array.to_string(),
                     chunk: position,
                     timestep,
+                    rank: None,
                 }));
             }
         }
