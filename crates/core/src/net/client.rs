@@ -12,10 +12,13 @@ pub fn fetch_status(cluster: &ClusterFile) -> Result<ClusterStatus> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CoreError::Network(e.to_string()))?;
-    runtime
-        .block_on(request_status(cluster))
-        .map_err(CoreError::Network)
+        .map_err(network)?;
+    runtime.block_on(request_status(cluster))
+}
+
+/// A network error, from a message or an I/O error.
+fn network(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Network(e.to_string())
 }
 
 /// Connects to the head of `cluster` from `endpoint` and sends our `Hello`; returns
@@ -25,40 +28,55 @@ pub(crate) async fn hello_head(
     cluster: &ClusterFile,
     token: Vec<u8>,
     purpose: Purpose,
-) -> std::result::Result<(quinn::Connection, quinn::SendStream, FrameReader), String> {
-    let fingerprint = cluster.fingerprint_bytes().map_err(|e| e.to_string())?;
-    let config = tls::client_config(&fingerprint).map_err(|e| e.to_string())?;
+) -> Result<(quinn::Connection, quinn::SendStream, FrameReader)> {
+    let fingerprint = cluster.fingerprint_bytes()?;
+    let config = tls::client_config(&fingerprint)?;
     let connection = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
         endpoint
             .connect_with(config, cluster.head, tls::SERVER_NAME)
-            .map_err(|e| e.to_string())?,
+            .map_err(network)?,
     )
     .await
-    .map_err(|_| format!("the head at {} did not answer in time", cluster.head))?
-    .map_err(|e| format!("cannot reach the head at {}: {e}", cluster.head))?;
-    let (mut send, recv) = connection.open_bi().await.map_err(|e| e.to_string())?;
+    .map_err(|_| {
+        network(format!(
+            "the head at {} did not answer in time",
+            cluster.head
+        ))
+    })?
+    .map_err(|e| network(format!("cannot reach the head at {}: {e}", cluster.head)))?;
+    let (mut send, recv) = connection.open_bi().await.map_err(network)?;
     let hello = Hello {
         version: PROTOCOL_VERSION,
         token,
         purpose,
     };
-    stream::write_message(&mut send, FrameKind::Hello, &hello).await?;
+    stream::write_message(&mut send, FrameKind::Hello, &hello)
+        .await
+        .map_err(network)?;
     Ok((connection, send, FrameReader::new(recv)))
 }
 
-async fn request_status(cluster: &ClusterFile) -> std::result::Result<ClusterStatus, String> {
-    let token = cluster.token_bytes().map_err(|e| e.to_string())?;
-    let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse().expect("an address"))
-        .map_err(|e| e.to_string())?;
+async fn request_status(cluster: &ClusterFile) -> Result<ClusterStatus> {
+    let token = cluster.token_bytes()?;
+    let endpoint =
+        quinn::Endpoint::client("0.0.0.0:0".parse().expect("an address")).map_err(network)?;
     let (connection, mut send, mut reader) =
         hello_head(&endpoint, cluster, token, Purpose::Status).await?;
     let _ = send.finish();
+    let outcome = answer(&mut reader).await.map_err(network);
+    connection.close(quinn::VarInt::from_u32(0), b"done");
+    endpoint.wait_idle().await;
+    outcome
+}
+
+/// The head's answer to a status request.
+async fn answer(reader: &mut FrameReader) -> std::result::Result<ClusterStatus, String> {
     let frame = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.next())
         .await
         .map_err(|_| "the head did not answer in time".to_string())??
         .ok_or("the head closed the stream without an answer")?;
-    let outcome = match frame.kind {
+    match frame.kind {
         FrameKind::Status => {
             stream::decode_frame::<Option<ClusterStatus>>(&frame, FrameKind::Status)?
                 .ok_or_else(|| "this node is not the head".to_string())
@@ -68,8 +86,5 @@ async fn request_status(cluster: &ClusterFile) -> std::result::Result<ClusterSta
             other => Err(format!("unexpected answer {other:?}")),
         },
         other => Err(format!("unexpected {other:?} frame")),
-    };
-    connection.close(quinn::VarInt::from_u32(0), b"done");
-    endpoint.wait_idle().await;
-    outcome
+    }
 }

@@ -175,8 +175,7 @@ impl ProcessNode {
             .map_err(|e| CoreError::Invalid(format!("cannot start the node thread: {e}")))?;
         let started = rx
             .recv()
-            .map_err(|_| CoreError::Network("the node thread died at start".into()))?
-            .map_err(CoreError::Network)?;
+            .map_err(|_| CoreError::Network("the node thread died at start".into()))??;
         Ok(ProcessNode {
             id: started.id,
             addr: started.addr,
@@ -278,15 +277,12 @@ struct Session {
 }
 
 impl Setup {
-    async fn run(self) -> std::result::Result<Started, String> {
+    async fn run(self) -> Result<Started> {
         let options = &self.options;
-        let identity = Identity::generate().map_err(|e| e.to_string())?;
-        let endpoint = quinn::Endpoint::server(
-            identity.server_config().map_err(|e| e.to_string())?,
-            options.listen,
-        )
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
-        let local = endpoint.local_addr().map_err(|e| e.to_string())?;
+        let identity = Identity::generate()?;
+        let endpoint = quinn::Endpoint::server(identity.server_config()?, options.listen)
+            .map_err(|e| network(format!("cannot listen on {}: {e}", options.listen)))?;
+        let local = endpoint.local_addr().map_err(network)?;
         let head_addr = self.cluster.as_ref().map(|c| c.head);
         let addr = SocketAddr::new(advertised_ip(options, local, head_addr)?, local.port());
         let cpus = options.compute_threads.max(1) as u32;
@@ -294,7 +290,7 @@ impl Setup {
         // Who we are: the head makes the cluster; the others ask it to join.
         let (id, epoch, members, cluster, token, session) = match &self.cluster {
             None => {
-                let token = tls::new_token().map_err(|e| e.to_string())?;
+                let token = tls::new_token()?;
                 let cluster = ClusterFile::new(addr, &token, &identity.fingerprint);
                 let head = Member {
                     node: NodeId(0),
@@ -308,7 +304,7 @@ impl Setup {
                 (NodeId(0), 0, vec![head], cluster, token, None)
             }
             Some(cluster) => {
-                let token = cluster.token_bytes().map_err(|e| e.to_string())?;
+                let token = cluster.token_bytes()?;
                 let purpose = Purpose::Join {
                     role: options.role,
                     addr,
@@ -386,7 +382,7 @@ impl Setup {
             self.inbox.clone(),
             options.spin,
         )
-        .map_err(|e| format!("cannot start the compute pool: {e}"))?;
+        .map_err(|e| CoreError::Invalid(format!("cannot start the compute pool: {e}")))?;
         let transport = Box::new(QuicTransport::new(links.clone()));
         let actor =
             NodeActor::new(state, self.inbox.clone(), pool, transport, options.spin).start();
@@ -428,7 +424,7 @@ fn advertised_ip(
     options: &NodeOptions,
     local: SocketAddr,
     head: Option<SocketAddr>,
-) -> std::result::Result<IpAddr, String> {
+) -> Result<IpAddr> {
     if let Some(ip) = options.advertise {
         return Ok(ip);
     }
@@ -436,13 +432,18 @@ fn advertised_ip(
         return Ok(local.ip());
     }
     let Some(head) = head else {
-        return Err(format!(
+        return Err(CoreError::Invalid(format!(
             "the head listens on {local}: give the address workers reach it at (--advertise)"
-        ));
+        )));
     };
-    let probe = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
-    probe.connect(head).map_err(|e| e.to_string())?;
-    Ok(probe.local_addr().map_err(|e| e.to_string())?.ip())
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").map_err(network)?;
+    probe.connect(head).map_err(network)?;
+    Ok(probe.local_addr().map_err(network)?.ip())
+}
+
+/// A network error, from a message or an I/O error.
+fn network(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Network(e.to_string())
 }
 
 /// Asks the head to join; returns our id, the death epoch, the members and the session.
@@ -451,11 +452,12 @@ async fn join_head(
     cluster: &ClusterFile,
     token: Vec<u8>,
     purpose: Purpose,
-) -> std::result::Result<(NodeId, u64, Vec<Member>, Session), String> {
+) -> Result<(NodeId, u64, Vec<Member>, Session)> {
     let (connection, send, mut reader) = hello_head(endpoint, cluster, token, purpose).await?;
     match reader
         .expect::<Welcome>(FrameKind::Welcome, HANDSHAKE_TIMEOUT)
-        .await?
+        .await
+        .map_err(network)?
     {
         Welcome::Joined {
             node,
@@ -471,8 +473,8 @@ async fn join_head(
                 reader,
             },
         )),
-        Welcome::Refused { reason } => Err(format!("the head refused us: {reason}")),
-        Welcome::PeerAccepted => Err("the head answered a join as a peer".into()),
+        Welcome::Refused { reason } => Err(network(format!("the head refused us: {reason}"))),
+        Welcome::PeerAccepted => Err(network("the head answered a join as a peer")),
     }
 }
 
