@@ -202,9 +202,11 @@ const PROCESS_THREADS: u64 = 4;
 /// share of the benchmark's chunks.
 const PROCESS_BYTES: u64 = 64 << 20;
 
-/// A head and workers of this binary on 127.0.0.1, killed when dropped.
+/// A head and workers of this binary on 127.0.0.1, killed when dropped, and when
+/// this process ends in any way (the head then removes its cluster file: nothing is
+/// left behind).
 struct LocalProcesses {
-    dir: std::path::PathBuf,
+    file: std::path::PathBuf,
     children: Vec<Child>,
 }
 
@@ -217,19 +219,21 @@ impl LocalProcesses {
         let bytes = (workers as u64).saturating_mul(PROCESS_BYTES);
         doreisa::core::host::check_memory(&what, bytes)?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let dir =
-            std::env::temp_dir().join(format!("doreisa-weak-{}-{workers}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let file = dir.join("cluster.json");
+        let file = std::env::temp_dir().join(format!(
+            "doreisa-weak-{}-{workers}.json",
+            std::process::id()
+        ));
         let _ = std::fs::remove_file(&file);
         let mut processes = LocalProcesses {
-            dir,
+            file: file.clone(),
             children: Vec::new(),
         };
         // With RUST_LOG set, the processes' logs go to this one's standard error.
         let logs = std::env::var_os("RUST_LOG").is_some();
         let spawn = |args: &[&str]| {
-            Command::new(&exe)
+            let mut command = Command::new(&exe);
+            ends_with_this_process(&mut command);
+            command
                 .args(args)
                 .stdout(Stdio::null())
                 .stderr(if logs {
@@ -270,8 +274,7 @@ impl LocalProcesses {
     }
 
     fn cluster_file(&self) -> Result<doreisa::core::net::ClusterFile, String> {
-        doreisa::core::net::ClusterFile::read(&self.dir.join("cluster.json"))
-            .map_err(|e| e.to_string())
+        doreisa::core::net::ClusterFile::read(&self.file).map_err(|e| e.to_string())
     }
 }
 
@@ -281,7 +284,34 @@ impl Drop for LocalProcesses {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Killed at once, the head left its file.
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// Makes the process of `command` end when this one ends, even killed with SIGKILL
+/// (nothing runs in this process then): Linux sends it SIGTERM when its parent dies
+/// (`PR_SET_PDEATHSIG`), which a node answers by stopping. The parent is the thread
+/// that spawns it: spawn from a thread that lives as long as the processes.
+fn ends_with_this_process(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: between fork and exec the closure only makes async-signal-safe
+        // system calls (prctl, getppid) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Dead before the line above: nobody would send the signal.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
     }
 }
 

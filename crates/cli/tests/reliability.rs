@@ -153,3 +153,76 @@ fn a_weak_scaling_run_larger_than_this_host_is_refused_before_it_starts() {
     let error = doreisa_cli::weak_scaling::run(&[100_000], "embedded", 1).unwrap_err();
     assert!(error.contains("100000 nodes"), "{error}");
 }
+
+/// The live (not zombie) processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (name) state ppid ...": the name may hold spaces, not a ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1) == Some(&parent.to_string().as_str()) && fields[0] != "Z" {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = stat.rsplit_once(')')?.1.to_string();
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// Kills whatever of `pids` still runs when dropped (a failing test leaks nothing).
+struct Reaper(Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if alive(pid) {
+                // SAFETY: kill(2) on a process this test started (through the bench).
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bench_killed_by_sigterm_or_sigkill_leaves_no_node_process_behind() {
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let mut bench = doreisa_rs()
+            .args(["bench", "weak-scaling", "--mode", "processes"])
+            .args(["--nodes", "3", "--runs", "3"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The head and two workers.
+        eventually("the bench starts its node processes", || {
+            children_of(bench.id()).len() == 3
+        });
+        let nodes = Reaper(children_of(bench.id()));
+        // SAFETY: kill(2) on our child, not yet waited for.
+        assert_eq!(unsafe { libc::kill(bench.id() as libc::pid_t, signal) }, 0);
+        bench.wait().unwrap();
+        eventually("every node process ends with the bench", || {
+            nodes.0.iter().all(|&pid| !alive(pid))
+        });
+        let cluster_file = std::env::temp_dir().join(format!("doreisa-weak-{}-3.json", bench.id()));
+        assert!(!cluster_file.exists(), "the head removed its cluster file");
+    }
+}
