@@ -8,7 +8,10 @@ use crate::net::wire::{
     Purpose, Welcome, version_refusal,
 };
 use crate::runtime::actor::NodeStatus;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Departed nodes the head remembers (for status): the most recent ones.
+pub const DEPARTED_KEPT: usize = 256;
 
 /// Timing of membership.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +39,8 @@ pub struct Membership {
     token: Vec<u8>,
     config: MembershipConfig,
     members: BTreeMap<NodeId, MemberState>,
-    departed: Vec<NodeId>,
+    /// The most recent departures, oldest first (at most [`DEPARTED_KEPT`]).
+    departed: VecDeque<NodeId>,
     next_node: u64,
     /// Worker deaths announced so far (a joiner starts its death epoch here).
     epoch: u64,
@@ -76,7 +80,7 @@ impl Membership {
             token,
             config,
             members,
-            departed: Vec::new(),
+            departed: VecDeque::new(),
             next_node,
             epoch: 0,
         }
@@ -189,7 +193,10 @@ impl Membership {
     /// `node` leaves (it said so, or its connection is gone for good).
     pub fn leave(&mut self, node: NodeId) -> Option<MembershipEvent> {
         let state = self.members.remove(&node)?;
-        self.departed.push(node);
+        if self.departed.len() == DEPARTED_KEPT {
+            self.departed.pop_front();
+        }
+        self.departed.push_back(node);
         self.epoch += state.member.workers.len() as u64;
         Some(MembershipEvent::Left {
             node,
@@ -217,7 +224,7 @@ impl Membership {
                     status: s.status.clone(),
                 })
                 .collect(),
-            departed: self.departed.clone(),
+            departed: self.departed.iter().copied().collect(),
         }
     }
 }
@@ -382,5 +389,23 @@ mod tests {
         );
         assert!(table.is_member(NodeId(0)), "the head never times out");
         assert_eq!(table.status(10_000).departed, vec![NodeId(1), NodeId(2)]);
+    }
+
+    #[test]
+    fn the_head_remembers_a_bounded_number_of_departures() {
+        let mut table = table();
+        for i in 0..1000u64 {
+            let Admission::Join { node, .. } =
+                table.admit(hello(&[1; 32], join(NodeRole::Worker)), i)
+            else {
+                panic!("joins")
+            };
+            assert!(table.leave(node).is_some());
+        }
+        let departed = table.status(1000).departed;
+        assert_eq!(departed.len(), DEPARTED_KEPT);
+        assert_eq!(departed.last(), Some(&NodeId(1000)), "the newest kept");
+        assert_eq!(departed[0], NodeId(1000 - DEPARTED_KEPT as u64 + 1));
+        assert_eq!(table.members().len(), 1, "the head alone");
     }
 }

@@ -155,7 +155,7 @@ pub fn check_frame(frame: &Frame) -> Result<(), CoreError> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterStatus {
     pub members: Vec<MemberStatus>,
-    /// Nodes that left or were declared dead.
+    /// Nodes that left or were declared dead: the most recent ones, oldest first.
     pub departed: Vec<NodeId>,
 }
 
