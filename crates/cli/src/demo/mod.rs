@@ -8,6 +8,7 @@
 
 mod analysis;
 mod heat;
+mod history;
 mod limits;
 mod picture;
 mod rank;
@@ -20,6 +21,7 @@ use doreisa::insitu::{
     Trigger, Window,
 };
 use heat::{ALPHA, Block, Decomposition, SOURCE_POWER};
+use history::History;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -100,14 +102,14 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     );
     let started = Instant::now();
     let simulation = start_simulation(&cluster, &session, decomposition, config.iterations)?;
-    let rows_seen = analyse(&session, config, decomposition)?;
+    let history = analyse(&session, config, decomposition)?;
     let elapsed = started.elapsed();
     let mut times = Vec::new();
     for rank in simulation {
         times.push(rank.join().map_err(|_| "a simulation rank panicked")??);
     }
     let announcements = session.announce_messages().map_err(|e| e.to_string())?;
-    summarize(config, &rows_seen, &times, elapsed, announcements)
+    summarize(config, &history, &times, elapsed, announcements)
 }
 
 /// Starts the ranks: each steps its block, publishes the field and the heat its
@@ -163,15 +165,15 @@ fn start_simulation(
     Ok(handles)
 }
 
-/// Runs the analytics until the simulation closes; returns a row per iteration.
+/// Runs the analytics until the simulation closes; returns the history of its rows.
 fn analyse(
     session: &Arc<Session>,
     config: &DemoConfig,
     decomposition: Decomposition,
-) -> Result<Vec<Row>, String> {
+) -> Result<History, String> {
     let mut analytics =
         Analytics::new(session, AnalyticsOptions::default()).map_err(|e| e.to_string())?;
-    let rows = Arc::new(Mutex::new(Vec::<Row>::new()));
+    let rows = Arc::new(Mutex::new(History::default()));
     let out = rows.clone();
     let every = if config.every > 0 {
         config.every
@@ -259,7 +261,7 @@ fn analyse(
             report.errors.len()
         ));
     }
-    let rows = rows.lock().map_err(|_| "poisoned")?.clone();
+    let rows = std::mem::take(&mut *rows.lock().map_err(|_| "poisoned")?);
     Ok(rows)
 }
 
@@ -294,12 +296,13 @@ fn print_row(row: &Row) {
 /// Prints the summary, writes the statistics picture, and checks the physics.
 fn summarize(
     config: &DemoConfig,
-    rows: &[Row],
+    history: &History,
     times: &[RankTimes],
     elapsed: Duration,
     announcements: u64,
 ) -> Result<(), String> {
     let path = config.output.join("statistics.png");
+    let rows = history.plotted();
     let series = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
     let (injected, maxes, totals) = (
         series(|r| r.injected),
@@ -331,14 +334,11 @@ fn summarize(
     let iterations = config.iterations as f64;
     let per_iteration = total.as_secs_f64() / times.len().max(1) as f64 / iterations;
     let share = |d: Duration| 100.0 * d.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE);
-    let worst = rows
-        .iter()
-        .filter_map(|r| r.imbalance.map(|i| i.abs() / r.total.abs().max(1.0)))
-        .fold(0.0, f64::max);
+    let worst = history.worst_imbalance();
     println!();
     println!(
         "{} iterations analysed in {:.2} s ({:.2} ms per iteration)",
-        rows.len(),
+        history.seen(),
         elapsed.as_secs_f64(),
         1e3 * elapsed.as_secs_f64() / iterations,
     );
@@ -355,16 +355,16 @@ fn summarize(
     );
     println!(
         "heat balance: largest relative imbalance {worst:.1e}; hot-spot alerts: {}",
-        alerts.iter().filter(|a| **a).count()
+        history.alerts()
     );
     println!(
         "pictures: {} (temperature_*.png, statistics.png: max red, total heat green, source blue, alerts grey)",
         config.output.display()
     );
-    if rows.len() as i64 != config.iterations {
+    if history.seen() != config.iterations as u64 {
         return Err(format!(
             "{} of {} iterations analysed",
-            rows.len(),
+            history.seen(),
             config.iterations
         ));
     }
