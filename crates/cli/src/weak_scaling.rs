@@ -213,7 +213,7 @@ struct LocalProcesses {
 impl LocalProcesses {
     /// The head and `workers - 1` workers: `workers` nodes that take tasks.
     fn start(workers: usize) -> Result<LocalProcesses, String> {
-        let what = format!("{workers} node processes");
+        let what = format!("weak-scaling on {workers} node processes");
         let threads = (workers as u64).saturating_mul(PROCESS_THREADS);
         doreisa::core::host::check_threads(&what, threads)?;
         let bytes = (workers as u64).saturating_mul(PROCESS_BYTES);
