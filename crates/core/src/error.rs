@@ -50,13 +50,21 @@ pub enum CoreError {
     SharedMemory(String),
 }
 
-impl std::fmt::Display for LossReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LossReason::OwnerDied => "its owner died",
-            LossReason::NotReconstructable => "its node died and put values cannot be rebuilt",
-            LossReason::LineageEvicted => "its node died and its lineage was evicted",
-        })
+impl From<doreisa_proto::ProtoError> for CoreError {
+    fn from(e: doreisa_proto::ProtoError) -> Self {
+        use doreisa_proto::ProtoError as P;
+        match e {
+            P::OwnerDied(id) => CoreError::OwnerDied(id),
+            P::ObjectLost { id, reason } => CoreError::ObjectLost { id, reason },
+            P::ObjectFreed(id) => CoreError::ObjectFreed(id),
+            P::TaskFailed { task, message } => CoreError::TaskFailed { task, message },
+            P::ActorDied(actor) => CoreError::ActorDied(actor),
+            P::Store(message) => CoreError::Store(message),
+            P::Failed(message) => CoreError::Failed(message),
+            P::Stopped => CoreError::Stopped,
+            P::Invalid(message) => CoreError::Invalid(message),
+            P::Codec(message) => CoreError::Codec(message),
+        }
     }
 }
 

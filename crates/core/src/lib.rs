@@ -10,16 +10,14 @@
 //! `doreisa-insitu`): they build on it.
 
 pub mod cluster;
-pub mod codec;
 pub mod error;
-pub mod ids;
 pub mod net;
 pub mod object_ref;
-pub mod ownership;
 pub mod registry;
 pub mod runtime;
 pub mod shm;
-pub mod task;
+
+pub use doreisa_proto::{codec, ids, ownership, task};
 
 pub use cluster::{Cluster, ClusterConfig};
 pub use error::{CoreError, Result};

@@ -62,10 +62,11 @@ pub trait Payload: Sized + Send + 'static {
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {
     fn encode_payload(&self) -> Result<Encoded> {
         let mut bytes = Vec::new();
-        let (nested, holders) = collect_nested(|| crate::codec::encode_into(self, &mut bytes))?
-            .into_iter()
-            .map(|(id, owner, holder)| ((id, owner), holder))
-            .unzip();
+        let (nested, holders) =
+            collect_nested(|| Ok(crate::codec::encode_into(self, &mut bytes)?))?
+                .into_iter()
+                .map(|(id, owner, holder)| ((id, owner), holder))
+                .unzip();
         Ok(Encoded {
             bytes: bytes.into(),
             nested,
@@ -74,7 +75,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {
     }
 
     fn decode_payload(bytes: Bytes) -> Result<Self> {
-        crate::codec::decode(&bytes)
+        Ok(crate::codec::decode(&bytes)?)
     }
 }
 

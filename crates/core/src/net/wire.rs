@@ -122,7 +122,7 @@ pub struct ObjectHeader {
 /// from the network are acceptable (the fuzz target and property tests use it).
 pub fn check_frame(frame: &Frame) -> Result<(), CoreError> {
     use crate::codec::decode_untrusted as decode;
-    match frame.kind {
+    let checked = match frame.kind {
         FrameKind::Hello => decode::<Hello>(&frame.payload).map(drop),
         FrameKind::Welcome => decode::<Welcome>(&frame.payload).map(drop),
         FrameKind::Membership => decode::<MembershipEvent>(&frame.payload).map(drop),
@@ -131,7 +131,8 @@ pub fn check_frame(frame: &Frame) -> Result<(), CoreError> {
         FrameKind::Object => decode::<ObjectHeader>(&frame.payload).map(drop),
         FrameKind::Status => decode::<Option<ClusterStatus>>(&frame.payload).map(drop),
         FrameKind::Leave => decode::<NodeId>(&frame.payload).map(drop),
-    }
+    };
+    Ok(checked?)
 }
 
 /// The cluster as the head sees it.

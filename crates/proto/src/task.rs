@@ -116,7 +116,7 @@ pub struct TaskReply {
 }
 
 /// `Bytes` as a serde byte string (one length prefix and a copy), never element by element.
-pub(crate) mod bytes_serde {
+pub mod bytes_serde {
     use bytes::Bytes;
     use serde::{Deserializer, Serializer};
 

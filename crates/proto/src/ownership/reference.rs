@@ -77,7 +77,7 @@ pub(crate) struct BorrowInfo {
 }
 
 impl Reference {
-    pub fn new(owner: WorkerId, owned_by_us: bool) -> Self {
+    pub(crate) fn new(owner: WorkerId, owned_by_us: bool) -> Self {
         Reference {
             owner,
             owned_by_us,
@@ -103,7 +103,7 @@ impl Reference {
 
     /// Direct uses in this worker: handles, pending task arguments, owned containers,
     /// news forwarded to the owner and not acknowledged.
-    pub fn ref_count(&self) -> usize {
+    pub(crate) fn ref_count(&self) -> usize {
         self.local as usize
             + self.submitted as usize
             + self.forwards_pending as usize
@@ -112,7 +112,7 @@ impl Reference {
 
     /// This worker uses the ref, or holds information about it its owner must get: the
     /// borrowed objects containing it must then stay to report it.
-    pub fn needs_report(&self) -> bool {
+    pub(crate) fn needs_report(&self) -> bool {
         self.ref_count() > 0
             || !self.borrow.borrowers.is_empty()
             || !self.borrow.stored_in.is_empty()
@@ -121,7 +121,7 @@ impl Reference {
 
     /// Nothing in this worker, nor any borrower it is responsible for, uses the value.
     /// `holding` is set while the owner waits for live workers to acknowledge a death.
-    pub fn out_of_scope(&self, lineage_pinning: bool, holding: bool) -> bool {
+    pub(crate) fn out_of_scope(&self, lineage_pinning: bool, holding: bool) -> bool {
         let pinned_by_lineage =
             lineage_pinning && self.owned_by_us && !self.reconstructable && self.lineage > 0;
         !(self.ref_count() > 0
@@ -134,7 +134,7 @@ impl Reference {
     }
 
     /// Out of scope and no task that may be retried depends on it: the record can go.
-    pub fn should_delete(&self, lineage_pinning: bool, holding: bool) -> bool {
+    pub(crate) fn should_delete(&self, lineage_pinning: bool, holding: bool) -> bool {
         self.out_of_scope(lineage_pinning, holding) && (!lineage_pinning || self.lineage == 0)
     }
 }

@@ -5,7 +5,7 @@
 //! code base names it. Bulk data (object payloads, chunks) is never encoded here: it
 //! travels as raw bytes.
 
-use crate::error::CoreError;
+use crate::error::ProtoError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -14,21 +14,21 @@ fn config() -> bincode::config::Configuration {
 }
 
 /// Appends the encoding of `value` to `out`.
-pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CoreError> {
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), ProtoError> {
     bincode::serde::encode_into_std_write(value, out, config())
         .map(|_| ())
-        .map_err(|e| CoreError::Codec(e.to_string()))
+        .map_err(|e| ProtoError::Codec(e.to_string()))
 }
 
 /// Encodes `value`.
-pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CoreError> {
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProtoError> {
     let mut out = Vec::new();
     encode_into(value, &mut out)?;
     Ok(out)
 }
 
 /// Decodes a whole `T` from `bytes`; trailing bytes are an error.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtoError> {
     whole(
         bincode::serde::decode_from_slice(bytes, config()),
         bytes.len(),
@@ -39,10 +39,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
 fn whole<T>(
     decoded: Result<(T, usize), bincode::error::DecodeError>,
     len: usize,
-) -> Result<T, CoreError> {
-    let (value, read) = decoded.map_err(|e| CoreError::Codec(e.to_string()))?;
+) -> Result<T, ProtoError> {
+    let (value, read) = decoded.map_err(|e| ProtoError::Codec(e.to_string()))?;
     if read != len {
-        return Err(CoreError::Codec(format!(
+        return Err(ProtoError::Codec(format!(
             "{} trailing bytes after the value",
             len - read
         )));
@@ -55,7 +55,7 @@ pub const UNTRUSTED_LIMIT: usize = 64 << 20;
 
 /// Decodes a whole `T` received from another process: like [`decode`], and no length
 /// in it may claim more than [`UNTRUSTED_LIMIT`] bytes.
-pub fn decode_untrusted<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
+pub fn decode_untrusted<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtoError> {
     let config = config().with_limit::<UNTRUSTED_LIMIT>();
     whole(
         bincode::serde::decode_from_slice(bytes, config),

@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
-use doreisa_core::ObjectId;
-use doreisa_core::ownership::ProtocolMessage;
-use doreisa_core::ownership::sim::{Execution, Payload, Sim, TaskReply};
+use doreisa_proto::ObjectId;
+use doreisa_proto::ownership::ProtocolMessage;
+use doreisa_proto::ownership::sim::{Execution, Payload, Sim, TaskReply};
 
 /// 8: the borrower waits for its own sub-task before returning; nothing is borrowed
 /// past the task, so the owner frees both objects when the reply arrives.

@@ -18,6 +18,7 @@ mod borrow;
 mod failure;
 mod message;
 mod reference;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod table;
 

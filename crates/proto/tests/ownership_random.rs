@@ -5,7 +5,7 @@
 //! own seed, replayed with
 //! `DOREISA_SIM_REPLAY=<seed> cargo test -p doreisa-core --test ownership_random replay -- --ignored --nocapture`.
 
-use doreisa_core::ownership::sim::random::{run_many, run_program};
+use doreisa_proto::ownership::sim::random::{run_many, run_program};
 
 fn parse_seed(s: &str) -> Option<u64> {
     let s = s.trim();

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use doreisa_core::ownership::sim::{Payload, Sim};
-use doreisa_core::ownership::{Effect, ProtocolMessage, RefTable, TableConfig};
-use doreisa_core::{ObjectId, WorkerId};
+use doreisa_proto::ownership::sim::{Payload, Sim};
+use doreisa_proto::ownership::{Effect, ProtocolMessage, RefTable, TableConfig};
+use doreisa_proto::{ObjectId, WorkerId};
 
 /// The owner puts `value` and passes it to `borrower` in a task; the borrower keeps a
 /// handle past the task (actor state), so the owner subscribes to it.

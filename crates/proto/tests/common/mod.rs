@@ -1,8 +1,8 @@
 //! Helpers shared by the ownership protocol tests.
 #![allow(dead_code)]
 
-use doreisa_core::ownership::sim::{Sim, TaskReply, TaskSpec};
-use doreisa_core::{ObjectId, WorkerId};
+use doreisa_proto::ownership::sim::{Sim, TaskReply, TaskSpec};
+use doreisa_proto::{ObjectId, WorkerId};
 
 pub fn w(i: u64) -> WorkerId {
     WorkerId(i)

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use doreisa_core::WorkerId;
-use doreisa_core::ownership::LossReason;
-use doreisa_core::ownership::sim::{GetError, Payload, Sim};
+use doreisa_proto::WorkerId;
+use doreisa_proto::ownership::LossReason;
+use doreisa_proto::ownership::sim::{GetError, Payload, Sim};
 
 /// Index in the queue of the membership notice addressed to `to`.
 fn notice_for(sim: &Sim, to: WorkerId) -> usize {

@@ -3,12 +3,12 @@
 mod common;
 
 use common::*;
-use doreisa_core::ownership::sim::{Sim, TaskReply, TaskSpec};
-use doreisa_core::ownership::{BorrowReport, FinishedTask, LossReason, TableConfig};
-use doreisa_core::{NodeId, ObjectId};
+use doreisa_proto::ownership::sim::{Sim, TaskReply, TaskSpec};
+use doreisa_proto::ownership::{BorrowReport, FinishedTask, LossReason, TableConfig};
+use doreisa_proto::{NodeId, ObjectId};
 
 /// Runs `task` on `executor` and delivers the reply to its caller.
-fn complete(sim: &mut Sim, executor: doreisa_core::WorkerId, task: &TaskSpec) {
+fn complete(sim: &mut Sim, executor: doreisa_proto::WorkerId, task: &TaskSpec) {
     run_elsewhere(sim, executor, task);
 }
 
