@@ -68,6 +68,27 @@ impl From<doreisa_proto::ProtoError> for CoreError {
     }
 }
 
+impl From<CoreError> for doreisa_proto::ProtoError {
+    /// What a node reports of a runtime error (a task body's, say): the same variant
+    /// when the protocol has it, else its message.
+    fn from(e: CoreError) -> Self {
+        use doreisa_proto::ProtoError as P;
+        match e {
+            CoreError::OwnerDied(id) => P::OwnerDied(id),
+            CoreError::ObjectLost { id, reason } => P::ObjectLost { id, reason },
+            CoreError::ObjectFreed(id) => P::ObjectFreed(id),
+            CoreError::TaskFailed { task, message } => P::TaskFailed { task, message },
+            CoreError::ActorDied(actor) => P::ActorDied(actor),
+            CoreError::Store(message) => P::Store(message),
+            CoreError::Failed(message) => P::Failed(message),
+            CoreError::Stopped => P::Stopped,
+            CoreError::Invalid(message) => P::Invalid(message),
+            CoreError::Codec(message) => P::Codec(message),
+            other => P::Failed(other.to_string()),
+        }
+    }
+}
+
 impl From<doreisa_objstore::StoreError> for CoreError {
     fn from(e: doreisa_objstore::StoreError) -> Self {
         CoreError::Store(e.to_string())

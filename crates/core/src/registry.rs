@@ -6,21 +6,13 @@
 //! [`actor!`](crate::actor) macros generate typed callers and the registration code.
 
 use crate::error::{CoreError, Result};
-use crate::ids::ObjectId;
 use crate::object_ref::{Encoded, Payload, decode_for};
 use crate::runtime::worker::WorkerShared;
-use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::sync::Arc;
 
-/// An argument as a task body receives it: the value's bytes, and the object it came
-/// from when it was passed by ref (refs nested in it are then nested in that object).
-#[derive(Debug, Clone)]
-pub struct ArgBytes {
-    pub bytes: Bytes,
-    pub from: Option<ObjectId>,
-}
+pub use doreisa_proto::task::ArgBytes;
 
 /// What a task body gets besides its arguments.
 pub struct TaskContext {

@@ -4,6 +4,9 @@
 //! - [`ownership`]: Ray's ownership protocol (distributed reference counting), one
 //!   reference table per worker.
 //! - [`task`]: tasks as they travel (specs, replies).
+//! - [`node`]: the state machine of a node (hosting workers' tables, running tasks,
+//!   fetching objects), generic over its store and what it runs, and the node-to-node
+//!   messages.
 //! - [`codec`]: the one encoding of control messages and small values.
 //!
 //! The contract, in the manner of quinn-proto: nothing here opens a socket, spawns a
@@ -20,6 +23,7 @@
 pub mod codec;
 pub mod error;
 pub mod ids;
+pub mod node;
 pub mod ownership;
 pub mod task;
 

@@ -141,3 +141,11 @@ pub mod bytes_serde {
         d.deserialize_bytes(Visitor)
     }
 }
+
+/// An argument as a task body receives it: the value's bytes, and the object it came
+/// from when it was passed by ref (refs nested in it are then nested in that object).
+#[derive(Debug, Clone)]
+pub struct ArgBytes {
+    pub bytes: Bytes,
+    pub from: Option<ObjectId>,
+}

@@ -7,13 +7,12 @@ use crate::error::{CoreError, Result};
 use crate::ids::{NodeId, WorkerId};
 use crate::registry::Registry;
 use crate::runtime::actor::{GetRecords, GetStatus, NodeActor, NodeStatus};
-use crate::runtime::compute::ComputePool;
+use crate::runtime::boot::NodeParts;
 use crate::runtime::event::NodeEvent;
 use crate::runtime::inbox::Inbox;
-use crate::runtime::node::NodeState;
 use crate::runtime::transport::InMemoryTransport;
-use crate::runtime::worker::{NodeShared, Worker};
-use actix::{Actor, Addr};
+use crate::runtime::worker::Worker;
+use actix::Addr;
 use doreisa_objstore::{StoreConfig, StoreStats};
 use rustc_hash::FxHashMap;
 use std::path::PathBuf;
@@ -116,7 +115,7 @@ impl Embedded {
         }
         let registry = Arc::new(registry);
         let ids: Vec<NodeId> = (0..config.nodes as u64).map(NodeId).collect();
-        let mut states = Vec::new();
+        let mut parts = Vec::new();
         let mut peers = FxHashMap::default();
         for &id in &ids {
             let inbox = Arc::new(Inbox::new());
@@ -125,39 +124,34 @@ impl Embedded {
                 store_config = store_config.with_spill_dir(dir.join(format!("node-{}", id.0)));
             }
             let store = Arc::new(ObjectStore::new(store_config));
-            let shared = Arc::new(NodeShared::new(
+            let node = NodeParts::new(
                 id,
                 inbox.clone(),
                 store.clone(),
                 registry.clone(),
+                &ids,
                 ids.clone(),
                 config.spin,
-            ));
+            );
             let alive = Arc::new(AtomicBool::new(true));
             peers.insert(id, (inbox.clone(), alive.clone()));
-            states.push((NodeState::new(shared, &ids), inbox, store, alive));
+            parts.push((node, inbox, store, alive));
         }
         let driver_id = WorkerId::new(ids[0], 1);
-        let driver = Worker::new(states[0].0.add_worker(driver_id));
-        for (state, ..) in states.iter_mut().skip(1) {
-            state.add_peer(driver_id);
+        let driver = Worker::new(parts[0].0.add_worker(driver_id));
+        for (node, ..) in parts.iter_mut().skip(1) {
+            node.state.add_peer(driver_id);
         }
         let peers: Peers = Arc::new(peers);
         let mut nodes = Vec::new();
-        for (state, inbox, store, alive) in states {
-            let id = state.id;
-            let executor = Worker::new(state.executor());
+        for (node, inbox, store, alive) in parts {
+            let id = node.state.id;
+            let executor = Worker::new(node.executor.clone());
             let mut workers = vec![WorkerId::new(id, 0)];
             if id == ids[0] {
                 workers.push(driver_id);
             }
-            let (addr, thread) = spawn_node(
-                state,
-                inbox.clone(),
-                peers.clone(),
-                registry.clone(),
-                &config,
-            )?;
+            let (addr, thread) = spawn_node(node, peers.clone(), config.compute_threads)?;
             nodes.push(NodeRuntime {
                 id,
                 inbox,
@@ -332,35 +326,29 @@ fn crash_hook(peers: Peers) -> crate::runtime::actor::CrashHook {
 }
 
 fn spawn_node(
-    state: NodeState,
-    inbox: Arc<Inbox<NodeEvent>>,
+    node: NodeParts,
     peers: Peers,
-    registry: Arc<Registry>,
-    config: &ClusterConfig,
+    threads: usize,
 ) -> Result<(Addr<NodeActor>, JoinHandle<()>)> {
-    let id = state.id;
-    let (threads, spin) = (config.compute_threads, config.spin);
+    let id = node.state.id;
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name(format!("doreisa-{id:?}"))
         .spawn(move || {
             let system = actix::System::new();
-            let pool = match ComputePool::start(id, threads, registry, inbox.clone(), spin) {
-                Ok(pool) => pool,
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                    return;
-                }
-            };
             let transport = Box::new(InMemoryTransport::new(id, peers.clone()));
             let crash = crash_hook(peers);
-            let addr = system.block_on(async move {
-                NodeActor::new(state, inbox, pool, transport, spin)
-                    .on_crash(crash)
-                    .start()
-            });
-            let _ = tx.send(Ok(addr));
-            let _ = system.run();
+            let started =
+                system.block_on(async move { node.start(threads, transport, Some(crash)) });
+            match started {
+                Ok(addr) => {
+                    let _ = tx.send(Ok(addr));
+                    let _ = system.run();
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
         })
         .map_err(|e| CoreError::Invalid(format!("cannot start a node thread: {e}")))?;
     let addr = rx

@@ -16,12 +16,11 @@ use crate::net::tls::{self, Identity};
 use crate::net::wire::{Heartbeat, Member, MembershipEvent, NodeRole, Purpose, Welcome};
 use crate::registry::Registry;
 use crate::runtime::actor::{GetStatus, NodeActor};
-use crate::runtime::compute::ComputePool;
+use crate::runtime::boot::NodeParts;
 use crate::runtime::event::NodeEvent;
 use crate::runtime::inbox::Inbox;
-use crate::runtime::node::NodeState;
-use crate::runtime::worker::{NodeShared, Worker};
-use actix::{Actor, Addr};
+use crate::runtime::worker::Worker;
+use actix::Addr;
 use doreisa_objstore::StoreConfig;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -310,24 +309,24 @@ impl Setup {
         tracing::info!(node = ?id, %addr, role = ?options.role, "node running");
 
         // The node itself.
-        let shared = Arc::new(NodeShared::new(
+        let mut node = NodeParts::new(
             id,
             self.inbox.clone(),
             self.store.clone(),
             self.registry.clone(),
+            &[id],
             vec![id],
             options.spin,
-        ));
+        );
         // Known members take tasks from now on (their NodeJoined events follow).
         for member in &members {
-            shared.set_node(member.node, member.role.takes_tasks());
+            node.shared.set_node(member.node, member.role.takes_tasks());
         }
-        shared.set_node(id, options.role.takes_tasks());
-        let mut state = NodeState::new(shared, &[id]);
-        state.start_at_epoch(epoch);
-        let executor = Worker::new(state.executor());
+        node.shared.set_node(id, options.role.takes_tasks());
+        node.state.start_at_epoch(epoch);
+        let executor = Worker::new(node.executor.clone());
         let driver = (options.role == NodeRole::Driver)
-            .then(|| Worker::new(state.add_worker(WorkerId::new(id, 1))));
+            .then(|| Worker::new(node.add_worker(WorkerId::new(id, 1))));
         let links = Links::new(
             id,
             token.clone(),
@@ -364,17 +363,10 @@ impl Setup {
         for member in members {
             net.apply(&MembershipEvent::Joined(member));
         }
-        let pool = ComputePool::start(
-            id,
-            options.compute_threads,
-            self.registry.clone(),
-            self.inbox.clone(),
-            options.spin,
-        )
-        .map_err(|e| format!("cannot start the compute pool: {e}"))?;
         let transport = Box::new(QuicTransport::new(links.clone()));
-        let actor =
-            NodeActor::new(state, self.inbox.clone(), pool, transport, options.spin).start();
+        let actor = node
+            .start(options.compute_threads, transport, None)
+            .map_err(|e| format!("cannot start the compute pool: {e}"))?;
 
         tokio::task::spawn_local(accept_loop(net.clone(), endpoint.clone()));
         match session {

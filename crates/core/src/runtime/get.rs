@@ -4,7 +4,7 @@ use crate::error::{CoreError, Result};
 use crate::ids::ObjectId;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -19,8 +19,27 @@ enum Waiter {
     Task(Notify),
 }
 
-/// The values of `ids`, filled in by the node as they become available.
-pub struct GetRequest {
+/// The values of `ids`, filled in by the node as they become available. Cloning it
+/// is cheap: the clones share the slots (the node keeps one, the waiting thread another).
+#[derive(Clone)]
+pub struct GetRequest(Arc<GetSlots>);
+
+impl std::ops::Deref for GetRequest {
+    type Target = GetSlots;
+
+    fn deref(&self) -> &GetSlots {
+        &self.0
+    }
+}
+
+impl doreisa_proto::node::Waiter for GetRequest {
+    fn ids(&self) -> &[ObjectId] {
+        &self.0.ids
+    }
+}
+
+/// The slots of a [`GetRequest`].
+pub struct GetSlots {
     pub ids: Vec<ObjectId>,
     results: Mutex<Vec<Option<Result<Bytes>>>>,
     remaining: AtomicUsize,
@@ -39,15 +58,17 @@ impl GetRequest {
     /// Completes once `needed` of `ids` are ready.
     pub fn some(ids: Vec<ObjectId>, needed: usize) -> Self {
         let n = ids.len();
-        GetRequest {
+        GetRequest(Arc::new(GetSlots {
             ids,
             results: Mutex::new((0..n).map(|_| None).collect()),
             remaining: AtomicUsize::new(needed.min(n)),
             needed: needed.min(n),
             waiter: OnceLock::new(),
-        }
+        }))
     }
+}
 
+impl GetSlots {
     /// Node side: value (or error) for position `index`; wakes the waiter when enough.
     pub fn fill(&self, index: usize, value: Result<Bytes>) {
         let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());

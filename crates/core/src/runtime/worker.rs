@@ -106,7 +106,7 @@ impl WorkerShared {
             self.node.inbox.try_push(NodeEvent::Command(command))
         {
             // The node has stopped: whoever waits on this command learns it now.
-            command.refuse_stopped();
+            crate::runtime::event::fill_all(command.refusals());
         }
     }
 
@@ -323,7 +323,7 @@ impl Worker {
             .node
             .store
             .put(id, encoded.bytes, CopyKind::Primary)?;
-        let done = Arc::new(GetRequest::all(vec![id]));
+        let done = GetRequest::all(vec![id]);
         self.shared.command(Command::PutWithOwner {
             worker: self.shared.id,
             id,
@@ -436,12 +436,12 @@ impl Worker {
         }
     }
 
-    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Result<Arc<GetRequest>> {
+    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Result<GetRequest> {
         for r in refs {
             self.check_mine(r)?;
         }
         let ids = refs.iter().map(|r| r.id()).collect();
-        let request = Arc::new(GetRequest::some(ids, needed));
+        let request = GetRequest::some(ids, needed);
         self.shared.command(Command::Get {
             worker: self.shared.id,
             request: request.clone(),

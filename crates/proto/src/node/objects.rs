@@ -5,21 +5,18 @@
 //! request while the value is being computed. Copies are dropped when the reference
 //! tables release them.
 
-use super::{NodeState, ObjectWaiter};
-use crate::error::CoreError;
+use super::NodeMessage;
+use super::{Host, NodeState, ObjectWaiter, Waiter};
+use crate::error::ProtoError;
 use crate::ids::{NodeId, ObjectId, WorkerId};
-use crate::runtime::event::NodeMessage;
-use crate::runtime::get::GetRequest;
 use bytes::Bytes;
-use doreisa_objstore::CopyKind;
-use std::sync::Arc;
 
-impl NodeState {
+impl<H: Host> NodeState<H> {
     /// `worker` wants the values of `request.ids`.
-    pub(super) fn get(&mut self, worker: WorkerId, request: Arc<GetRequest>) {
-        for (index, &id) in request.ids.iter().enumerate() {
+    pub(super) fn get(&mut self, worker: WorkerId, request: H::Waiter) {
+        for (index, &id) in request.ids().iter().enumerate() {
             if let Some(value) = self.local_value(id) {
-                request.fill(index, value);
+                self.out.fills.push((request.clone(), index, value));
                 continue;
             }
             let owner = self.tables[&worker].owner_of(id).unwrap_or(id.creator);
@@ -32,20 +29,20 @@ impl NodeState {
     }
 
     /// The value of `id` if it can be answered here now: the bytes, or why never.
-    pub(super) fn local_value(&self, id: ObjectId) -> Option<Result<Bytes, CoreError>> {
+    pub(super) fn local_value(&self, id: ObjectId) -> Option<Result<Bytes, ProtoError>> {
         if let Some(error) = self.failed.get(&id) {
             return Some(Err(error.clone()));
         }
-        match self.shared.store.get(id) {
+        match self.host.get(id) {
             Ok(Some(bytes)) => Some(Ok(bytes)),
             Ok(None) => None,
-            Err(e) => Some(Err(e.into())),
+            Err(e) => Some(Err(e)),
         }
     }
 
     /// Makes sure a request for `id` (owned by `owner`) is on its way.
     pub(super) fn ensure_fetch(&mut self, id: ObjectId, owner: WorkerId) {
-        if self.fetching.contains_key(&id) || self.shared.store.contains(id) {
+        if self.fetching.contains_key(&id) || self.host.contains(id) {
             return;
         }
         let source = if owner.node() == self.id {
@@ -74,7 +71,7 @@ impl NodeState {
 
     /// A node asks for the value of `id`.
     pub(super) fn on_fetch(&mut self, id: ObjectId, requester: NodeId) {
-        if let Ok(Some(data)) = self.shared.store.get(id) {
+        if let Ok(Some(data)) = self.host.get(id) {
             let span =
                 tracing::debug_span!("object.send", ?id, to = ?requester, bytes = data.len());
             let _entered = span.enter();
@@ -91,7 +88,7 @@ impl NodeState {
             .find(|(_, t)| t.is_owned(id))
             .map(|(&w, _)| w);
         let Some(owner) = owner else {
-            let error = CoreError::ObjectFreed(id);
+            let error = ProtoError::ObjectFreed(id);
             self.send(requester, NodeMessage::ObjectFailed { id, error });
             return;
         };
@@ -119,14 +116,14 @@ impl NodeState {
         self.counters.bytes_fetched += data.len() as u64;
         let span = tracing::debug_span!("object.receive", ?id, bytes = data.len());
         let _entered = span.enter();
-        if let Err(e) = self.shared.store.put(id, data, CopyKind::Secondary) {
-            self.fail_waiters(id, e.into());
+        if let Err(e) = self.host.put(id, data, false) {
+            self.fail_waiters(id, e);
             return;
         }
         self.object_arrived(id);
     }
 
-    pub(super) fn on_object_failed(&mut self, id: ObjectId, error: CoreError) {
+    pub(super) fn on_object_failed(&mut self, id: ObjectId, error: ProtoError) {
         self.fetching.remove(&id);
         self.fail_waiters(id, error);
     }
@@ -142,7 +139,9 @@ impl NodeState {
         };
         for waiter in waiters {
             match waiter {
-                ObjectWaiter::Get(request, index) => request.fill(index, value.clone()),
+                ObjectWaiter::Get(request, index) => {
+                    self.out.fills.push((request, index, value.clone()))
+                }
                 ObjectWaiter::Arg(task, index) => {
                     self.argument_ready(task, index, id, value.clone())
                 }
@@ -167,18 +166,20 @@ impl NodeState {
     }
 
     /// `id` can never be obtained: remember why, and tell what waits for it.
-    pub(super) fn fail_object(&mut self, id: ObjectId, error: CoreError) {
+    pub(super) fn fail_object(&mut self, id: ObjectId, error: ProtoError) {
         self.failed.insert(id, error.clone());
         self.fail_waiters(id, error);
     }
 
-    fn fail_waiters(&mut self, id: ObjectId, error: CoreError) {
+    fn fail_waiters(&mut self, id: ObjectId, error: ProtoError) {
         let Some(waiters) = self.waiters.remove(&id) else {
             return;
         };
         for waiter in waiters {
             match waiter {
-                ObjectWaiter::Get(request, index) => request.fill(index, Err(error.clone())),
+                ObjectWaiter::Get(request, index) => {
+                    self.out.fills.push((request, index, Err(error.clone())))
+                }
                 ObjectWaiter::Arg(task, index) => {
                     self.argument_ready(task, index, id, Err(error.clone()))
                 }
@@ -195,7 +196,7 @@ impl NodeState {
 
     /// The owner released the value of `id`: drop every copy of it.
     pub(super) fn release_owned(&mut self, id: ObjectId) {
-        self.shared.store.delete(id);
+        self.host.delete(id);
         if let Some(node) = self.primary_elsewhere.remove(&id) {
             self.send(node, NodeMessage::Free { ids: vec![id] });
         }
@@ -212,7 +213,7 @@ impl NodeState {
         if self.tables.values().any(|t| t.in_scope(id)) {
             return;
         }
-        self.shared.store.delete(id);
+        self.host.delete(id);
     }
 
     /// Owners elsewhere released these values, whose primary copies are here.
@@ -220,7 +221,7 @@ impl NodeState {
         for &id in ids {
             self.held_for_remote.remove(&id);
             if !self.tables.values().any(|t| t.in_scope(id)) {
-                self.shared.store.delete(id);
+                self.host.delete(id);
             }
         }
     }
@@ -228,13 +229,13 @@ impl NodeState {
 
 /// Why object `id`, with no copy anywhere, cannot be had: lost while its owner still
 /// uses it, freed otherwise.
-fn unavailable(table: &crate::ownership::RefTable, id: ObjectId) -> CoreError {
+fn unavailable(table: &crate::ownership::RefTable, id: ObjectId) -> ProtoError {
     if table.in_scope(id) {
-        CoreError::ObjectLost {
+        ProtoError::ObjectLost {
             id,
             reason: crate::ownership::LossReason::NotReconstructable,
         }
     } else {
-        CoreError::ObjectFreed(id)
+        ProtoError::ObjectFreed(id)
     }
 }

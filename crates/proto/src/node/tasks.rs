@@ -2,20 +2,20 @@
 //! dispatch and completion (executor side), replies, actors, and re-execution from
 //! lineage.
 
+use super::event::task_failed;
 use super::{ActorSlot, Job, NodeState, ObjectWaiter, PendingTask, WaitingTask};
-use crate::error::CoreError;
+use super::{Computed, Host, NodeMessage, TaskOutput};
+use crate::error::ProtoError;
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::ownership::{FinishedTask, SubmittedTask};
-use crate::registry::{ActorInstance, ArgBytes};
-use crate::runtime::event::{Computed, NodeMessage, task_failed};
+use crate::task::ArgBytes;
 use crate::task::{Placement, ReturnData, ReturnValue, TaskArg, TaskKind, TaskReply, TaskSpec};
 use bytes::Bytes;
-use doreisa_objstore::CopyKind;
 
 /// Return values up to this size travel in the reply, to be stored by their owner.
 const INLINE_RETURN_MAX: usize = 64 * 1024;
 
-impl NodeState {
+impl<H: Host> NodeState<H> {
     // ----- caller side ---------------------------------------------------------------
 
     pub(super) fn submit(&mut self, worker: WorkerId, spec: TaskSpec) {
@@ -56,8 +56,8 @@ impl NodeState {
         };
         let Some(executor) = self.choose_node(spec.caller, &spec) else {
             let error = match actor {
-                Some(actor) => CoreError::ActorDied(actor),
-                None => CoreError::Invalid(format!("no live node can run {:?}", spec.task)),
+                Some(actor) => ProtoError::ActorDied(actor),
+                None => ProtoError::Invalid(format!("no live node can run {:?}", spec.task)),
             };
             self.fail_pending(spec.task, pending, error);
             return;
@@ -76,7 +76,7 @@ impl NodeState {
                 // own, the owner's node for the others.
                 let mut votes: Vec<(NodeId, usize)> = Vec::new();
                 for (id, owner) in spec.referenced() {
-                    let node = if self.shared.store.contains(id) {
+                    let node = if self.host.contains(id) {
                         self.id
                     } else if owner.node() == self.id {
                         self.tables[&worker]
@@ -102,7 +102,7 @@ impl NodeState {
     }
 
     /// A task of ours can never run or finish: its returns fail with `error`.
-    pub(super) fn fail_pending(&mut self, task: TaskId, pending: PendingTask, error: CoreError) {
+    pub(super) fn fail_pending(&mut self, task: TaskId, pending: PendingTask, error: ProtoError) {
         self.table(pending.caller)
             .task_failed(task, pending.num_returns, &pending.referenced);
         for index in 1..=pending.num_returns {
@@ -170,8 +170,8 @@ impl NodeState {
                 if !wanted {
                     return;
                 }
-                if let Err(e) = self.shared.store.put(ret.id, bytes, CopyKind::Primary) {
-                    self.fail_object(ret.id, e.into());
+                if let Err(e) = self.host.put(ret.id, bytes, true) {
+                    self.fail_object(ret.id, e);
                     return;
                 }
                 let node = self.id;
@@ -182,7 +182,7 @@ impl NodeState {
                     if node != self.id {
                         self.send(node, NodeMessage::Free { ids: vec![ret.id] });
                     } else {
-                        self.shared.store.delete(ret.id);
+                        self.host.delete(ret.id);
                     }
                     return;
                 }
@@ -216,7 +216,7 @@ impl NodeState {
         let Some(mut spec) = self.lineage.get(&task).cloned() else {
             self.fail_object(
                 id,
-                CoreError::ObjectLost {
+                ProtoError::ObjectLost {
                     id,
                     reason: crate::ownership::LossReason::LineageEvicted,
                 },
@@ -261,7 +261,7 @@ impl NodeState {
                 None if self.ended_actors.contains(actor)
                     || self.dead_nodes.contains(&actor.creator.node()) =>
                 {
-                    let error = CoreError::ActorDied(*actor);
+                    let error = ProtoError::ActorDied(*actor);
                     self.reply_failure(spec, error);
                     return;
                 }
@@ -352,7 +352,7 @@ impl NodeState {
         task: TaskId,
         index: usize,
         id: ObjectId,
-        value: Result<Bytes, CoreError>,
+        value: Result<Bytes, ProtoError>,
     ) {
         let Some(waiting) = self.waiting.get_mut(&task) else {
             return;
@@ -403,7 +403,7 @@ impl NodeState {
     fn dispatch(
         &mut self,
         tasks: Vec<(TaskSpec, Vec<ArgBytes>)>,
-        actor: Option<(ActorId, Box<dyn ActorInstance>)>,
+        actor: Option<(ActorId, H::Instance)>,
     ) {
         let executor = self.executor;
         for (spec, _) in &tasks {
@@ -412,12 +412,7 @@ impl NodeState {
             tracing::trace!(task = ?spec.task, "dispatched to the compute pool");
         }
         self.running += tasks.len();
-        let worker = self.workers[&executor].clone();
-        self.out.jobs.push(Job {
-            tasks,
-            worker,
-            actor,
-        });
+        self.out.jobs.push(Job { tasks, actor });
     }
 
     /// Starts a task (not a method) whose arguments are all here.
@@ -462,7 +457,7 @@ impl NodeState {
     }
 
     /// Task bodies finished on the compute pool.
-    pub(super) fn on_computed(&mut self, done: Computed) {
+    pub(super) fn on_computed(&mut self, done: Computed<H::Instance>) {
         let mut actor_to_advance = None;
         if let Some((actor, instance)) = done.actor
             && let Some(slot) = self.actors.get_mut(&actor)
@@ -499,11 +494,7 @@ impl NodeState {
     }
 
     /// One task body finished: reply to its caller.
-    fn finish(
-        &mut self,
-        spec: TaskSpec,
-        outcome: Result<Vec<crate::object_ref::Encoded>, CoreError>,
-    ) {
+    fn finish(&mut self, spec: TaskSpec, outcome: Result<Vec<TaskOutput>, ProtoError>) {
         self.running -= 1;
         self.counters.tasks_run += 1;
         let referenced: Vec<ObjectId> = spec.referenced().into_iter().map(|(id, _)| id).collect();
@@ -535,7 +526,7 @@ impl NodeState {
     fn place_returns(
         &mut self,
         spec: &TaskSpec,
-        encoded: Vec<crate::object_ref::Encoded>,
+        encoded: Vec<TaskOutput>,
     ) -> Result<Vec<ReturnValue>, String> {
         let caller = spec.caller;
         let remote_caller = caller.node() != self.id;
@@ -545,11 +536,11 @@ impl NodeState {
             let size = value.bytes.len();
             let data = if remote_caller && size <= INLINE_RETURN_MAX {
                 ReturnData::Inline(value.bytes)
-            } else if let Err(e) = self.shared.store.put(id, value.bytes, CopyKind::Primary) {
+            } else if let Err(e) = self.host.put(id, value.bytes, true) {
                 for stored in &returns {
                     let stored: &ReturnValue = stored;
                     if matches!(stored.data, ReturnData::Stored { .. }) {
-                        self.shared.store.delete(stored.id);
+                        self.host.delete(stored.id);
                     }
                 }
                 return Err(format!("return value {} cannot be stored: {e}", i + 1));
@@ -578,7 +569,7 @@ impl NodeState {
     }
 
     /// `spec` cannot run here: reply with the error without running it.
-    pub(super) fn reply_failure(&mut self, spec: TaskSpec, error: CoreError) {
+    pub(super) fn reply_failure(&mut self, spec: TaskSpec, error: ProtoError) {
         let reply = TaskReply {
             task: spec.task,
             caller: spec.caller,
@@ -608,10 +599,10 @@ impl NodeState {
     pub(super) fn kill_actor(&mut self, actor: ActorId) {
         self.ended_actors.insert(actor);
         for call in self.unborn_calls.remove(&actor).unwrap_or_default() {
-            self.reply_failure(call, CoreError::ActorDied(actor));
+            self.reply_failure(call, ProtoError::ActorDied(actor));
         }
         if let Some(slot) = self.actors.get_mut(&actor) {
-            slot.dead = Some(CoreError::ActorDied(actor));
+            slot.dead = Some(ProtoError::ActorDied(actor));
             slot.instance = None;
             self.fail_queued_if_dead(actor);
             self.actors.remove(&actor);

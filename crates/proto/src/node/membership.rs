@@ -2,13 +2,13 @@
 //! swept by the death barrier), values whose primary copy it held are rebuilt or lost,
 //! tasks it was running are re-sent or failed, fetches from it are redirected.
 
-use super::NodeState;
-use crate::error::CoreError;
+use super::event::task_failed;
+use super::{Host, NodeState};
+use crate::error::ProtoError;
 use crate::ids::{NodeId, ObjectId, TaskId, WorkerId};
-use crate::runtime::event::task_failed;
 use crate::task::Placement;
 
-impl NodeState {
+impl<H: Host> NodeState<H> {
     pub(super) fn on_node_joined(
         &mut self,
         node: NodeId,
@@ -23,7 +23,7 @@ impl NodeState {
         for worker in workers {
             self.add_peer(worker);
         }
-        self.shared.set_node(node, takes_tasks);
+        self.out.spread.push((node, takes_tasks));
     }
 
     pub(super) fn on_node_left(&mut self, node: NodeId, workers: Vec<WorkerId>) {
@@ -32,7 +32,7 @@ impl NodeState {
         }
         tracing::info!(?node, "node left the cluster");
         self.live_nodes.retain(|&n| n != node);
-        self.shared.set_node(node, false);
+        self.out.spread.push((node, false));
         for worker in workers {
             self.epoch += 1;
             for table in self.tables.values_mut() {
@@ -52,7 +52,9 @@ impl NodeState {
             .collect();
         for id in orphaned {
             if let Some((_, done)) = self.assignments.remove(&id) {
-                done.fill(0, Err(CoreError::OwnerDied(id)));
+                self.out
+                    .fills
+                    .push((done, 0, Err(ProtoError::OwnerDied(id))));
             }
         }
         self.actor_objects.retain(|_, (_, n)| *n != node);
@@ -66,7 +68,7 @@ impl NodeState {
         for actor in orphans {
             self.ended_actors.insert(actor);
             for call in self.unborn_calls.remove(&actor).unwrap_or_default() {
-                self.reply_failure(call, CoreError::ActorDied(actor));
+                self.reply_failure(call, ProtoError::ActorDied(actor));
             }
         }
 
@@ -93,7 +95,7 @@ impl NodeState {
                 }
                 (actor, _) => {
                     let error = match actor {
-                        Some(actor) => CoreError::ActorDied(actor),
+                        Some(actor) => ProtoError::ActorDied(actor),
                         None => task_failed(task, format!("its node {node:?} died")),
                     };
                     self.fail_pending(task, pending, error);
@@ -119,7 +121,7 @@ impl NodeState {
                 .find_map(|t| t.owner_of(id))
                 .unwrap_or(id.creator);
             if owner.node() == node {
-                self.fail_object(id, CoreError::OwnerDied(id));
+                self.fail_object(id, ProtoError::OwnerDied(id));
             } else {
                 self.ensure_fetch(id, owner);
             }

@@ -1,25 +1,17 @@
 //! The node's state machine driven by hand: no threads, no transport.
 
+use super::memory::MemoryHost;
 use super::*;
 use crate::ids::{ActorId, TaskId};
-use crate::registry::Registry;
-use crate::runtime::event::{Envelope, NodeEvent, NodeMessage};
 use crate::task::{Placement, TaskKind, TaskSpec};
-use doreisa_objstore::StoreConfig;
 
-fn node(id: u64, nodes: &[NodeId]) -> NodeState {
-    let shared = Arc::new(NodeShared::new(
-        NodeId(id),
-        Arc::new(crate::runtime::inbox::Inbox::new()),
-        Arc::new(crate::ObjectStore::new(StoreConfig::new(1 << 20))),
-        Arc::new(Registry::new()),
-        nodes.to_vec(),
-        std::time::Duration::ZERO,
-    ));
-    NodeState::new(shared, nodes)
+type Node = NodeState<MemoryHost>;
+
+fn node(id: u64, nodes: &[NodeId]) -> Node {
+    NodeState::new(NodeId(id), MemoryHost::default(), nodes)
 }
 
-fn from(node: u64, message: NodeMessage) -> NodeEvent {
+fn from(node: u64, message: NodeMessage) -> EventOf<MemoryHost> {
     NodeEvent::Remote(Envelope {
         from: NodeId(node),
         epoch: 0,
@@ -42,7 +34,7 @@ fn spec(caller: WorkerId, seq: u64, kind: TaskKind, here: NodeId) -> TaskSpec {
     }
 }
 
-fn failures(state: &mut NodeState) -> usize {
+fn failures(state: &mut Node) -> usize {
     std::mem::take(&mut state.out.messages)
         .into_iter()
         .filter(|(_, m)| matches!(m, NodeMessage::Reply(r) if r.outcome.is_err()))

@@ -1,47 +1,80 @@
-//! The state of one node, as plain data and functions: the reference tables of the
-//! workers it hosts, the tasks it submitted and runs, the objects it waits for. It is
-//! driven by [`NodeEvent`]s and fills an [`Outbox`]; it never touches threads, sockets
-//! or clocks, so it can be driven step by step in tests. The node actor
-//! (`runtime::actor`) is the thin shell that feeds it.
+//! The state machine of one node, as plain data and functions: the reference tables
+//! of the workers it hosts, the tasks it submitted and runs, the objects it waits for.
+//! It is driven by [`NodeEvent`]s and fills an [`Outbox`] (messages to other nodes,
+//! jobs to run, waiters to fill); it touches no thread, socket or clock, and reaches
+//! the node's object store only through its [`Host`]. So it can be driven step by step
+//! in tests, and the `sim` feature runs whole clusters of it deterministically. The
+//! runtime's node actor is the thin shell that feeds it and carries out its outbox.
 
+mod event;
 mod membership;
+#[cfg(any(test, feature = "sim"))]
+pub mod memory;
+mod message;
 mod objects;
+mod status;
 mod tasks;
 #[cfg(test)]
 mod tests;
 
-use crate::error::CoreError;
+pub use event::{Command, Computed, Fill, Job, NodeCounters, NodeEvent, TaskOutput, Waiter};
+pub use message::{Envelope, NodeMessage};
+pub use status::{NodeStatus, StoreSummary};
+
+use crate::error::ProtoError;
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::ownership::{Effect, LossReason, ProtocolMessage, RefTable, TableConfig};
-use crate::registry::{ActorInstance, ArgBytes};
-use crate::runtime::event::{Command, Envelope, NodeCounters, NodeEvent, NodeMessage};
-use crate::runtime::get::GetRequest;
-use crate::runtime::worker::{NodeShared, WorkerShared};
-use crate::task::TaskSpec;
+use crate::task::{ArgBytes, TaskSpec};
+use bytes::Bytes;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-/// Task bodies to run on the compute pool, in order: one task, or a batch of method
-/// calls on one actor.
-pub struct Job {
-    pub tasks: Vec<(TaskSpec, Vec<ArgBytes>)>,
-    pub worker: Arc<WorkerShared>,
-    /// For methods: the instance to run them on (handed back when done).
-    pub actor: Option<(ActorId, Box<dyn ActorInstance>)>,
+/// What the node state machine needs from its surroundings: the node's object store,
+/// and the types of what it keeps without looking inside (waiters, actor instances).
+pub trait Host {
+    /// Something waiting for values (a pending `get`).
+    type Waiter: Waiter;
+    /// A live actor instance.
+    type Instance;
+    /// Whether the store holds `id`.
+    fn contains(&self, id: ObjectId) -> bool;
+    /// The stored value of `id`, if any.
+    fn get(&self, id: ObjectId) -> Result<Option<Bytes>, ProtoError>;
+    /// Stores `bytes` as `id`: the primary copy (pinned), or a secondary one (a cache).
+    fn put(&mut self, id: ObjectId, bytes: Bytes, primary: bool) -> Result<(), ProtoError>;
+    /// Drops the stored copy of `id`, if any.
+    fn delete(&mut self, id: ObjectId);
 }
 
+/// The event type of a node whose host is `H`.
+pub type EventOf<H> = NodeEvent<<H as Host>::Waiter, <H as Host>::Instance>;
+
 /// What handling events produced, for the shell to carry out.
-#[derive(Default)]
-pub struct Outbox {
+pub struct Outbox<W, I> {
     pub messages: Vec<(NodeId, NodeMessage)>,
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<Job<I>>,
+    /// Values (or errors) for waiters: fill them after the step.
+    pub fills: Vec<Fill<W>>,
+    /// Membership changed: a node now takes spread tasks (`true`) or not any more.
+    pub spread: Vec<(NodeId, bool)>,
     pub stop: bool,
 }
 
+impl<W, I> Default for Outbox<W, I> {
+    fn default() -> Self {
+        Outbox {
+            messages: Vec::new(),
+            jobs: Vec::new(),
+            fills: Vec::new(),
+            spread: Vec::new(),
+            stop: false,
+        }
+    }
+}
+
 /// Something waiting for an object's value on this node.
-enum ObjectWaiter {
-    Get(Arc<GetRequest>, usize),
+enum ObjectWaiter<W> {
+    Get(W, usize),
     Arg(TaskId, usize),
     Fetch(NodeId),
 }
@@ -65,21 +98,30 @@ struct WaitingTask {
 }
 
 /// An actor living here.
-#[derive(Default)]
-struct ActorSlot {
-    instance: Option<Box<dyn ActorInstance>>,
+struct ActorSlot<I> {
+    instance: Option<I>,
     /// Method calls in arrival order; the head runs when its arguments are ready.
     queue: VecDeque<TaskId>,
     busy: bool,
-    dead: Option<CoreError>,
+    dead: Option<ProtoError>,
+}
+
+impl<I> Default for ActorSlot<I> {
+    fn default() -> Self {
+        ActorSlot {
+            instance: None,
+            queue: VecDeque::new(),
+            busy: false,
+            dead: None,
+        }
+    }
 }
 
 /// The state of one node.
-pub struct NodeState {
+pub struct NodeState<H: Host> {
     pub id: NodeId,
-    shared: Arc<NodeShared>,
+    host: H,
     tables: FxHashMap<WorkerId, RefTable>,
-    workers: FxHashMap<WorkerId, Arc<WorkerShared>>,
     /// The worker that runs the tasks sent to this node.
     executor: WorkerId,
     /// Deaths applied (one per worker), stamped on outgoing messages.
@@ -95,13 +137,13 @@ pub struct NodeState {
     /// Owned here, primary copy on another node.
     primary_elsewhere: FxHashMap<ObjectId, NodeId>,
     /// Values that cannot be obtained, and why.
-    failed: FxHashMap<ObjectId, CoreError>,
+    failed: FxHashMap<ObjectId, ProtoError>,
     /// Actor objects owned here: releasing one stops its actor.
     actor_objects: FxHashMap<ObjectId, (ActorId, NodeId)>,
     // executor side
     waiting: FxHashMap<TaskId, WaitingTask>,
     running: usize,
-    actors: FxHashMap<ActorId, ActorSlot>,
+    actors: FxHashMap<ActorId, ActorSlot<H::Instance>>,
     /// Actors that lived here and ended: calls to them fail at once.
     ended_actors: FxHashSet<ActorId>,
     /// Calls that arrived before their actor's creation (they come from other callers
@@ -110,27 +152,26 @@ pub struct NodeState {
     /// Primary copies kept here for owners on other nodes.
     held_for_remote: FxHashSet<ObjectId>,
     // objects
-    waiters: FxHashMap<ObjectId, Vec<ObjectWaiter>>,
+    waiters: FxHashMap<ObjectId, Vec<ObjectWaiter<H::Waiter>>>,
     fetching: FxHashMap<ObjectId, NodeId>,
     /// `put_with_owner` calls waiting for their owner's answer.
-    assignments: FxHashMap<ObjectId, (WorkerId, Arc<GetRequest>)>,
+    assignments: FxHashMap<ObjectId, (WorkerId, H::Waiter)>,
     /// Protocol messages between workers of this node, delivered in the same step.
-    local_protocol: VecDeque<(WorkerId, WorkerId, crate::ownership::ProtocolMessage)>,
+    local_protocol: VecDeque<(WorkerId, WorkerId, ProtocolMessage)>,
     effects: Vec<Effect>,
-    pub out: Outbox,
+    pub out: Outbox<H::Waiter, H::Instance>,
     pub counters: NodeCounters,
 }
 
-impl NodeState {
-    /// A node with its executor worker (index 0) and the given extra workers (drivers).
-    pub fn new(shared: Arc<NodeShared>, nodes: &[NodeId]) -> Self {
-        let id = shared.id;
+impl<H: Host> NodeState<H> {
+    /// Node `id` of a cluster of `nodes`, with its executor worker (index 0); drivers
+    /// join with [`NodeState::add_worker`].
+    pub fn new(id: NodeId, host: H, nodes: &[NodeId]) -> Self {
         let executor = WorkerId::new(id, 0);
         let mut state = NodeState {
             id,
-            shared,
+            host,
             tables: FxHashMap::default(),
-            workers: FxHashMap::default(),
             executor,
             epoch: 0,
             dead_nodes: FxHashSet::default(),
@@ -159,8 +200,8 @@ impl NodeState {
         state
     }
 
-    /// Hosts a new worker here (the executor, or a driver); returns its shared handle.
-    pub fn add_worker(&mut self, worker: WorkerId) -> Arc<WorkerShared> {
+    /// Hosts a new worker here (the executor, or a driver).
+    pub fn add_worker(&mut self, worker: WorkerId) {
         let mut table = RefTable::new(worker, TableConfig::default());
         table.start_at_death_epoch(self.epoch);
         for &node in &self.live_nodes {
@@ -174,13 +215,11 @@ impl NodeState {
             table_of_other.add_peer(worker);
         }
         self.tables.insert(worker, table);
-        let shared = Arc::new(WorkerShared::new(worker, self.shared.clone()));
-        self.workers.insert(worker, shared.clone());
-        shared
     }
 
-    pub(crate) fn store(&self) -> &crate::ObjectStore {
-        &self.shared.store
+    /// The host (the node's store and what the shell keeps there).
+    pub fn host(&self) -> &H {
+        &self.host
     }
 
     /// The workers hosted here.
@@ -190,8 +229,9 @@ impl NodeState {
         ids
     }
 
-    pub fn executor(&self) -> Arc<WorkerShared> {
-        self.workers[&self.executor].clone()
+    /// The worker that runs the tasks sent to this node.
+    pub fn executor(&self) -> WorkerId {
+        self.executor
     }
 
     /// Records on every local table that `worker` (hosted elsewhere) is a live peer.
@@ -202,7 +242,7 @@ impl NodeState {
     }
 
     /// Handles one event; results accumulate in `self.out`.
-    pub fn handle(&mut self, event: NodeEvent) {
+    pub fn handle(&mut self, event: EventOf<H>) {
         match event {
             NodeEvent::Command(command) => self.on_command(command),
             NodeEvent::Remote(envelope) => self.on_remote(envelope),
@@ -221,7 +261,7 @@ impl NodeState {
         self.settle();
     }
 
-    fn on_command(&mut self, command: Command) {
+    fn on_command(&mut self, command: Command<H::Waiter>) {
         match command {
             Command::Put { worker, id, nested } => {
                 let node = self.id;
@@ -290,7 +330,7 @@ impl NodeState {
             ProtocolMessage::AssignOwner { id } => Some(*id),
             ProtocolMessage::OwnerAssigned { id } => {
                 if let Some((_, done)) = self.assignments.remove(id) {
-                    done.fill(0, Ok(bytes::Bytes::new()));
+                    self.out.fills.push((done, 0, Ok(Bytes::new())));
                 }
                 None
             }
@@ -310,15 +350,11 @@ impl NodeState {
     }
 
     /// `worker` put `id` (stored here) on behalf of `owner`.
-    fn put_with_owner(
-        &mut self,
-        worker: WorkerId,
-        id: ObjectId,
-        owner: WorkerId,
-        done: Arc<GetRequest>,
-    ) {
+    fn put_with_owner(&mut self, worker: WorkerId, id: ObjectId, owner: WorkerId, done: H::Waiter) {
         if self.dead_nodes.contains(&owner.node()) || !self.live_nodes.contains(&owner.node()) {
-            done.fill(0, Err(CoreError::OwnerDied(id)));
+            self.out
+                .fills
+                .push((done, 0, Err(ProtoError::OwnerDied(id))));
             return;
         }
         self.table(worker).put_with_owner(id, owner);
@@ -410,7 +446,7 @@ impl NodeState {
             Effect::ReleaseValue { id, owned: false } => self.release_copy(id),
             Effect::FreedOnRequest { id } => {
                 self.release_owned(id);
-                self.fail_object(id, CoreError::ObjectFreed(id));
+                self.fail_object(id, ProtoError::ObjectFreed(id));
             }
             Effect::Forgotten { id } => {
                 if !self.tables.values().any(|t| t.has(id)) {
@@ -419,8 +455,8 @@ impl NodeState {
             }
             Effect::Lost { id, reason } => {
                 let error = match reason {
-                    LossReason::OwnerDied => CoreError::OwnerDied(id),
-                    reason => CoreError::ObjectLost { id, reason },
+                    LossReason::OwnerDied => ProtoError::OwnerDied(id),
+                    reason => ProtoError::ObjectLost { id, reason },
                 };
                 self.fail_object(id, error);
             }
@@ -438,20 +474,22 @@ impl NodeState {
 
     /// The node stops: everyone waiting on it (gets, puts for another owner, commands
     /// it will not handle) fails with `Stopped` instead of waiting forever.
-    pub fn stopped(&mut self, leftovers: Vec<NodeEvent>) {
+    pub fn stopped(&mut self, leftovers: Vec<EventOf<H>>) {
         for (_, waiters) in self.waiters.drain() {
             for waiter in waiters {
                 if let ObjectWaiter::Get(request, index) = waiter {
-                    request.fill(index, Err(CoreError::Stopped));
+                    self.out
+                        .fills
+                        .push((request, index, Err(ProtoError::Stopped)));
                 }
             }
         }
         for (_, (_, done)) in self.assignments.drain() {
-            done.fill(0, Err(CoreError::Stopped));
+            self.out.fills.push((done, 0, Err(ProtoError::Stopped)));
         }
         for event in leftovers {
             if let NodeEvent::Command(command) = event {
-                command.refuse_stopped();
+                self.out.fills.extend(command.refusals());
             }
         }
     }
