@@ -3,7 +3,7 @@
 //!
 //! `DOREISA_SIM_SEED` sets the base seed (default fixed); a failure prints the program's
 //! own seed, replayed with
-//! `DOREISA_SIM_REPLAY=<seed> cargo test -p doreisa-core --test ownership_random replay -- --ignored --nocapture`.
+//! `DOREISA_SIM_REPLAY=<seed> cargo test -p doreisa-proto --test ownership_random replay -- --ignored --nocapture`.
 
 use doreisa_proto::ownership::sim::random::{run_many, run_program};
 

@@ -43,6 +43,17 @@ impl<H: Host> NodeState<H> {
             table.node_removed(node);
         }
         self.primary_elsewhere.retain(|_, n| *n != node);
+        // Copies kept here for owners that died: their objects share their fate.
+        let orphaned_copies: Vec<ObjectId> = self
+            .held_for_remote
+            .iter()
+            .filter(|(_, owner)| owner.node() == node)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in orphaned_copies {
+            self.held_for_remote.remove(&id);
+            self.host.delete(id);
+        }
         // Puts on behalf of owners that died: they will never answer.
         let orphaned: Vec<ObjectId> = self
             .assignments
@@ -106,13 +117,11 @@ impl<H: Host> NodeState<H> {
         // Tasks waiting here for a caller that died: drop them.
         self.waiting.retain(|_, w| w.spec.caller.node() != node);
 
-        // Fetches from it: ask again through the owner, who knows what became of them.
-        let redirect: Vec<ObjectId> = self
-            .fetching
-            .iter()
-            .filter(|&(_, &n)| n == node)
-            .map(|(&id, _)| id)
-            .collect();
+        // Fetches in flight: ask again through the owner, who knows what became of
+        // them. Every one, not only those sent to the dead node: an owner may have
+        // forwarded a request there, which died with it. (A value that arrives twice
+        // is taken once.)
+        let redirect: Vec<ObjectId> = self.fetching.keys().copied().collect();
         for id in redirect {
             self.fetching.remove(&id);
             let owner = self

@@ -12,6 +12,8 @@ mod membership;
 pub mod memory;
 mod message;
 mod objects;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod status;
 mod tasks;
 #[cfg(test)]
@@ -150,7 +152,8 @@ pub struct NodeState<H: Host> {
     /// than the creator, over other connections): started once it arrives.
     unborn_calls: FxHashMap<ActorId, Vec<TaskSpec>>,
     /// Primary copies kept here for owners on other nodes.
-    held_for_remote: FxHashSet<ObjectId>,
+    /// Primary copies kept here for their owners on other nodes, with the owner.
+    held_for_remote: FxHashMap<ObjectId, WorkerId>,
     // objects
     waiters: FxHashMap<ObjectId, Vec<ObjectWaiter<H::Waiter>>>,
     fetching: FxHashMap<ObjectId, NodeId>,
@@ -159,6 +162,8 @@ pub struct NodeState<H: Host> {
     /// Protocol messages between workers of this node, delivered in the same step.
     local_protocol: VecDeque<(WorkerId, WorkerId, ProtocolMessage)>,
     effects: Vec<Effect>,
+    /// Return values up to this size travel in the task's reply.
+    inline_return_max: usize,
     pub out: Outbox<H::Waiter, H::Instance>,
     pub counters: NodeCounters,
 }
@@ -187,12 +192,13 @@ impl<H: Host> NodeState<H> {
             actors: FxHashMap::default(),
             ended_actors: FxHashSet::default(),
             unborn_calls: FxHashMap::default(),
-            held_for_remote: FxHashSet::default(),
+            held_for_remote: FxHashMap::default(),
             waiters: FxHashMap::default(),
             fetching: FxHashMap::default(),
             assignments: FxHashMap::default(),
             local_protocol: VecDeque::new(),
             effects: Vec::new(),
+            inline_return_max: tasks::INLINE_RETURN_MAX,
             out: Outbox::default(),
             counters: NodeCounters::default(),
         };
@@ -215,6 +221,12 @@ impl<H: Host> NodeState<H> {
             table_of_other.add_peer(worker);
         }
         self.tables.insert(worker, table);
+    }
+
+    /// Return values of tasks run here for callers elsewhere travel in the reply up to
+    /// `bytes`; larger ones stay in this node's store until their owner frees them.
+    pub fn set_inline_return_max(&mut self, bytes: usize) {
+        self.inline_return_max = bytes;
     }
 
     /// The host (the node's store and what the shell keeps there).
@@ -359,7 +371,7 @@ impl<H: Host> NodeState<H> {
         }
         self.table(worker).put_with_owner(id, owner);
         if owner.node() != self.id {
-            self.held_for_remote.insert(id);
+            self.held_for_remote.insert(id, owner);
         }
         self.assignments.insert(id, (owner, done));
     }
@@ -503,6 +515,23 @@ impl<H: Host> NodeState<H> {
                 lines.push(format!("{worker:?} {id:?} {record}"));
             }
         }
+        lines
+    }
+
+    /// One line per task submitted here and not finished, and per task waiting here
+    /// for arguments (diagnostics: what a node still waits for).
+    pub fn describe_tasks(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .pending
+            .iter()
+            .map(|(task, p)| format!("pending {task:?} on {:?}", p.executor))
+            .collect();
+        lines.extend(
+            self.waiting
+                .iter()
+                .map(|(task, w)| format!("waiting {task:?}: {} arguments missing", w.missing)),
+        );
+        lines.sort();
         lines
     }
 

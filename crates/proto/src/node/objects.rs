@@ -121,6 +121,9 @@ impl<H: Host> NodeState<H> {
             return;
         }
         self.object_arrived(id);
+        // Those it was fetched for may have gone meanwhile (a task that failed on
+        // another argument): a copy nobody here needs would stay forever.
+        self.release_copy(id);
     }
 
     pub(super) fn on_object_failed(&mut self, id: ObjectId, error: ProtoError) {
@@ -207,7 +210,7 @@ impl<H: Host> NodeState<H> {
 
     /// A borrower released `id`: drop the local copy unless someone here still needs it.
     pub(super) fn release_copy(&mut self, id: ObjectId) {
-        if self.held_for_remote.contains(&id) || self.waiters.contains_key(&id) {
+        if self.held_for_remote.contains_key(&id) || self.waiters.contains_key(&id) {
             return;
         }
         if self.tables.values().any(|t| t.in_scope(id)) {

@@ -12,8 +12,9 @@ use crate::task::ArgBytes;
 use crate::task::{Placement, ReturnData, ReturnValue, TaskArg, TaskKind, TaskReply, TaskSpec};
 use bytes::Bytes;
 
-/// Return values up to this size travel in the reply, to be stored by their owner.
-const INLINE_RETURN_MAX: usize = 64 * 1024;
+/// Return values up to this size travel in the reply, to be stored by their owner
+/// (the default of [`NodeState::set_inline_return_max`]).
+pub(super) const INLINE_RETURN_MAX: usize = 64 * 1024;
 
 impl<H: Host> NodeState<H> {
     // ----- caller side ---------------------------------------------------------------
@@ -534,7 +535,7 @@ impl<H: Host> NodeState<H> {
         for (i, value) in encoded.into_iter().enumerate() {
             let id = spec.return_id(i as u32 + 1);
             let size = value.bytes.len();
-            let data = if remote_caller && size <= INLINE_RETURN_MAX {
+            let data = if remote_caller && size <= self.inline_return_max {
                 ReturnData::Inline(value.bytes)
             } else if let Err(e) = self.host.put(id, value.bytes, true) {
                 for stored in &returns {
@@ -559,7 +560,7 @@ impl<H: Host> NodeState<H> {
         let executor = self.executor;
         for ret in &returns {
             if remote_caller && matches!(ret.data, ReturnData::Stored { .. }) {
-                self.held_for_remote.insert(ret.id);
+                self.held_for_remote.insert(ret.id, caller);
             }
             if !ret.nested.is_empty() {
                 self.table(executor).add_nested(ret.id, caller, &ret.nested);

@@ -71,7 +71,7 @@ impl fmt::Display for ProgramFailure {
         )?;
         writeln!(
             f,
-            "replay: DOREISA_SIM_REPLAY={:#x} cargo test -p doreisa-core --test ownership_random replay -- --ignored --nocapture",
+            "replay: DOREISA_SIM_REPLAY={:#x} cargo test -p doreisa-proto --test ownership_random replay -- --ignored --nocapture",
             self.seed
         )?;
         let tail = self.trace.len().saturating_sub(80);
