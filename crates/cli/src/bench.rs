@@ -18,7 +18,7 @@ doreisa::core::remote! {
 
 doreisa::core::actor! {
     /// An actor whose method does nothing but return.
-    pub struct Nothing handle NothingHandle { calls: u64 }
+    pub struct Nothing handle NothingHandle address NothingAddress { calls: u64 }
     impl {
         fn new() -> Self { Nothing { calls: 0 } }
         fn ping(&mut self) -> u8 { self.calls += 1; 0 }

@@ -77,7 +77,7 @@ doreisa::core::remote! {
 
 doreisa::core::actor! {
     /// Holds refs; counts calls.
-    pub struct StHolder handle StHolderHandle { refs: Vec<ObjectRef<i64>>, calls: u64 }
+    pub struct StHolder handle StHolderHandle address StHolderAddress { refs: Vec<ObjectRef<i64>>, calls: u64 }
     impl {
         fn new() -> Self { StHolder { refs: Vec::new(), calls: 0 } }
         fn keep(&mut self, refs: Vec<ObjectRef<i64>>) -> usize { self.refs.extend(refs); self.refs.len() }

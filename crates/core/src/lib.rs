@@ -19,6 +19,9 @@ pub mod shm;
 
 pub use doreisa_proto::{codec, ids, ownership, task};
 
+#[doc(hidden)]
+pub use serde as __serde;
+
 pub use cluster::{Cluster, ClusterConfig};
 pub use error::{CoreError, Result};
 pub use ids::{ActorId, IdMinter, NodeId, ObjectId, TaskId, WorkerId};

@@ -19,7 +19,7 @@ doreisa_core::remote! {
 }
 
 doreisa_core::actor! {
-    struct Counter handle CounterHandle { count: i64 }
+    struct Counter handle CounterHandle address CounterAddress { count: i64 }
     impl {
         fn new(start: i64) -> Self { Counter { count: start } }
         fn add(&mut self, by: i64) -> i64 { self.count += by; self.count }

@@ -8,11 +8,11 @@
 //! A bridge that has not joined yet holds nothing back: its chunks of an iteration
 //! already announced leave in a message of their own.
 
+use crate::coordinator::CoordinatorAddress;
 use crate::coordinator::state::Announced;
 use crate::decl::ChunkDecl;
 use crate::gather::Gather;
-use doreisa_core::runtime::worker::TaskArgument;
-use doreisa_core::{ActorAddress, Arg, NodeId, Worker};
+use doreisa_core::{NodeId, Worker};
 
 /// A gate's bookkeeping: the bridges' announcements, by timestep.
 pub(crate) struct GateState {
@@ -66,38 +66,34 @@ impl GateState {
     }
 }
 
-/// Calls `method` of the coordinator with `args`, from this actor (calls from one
-/// caller run in order); a failure is logged: the simulation goes on.
+/// Calls the coordinator from this actor (calls from one caller run in order); a
+/// failure is logged: the simulation goes on.
 fn tell(
-    coordinator: ActorAddress,
-    method: &str,
-    args: impl FnOnce(&Worker) -> doreisa_core::Result<Vec<TaskArgument>>,
+    what: &str,
+    call: impl FnOnce(&Worker) -> doreisa_core::Result<doreisa_core::ObjectRef<u32>>,
 ) {
     let Some(worker) = Worker::current() else {
         tracing::error!("a gate called outside an actor call");
         return;
     };
-    if let Err(e) = args(&worker).and_then(|args| worker.call_method_at(coordinator, method, args))
-    {
-        tracing::error!(error = %e, method, "a gate cannot reach its coordinator");
+    if let Err(e) = call(&worker) {
+        tracing::error!(error = %e, what, "a gate cannot reach its coordinator");
     }
 }
 
-fn announce(coordinator: ActorAddress, announced: Vec<Announced>) -> u32 {
+fn announce(coordinator: CoordinatorAddress, announced: Vec<Announced>) -> u32 {
     let count = announced.len() as u32;
     if !announced.is_empty() {
-        tell(coordinator, "announce_all", |w| {
-            Ok(vec![w.task_arg(Arg::Value(announced))?])
-        });
+        tell("announce", |w| coordinator.announce_all(w, announced));
     }
     count
 }
 
 doreisa_core::actor! {
     /// A node's gate (see the module).
-    pub struct NodeGate handle NodeGateHandle { coordinator: ActorAddress, state: GateState }
+    pub struct NodeGate handle NodeGateHandle address NodeGateAddress { coordinator: CoordinatorAddress, state: GateState }
     impl {
-        fn new(coordinator: ActorAddress) -> Self {
+        fn new(coordinator: CoordinatorAddress) -> Self {
             NodeGate { coordinator, state: GateState::new() }
         }
         fn join(&mut self, bridge: u64) -> u32 {
@@ -106,9 +102,8 @@ doreisa_core::actor! {
         }
         fn declare(&mut self, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
             let count = decls.len() as u32;
-            tell(self.coordinator, "declare", |w| {
-                Ok(vec![w.task_arg(Arg::Value(decls))?, w.task_arg(Arg::Value(node))?])
-            });
+            let coordinator = self.coordinator;
+            tell("declare", |w| coordinator.declare(w, decls, node));
             count
         }
         fn report(&mut self, bridge: u64, through: i64, announced: Vec<Announced>) -> u32 {
@@ -116,9 +111,8 @@ doreisa_core::actor! {
         }
         fn leave(&mut self, bridge: u64, timestep: i64) -> u32 {
             let count = announce(self.coordinator, self.state.leave(bridge));
-            tell(self.coordinator, "close", |w| {
-                Ok(vec![w.task_arg(Arg::Value(bridge))?, w.task_arg(Arg::Value(timestep))?])
-            });
+            let coordinator = self.coordinator;
+            tell("close", |w| coordinator.close(w, bridge, timestep));
             count
         }
     }

@@ -12,6 +12,20 @@ use tokio::sync::Notify;
 thread_local! {
     /// How long this thread's gets poll (see `SpinBudget`).
     static GET_SPIN: crate::runtime::spin::SpinBudget = crate::runtime::spin::SpinBudget::default();
+    /// What this thread does before it blocks on a value (a compute thread hands its
+    /// queue over: see `runtime::compute`), told whether the wait outlasted its spin.
+    static BEFORE_BLOCKING: std::cell::Cell<Option<fn(bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets what this thread does before it blocks on a value.
+pub(crate) fn before_blocking_on_this_thread(hook: fn(bool)) {
+    BEFORE_BLOCKING.with(|h| h.set(Some(hook)));
+}
+
+fn before_blocking(waited: bool) {
+    if let Some(hook) = BEFORE_BLOCKING.with(std::cell::Cell::get) {
+        hook(waited);
+    }
 }
 
 enum Waiter {
@@ -98,7 +112,7 @@ impl GetSlots {
             return true;
         }
         // A task body blocking on a compute thread gives its queue away first.
-        crate::runtime::compute::before_blocking(false);
+        before_blocking(false);
         let start = Instant::now();
         let budget = GET_SPIN.with(|b| b.next(spin));
         if !budget.is_zero()
@@ -118,7 +132,7 @@ impl GetSlots {
     }
 
     fn park_until_done(&self, start: Instant, timeout: Option<Duration>) -> bool {
-        crate::runtime::compute::before_blocking(true);
+        before_blocking(true);
         loop {
             if self.is_done() {
                 return true;

@@ -7,7 +7,7 @@ use crate::cluster::state::{NodeScheduler, Push, RunRequest, SchedulerRuntime};
 use crate::graph::SourceKey;
 use crate::plan::Plan;
 use doreisa_core::shm::{SharedChunk, SharedDir};
-use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
+use doreisa_core::{Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -24,9 +24,9 @@ pub struct SchedulerStats {
 
 doreisa_core::actor! {
     /// One node's scheduler (see the module).
-    pub struct SchedulingActor handle SchedulingActorHandle {
+    pub struct SchedulingActor handle SchedulingActorHandle address SchedulingActorAddress {
         scheduler: NodeScheduler<ObjectRef<Blob>>,
-        peers: FxHashMap<NodeId, ActorAddress>,
+        peers: FxHashMap<NodeId, SchedulingActorAddress>,
         /// Where processes on this host hand over chunks (made on first request).
         shared: Option<SharedDir>,
     }
@@ -38,7 +38,7 @@ doreisa_core::actor! {
                 shared: None,
             }
         }
-        fn install(&mut self, plan: Plan, peers: Vec<(NodeId, ActorAddress)>) -> u64 {
+        fn install(&mut self, plan: Plan, peers: Vec<(NodeId, SchedulingActorAddress)>) -> u64 {
             let plan = Arc::new(plan);
             if let Some(shared) = shared() {
                 shared.install(plan.clone());
@@ -156,11 +156,11 @@ fn shared() -> Option<Arc<SchedShared>> {
 /// Carries out a scheduler's decisions with the runtime, from inside an actor call.
 struct Shell<'a> {
     worker: Worker,
-    peers: &'a FxHashMap<NodeId, ActorAddress>,
+    peers: &'a FxHashMap<NodeId, SchedulingActorAddress>,
 }
 
 impl<'a> Shell<'a> {
-    fn new(peers: &'a FxHashMap<NodeId, ActorAddress>) -> Self {
+    fn new(peers: &'a FxHashMap<NodeId, SchedulingActorAddress>) -> Self {
         Shell {
             worker: Worker::current().expect("in an actor call"),
             peers,
@@ -203,15 +203,7 @@ impl SchedulerRuntime<ObjectRef<Blob>> for Shell<'_> {
             tracing::error!(?node, "no scheduling actor known there");
             return;
         };
-        let called = (|| {
-            let args = vec![
-                self.worker.task_arg(Arg::Value(plan))?,
-                self.worker.task_arg(Arg::Value(run))?,
-                self.worker.task_arg(Arg::Value(push))?,
-            ];
-            self.worker.call_method_at(peer, "inputs", args)
-        })();
-        if let Err(e) = called {
+        if let Err(e) = peer.inputs(&self.worker, plan, run, push) {
             tracing::error!(?node, error = %e, "cannot push refs to a scheduling actor");
         }
     }

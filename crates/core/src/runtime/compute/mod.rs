@@ -167,6 +167,7 @@ impl PoolShared {
 
     /// Serves queues until the pool closes (or it lingered in standby too long).
     fn thread_main(self: Arc<Self>, first: Assignment) {
+        crate::runtime::get::before_blocking_on_this_thread(before_blocking);
         let mut next = Some(first);
         while let Some(assignment) = next {
             if !self.serve(assignment) {
@@ -273,7 +274,8 @@ impl PoolShared {
     fn execute(&self, job: Job) -> Computed {
         let Job { tasks, actor } = job;
         let ctx = TaskContext {
-            worker: self.worker.clone(),
+            worker: self.worker.holder(),
+            registry: self.registry.clone(),
         };
         let handle = Worker::new(self.worker.clone());
         let mut actor = actor;
@@ -319,7 +321,7 @@ impl PoolShared {
 /// Called by a thread about to block on a value. On a compute thread serving a queue,
 /// hands the queue over first: at once if work waits behind the blocked task (it may
 /// be what the task waits for), else only when `waited` (the wait outlasted its spin).
-pub(crate) fn before_blocking(waited: bool) {
+fn before_blocking(waited: bool) {
     SERVING.with(|cell| {
         let mut slot = cell.borrow_mut();
         let Some(s) = slot.as_mut() else { return };

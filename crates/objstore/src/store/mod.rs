@@ -12,7 +12,10 @@ use bytes::Bytes;
 use crate::error::StoreError;
 use crate::spill::{self, SpillDir};
 use crate::types::{CopyKind, ObjectKey, StoreConfig, StoreStats};
-use crate::wait::{WaitFuture, Waiters};
+use crate::waiters::Waiters;
+
+mod future;
+pub use future::WaitFuture;
 
 /// Where an object's bytes are.
 #[derive(Debug)]
