@@ -55,7 +55,9 @@ pub fn head(
     };
     let mut node =
         ProcessNode::start_head(options, crate::registry()).map_err(|e| e.to_string())?;
-    node.cluster
+    // Held while the head runs: no other head replaces the file; removed at the end.
+    let held = node
+        .cluster
         .write(&cluster_file)
         .map_err(|e| e.to_string())?;
     println!(
@@ -67,7 +69,7 @@ pub fn head(
     wait_for_signal(&node);
     println!("head stopping");
     node.stop();
-    let _ = std::fs::remove_file(&cluster_file);
+    drop(held);
     Ok(())
 }
 

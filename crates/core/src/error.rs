@@ -42,6 +42,12 @@ pub enum CoreError {
     Failed(String),
     #[error("network: {0}")]
     Network(String),
+    /// A cluster file cannot be read, written or used, and why.
+    #[error("cluster file {}: {reason}", path.display())]
+    ClusterFile {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("the cluster is shut down")]
     Stopped,
     #[error("invalid argument: {0}")]

@@ -14,6 +14,13 @@
 //! The header's state word is the whole protocol between the two processes:
 //! `FREE → WRITING` (the producer leases it) `→ HANDED` (written, named to the node)
 //! `→ ADOPTED` (mapped by the node) `→ FREE` (the node's copy is gone).
+//!
+//! Only the node's user reads the simulation's chunks: the directory is 0700 and its
+//! segments 0600. The node holds a lock (`flock`) on the directory's `.lock` file for
+//! as long as it lives; a later node removes a directory left behind only when it is
+//! its own user's and that lock is free, which proves its node is gone (whatever PID
+//! namespace it ran in, and even if its PID was reused). A directory without a lock
+//! file proves nothing and is left alone.
 
 use crate::error::{CoreError, Result};
 use bytes::Bytes;
@@ -37,6 +44,9 @@ const SHM_ROOT: &str = "/dev/shm";
 
 /// Names of node directories start with this, then the node process's id.
 const DIR_PREFIX: &str = "doreisa-";
+
+/// The file in a node directory whose lock the node holds while it lives.
+const LOCK_FILE: &str = ".lock";
 
 fn shm_error(what: &str, e: impl std::fmt::Display) -> CoreError {
     CoreError::SharedMemory(format!("{what}: {e}"))
@@ -62,24 +72,41 @@ fn state_of(map: &[u8]) -> &AtomicU64 {
 #[derive(Debug)]
 pub struct SharedDir {
     path: PathBuf,
+    /// Locked while the node lives: the proof a sweep looks for.
+    _lock: File,
 }
 
 impl SharedDir {
     /// A fresh directory under `/dev/shm` for this process, after removing those left
-    /// by processes that died without cleaning up. `None` where there is no `/dev/shm`.
+    /// by nodes that died without cleaning up. `None` where there is no `/dev/shm`.
     pub fn create() -> Result<Option<SharedDir>> {
-        let root = Path::new(SHM_ROOT);
+        Self::create_in(Path::new(SHM_ROOT))
+    }
+
+    /// [`SharedDir::create`] under `root`.
+    fn create_in(root: &Path) -> Result<Option<SharedDir>> {
         if !root.is_dir() {
             return Ok(None);
         }
-        remove_stale(root);
+        remove_stale(root, effective_uid());
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let path = root.join(format!("{DIR_PREFIX}{}-{nanos:x}", std::process::id()));
-        std::fs::create_dir(&path).map_err(|e| shm_error("cannot create its directory", e))?;
-        Ok(Some(SharedDir { path }))
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&path)
+            .map_err(|e| shm_error("cannot create its directory", e))?;
+        match lock_new_dir(&path) {
+            Ok(lock) => Ok(Some(SharedDir { path, _lock: lock })),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&path);
+                Err(shm_error("cannot lock its directory", e))
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -135,24 +162,80 @@ impl Drop for SharedDir {
     }
 }
 
-/// Removes node directories whose process is gone (it was killed before cleaning up).
-fn remove_stale(root: &Path) {
+/// Makes the lock file of the new node directory `dir` and locks it. It is locked
+/// under another name and then renamed, so that a sweep never finds it unlocked.
+fn lock_new_dir(dir: &Path) -> std::io::Result<File> {
+    let fresh = dir.join(".lock-new");
+    let lock = private_file().create_new(true).open(&fresh)?;
+    lock.try_lock().map_err(std::io::Error::from)?;
+    std::fs::rename(&fresh, dir.join(LOCK_FILE))?;
+    Ok(lock)
+}
+
+/// Options for a file only its user reads, never opened through a symbolic link.
+fn private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Removes the node directories of user `uid` under `root` whose node is provably
+/// gone: the lock it held while it lived is free. Other users' directories, symbolic
+/// links and directories without a lock file are left alone.
+fn remove_stale(root: &Path, uid: u32) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
+        let is_node_dir = entry
+            .file_name()
             .to_str()
-            .and_then(|n| n.strip_prefix(DIR_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
+            .is_some_and(|name| name.starts_with(DIR_PREFIX));
+        let path = entry.path();
+        if !is_node_dir || !owned_directory(&path, uid) {
+            continue;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let Ok(lock) = options.open(path.join(LOCK_FILE)) else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if lock.try_lock().is_ok() {
+            tracing::info!(path = %path.display(), "removing the shared memory of a node that is gone");
+            let _ = std::fs::remove_dir_all(&path);
         }
+    }
+}
+
+/// Whether `path` is a directory (not a link to one) that belongs to user `uid`.
+fn owned_directory(path: &Path, uid: u32) -> bool {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        metadata.is_dir() && metadata.uid() == uid
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = uid;
+        metadata.is_dir()
     }
 }
 
@@ -300,9 +383,7 @@ impl SegmentPool {
         }
         let name = format!("{}-{}", self.prefix, self.created);
         let path = self.dir.join(&name);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
+        let file = private_file()
             .create_new(true)
             .open(&path)
             .map_err(|e| shm_error(&format!("cannot create segment {name}"), e))?;

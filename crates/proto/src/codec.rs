@@ -35,6 +35,14 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtoError> {
     )
 }
 
+/// Decodes a `T` at the start of `bytes`, whatever follows (a version number read
+/// before the rest of a message whose layout may differ).
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtoError> {
+    bincode::serde::decode_from_slice(bytes, config().with_limit::<UNTRUSTED_LIMIT>())
+        .map(|(value, _)| value)
+        .map_err(|e| ProtoError::Codec(e.to_string()))
+}
+
 /// The decoded value if it used all `len` bytes.
 fn whole<T>(
     decoded: Result<(T, usize), bincode::error::DecodeError>,

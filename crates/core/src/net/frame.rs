@@ -109,6 +109,12 @@ impl FrameDecoder {
         }
     }
 
+    /// Changes the largest payload accepted from now on (a stream's limit rises once
+    /// its peer is authenticated).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
     /// Adds bytes read from the stream.
     pub fn feed(&mut self, data: &[u8]) {
         if self.failed.is_none() {

@@ -5,11 +5,13 @@
 
 use crate::ids::NodeId;
 use crate::net::frame::FrameKind;
+use crate::net::limits::{ConnectionCount, ConnectionLimits, MAX_HELLO_FRAME, RefusalLog};
 use crate::net::link::SharedLinks;
 use crate::net::membership::{Admission, Membership, token_matches};
-use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
+use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT, MAX_SESSION_FRAME};
 use crate::net::wire::{
     Heartbeat, Hello, Member, MembershipEvent, PROTOCOL_VERSION, Purpose, Welcome,
+    hello_version_refusal, version_refusal,
 };
 use crate::runtime::actor::{GetStatus, NodeActor};
 use crate::runtime::event::NodeEvent;
@@ -35,6 +37,42 @@ pub struct NodeNet {
     pub head: Option<RefCell<HeadState>>,
     /// This node is leaving on purpose (connections closing are expected).
     pub leaving: std::cell::Cell<bool>,
+    /// Incoming connections against the node's limits, and the refusals logged.
+    pub intake: RefCell<Intake>,
+}
+
+/// What a node lets in before peers are authenticated, and what it says about the
+/// others.
+pub struct Intake {
+    connections: ConnectionCount,
+    refusals: RefusalLog,
+    started: Instant,
+}
+
+impl Intake {
+    pub fn new(limits: ConnectionLimits) -> Self {
+        Intake {
+            connections: ConnectionCount::new(limits),
+            refusals: RefusalLog::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Logs a refused connection, unless too many were logged lately.
+    fn refused(&mut self, remote: std::net::SocketAddr, reason: &str) {
+        let note = self
+            .refusals
+            .note(self.started.elapsed().as_millis() as u64);
+        if note.hidden_before > 0 {
+            tracing::warn!(
+                count = note.hidden_before,
+                "more connections were refused than logged"
+            );
+        }
+        if note.show {
+            tracing::warn!(%remote, %reason, "refused a connection");
+        }
+    }
 }
 
 /// The head's membership table and its members' session streams.
@@ -116,25 +154,51 @@ impl NodeNet {
     }
 }
 
-/// Accepts connections for as long as the endpoint lives.
+/// Accepts connections for as long as the endpoint lives, within the node's limits.
 pub async fn accept_loop(net: Rc<NodeNet>, endpoint: quinn::Endpoint) {
     while let Some(incoming) = endpoint.accept().await {
+        let remote = incoming.remote_address();
+        let arrived = net.intake.borrow_mut().connections.arrive();
+        if let Err(reason) = arrived {
+            net.intake.borrow_mut().refused(remote, &reason);
+            incoming.refuse();
+            continue;
+        }
         let net = net.clone();
         tokio::task::spawn_local(async move {
-            let remote = incoming.remote_address();
-            let connection = match incoming.await {
-                Ok(connection) => connection,
-                Err(e) => {
+            let connection = match tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming).await {
+                Ok(Ok(connection)) => Some(connection),
+                Ok(Err(e)) => {
                     tracing::debug!(%remote, error = %e, "incoming connection failed");
-                    return;
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "no TLS handshake in time");
+                    None
                 }
             };
-            if let Err(e) = admit(&net, connection.clone()).await {
-                tracing::warn!(%remote, error = %e, "dropped an incoming connection");
-                connection.close(quinn::VarInt::from_u32(3), b"protocol error");
+            if let Some(connection) = &connection
+                && let Err(e) = admit(&net, connection.clone()).await
+            {
+                net.intake.borrow_mut().refused(remote, &e);
+                connection.close(quinn::VarInt::from_u32(3), close_reason(&e));
             }
+            net.intake.borrow_mut().connections.handshake_over();
+            if let Some(connection) = connection {
+                connection.closed().await;
+            }
+            net.intake.borrow_mut().connections.closed();
         });
     }
+}
+
+/// A reason short enough for a QUIC close frame.
+fn close_reason(reason: &str) -> &[u8] {
+    let mut end = reason.len().min(200);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason.as_bytes()[..end]
 }
 
 /// Reads a connection's hello and decides what it is.
@@ -143,15 +207,24 @@ async fn admit(net: &Rc<NodeNet>, connection: quinn::Connection) -> Result<(), S
         .await
         .map_err(|_| "no handshake stream in time".to_string())?
         .map_err(|e| e.to_string())?;
-    let mut reader = FrameReader::new(recv);
-    let hello: Hello = reader.expect(FrameKind::Hello, HANDSHAKE_TIMEOUT).await?;
-    let admission = match &net.head {
-        Some(head) => {
-            let mut head = head.borrow_mut();
-            let now = head.now_ms();
-            head.membership.admit(hello, now)
+    // Until the peer shows the token, it may not make us buffer more than a hello.
+    let mut reader = FrameReader::with_limit(recv, MAX_HELLO_FRAME);
+    let frame = reader
+        .expect_frame(FrameKind::Hello, HANDSHAKE_TIMEOUT)
+        .await?;
+    let admission = match hello_version_refusal(&frame.payload) {
+        Some(reason) => Admission::Refuse(Welcome::Refused { reason }),
+        None => {
+            let hello: Hello = stream::decode_frame(&frame, FrameKind::Hello)?;
+            match &net.head {
+                Some(head) => {
+                    let mut head = head.borrow_mut();
+                    let now = head.now_ms();
+                    head.membership.admit(hello, now)
+                }
+                None => admit_peer(&net.token, hello),
+            }
         }
-        None => admit_peer(&net.token, hello),
     };
     let remote = connection.remote_address();
     match admission {
@@ -160,12 +233,13 @@ async fn admit(net: &Rc<NodeNet>, connection: quinn::Connection) -> Result<(), S
                 Welcome::Refused { reason } => reason.clone(),
                 _ => String::new(),
             };
-            tracing::warn!(%remote, %reason, "refused a connection");
+            net.intake.borrow_mut().refused(remote, &reason);
             stream::write_message(&mut send, FrameKind::Welcome, &welcome).await?;
             let _ = send.finish();
-            // Give the answer time to arrive, then close whatever the peer does.
+            // Give the answer time to arrive, then close whatever the peer does; the
+            // close says why too, for a peer that cannot read our welcome.
             let _ = tokio::time::timeout(Duration::from_secs(1), connection.closed()).await;
-            connection.close(quinn::VarInt::from_u32(1), b"refused");
+            connection.close(quinn::VarInt::from_u32(1), close_reason(&reason));
         }
         Admission::Peer { from } => {
             stream::write_message(&mut send, FrameKind::Welcome, &Welcome::PeerAccepted).await?;
@@ -180,6 +254,7 @@ async fn admit(net: &Rc<NodeNet>, connection: quinn::Connection) -> Result<(), S
             stream::write_message(&mut send, FrameKind::Status, &status).await?;
             let _ = send.finish();
             let _ = tokio::time::timeout(Duration::from_secs(1), connection.closed()).await;
+            connection.close(quinn::VarInt::from_u32(0), b"answered");
         }
         Admission::Join {
             node,
@@ -188,6 +263,7 @@ async fn admit(net: &Rc<NodeNet>, connection: quinn::Connection) -> Result<(), S
         } => {
             stream::write_message(&mut send, FrameKind::Welcome, &welcome).await?;
             tracing::info!(?node, %remote, "a node joined");
+            reader.set_limit(MAX_SESSION_FRAME);
             net.links.borrow_mut().connected(node, connection);
             let (session, frames) = mpsc::unbounded_channel();
             if let Some(head) = &net.head {
@@ -203,20 +279,16 @@ async fn admit(net: &Rc<NodeNet>, connection: quinn::Connection) -> Result<(), S
 
 /// What a non-head node admits: members of the cluster opening their peer connection.
 fn admit_peer(token: &[u8], hello: Hello) -> Admission {
-    let refuse = |reason: &str| {
-        Admission::Refuse(Welcome::Refused {
-            reason: reason.to_string(),
-        })
-    };
+    let refuse = |reason: String| Admission::Refuse(Welcome::Refused { reason });
     if hello.version != PROTOCOL_VERSION {
-        return refuse("wrong protocol version");
+        return refuse(version_refusal(hello.version));
     }
     if !token_matches(token, &hello.token) {
-        return refuse("wrong cluster token");
+        return refuse("wrong cluster token".into());
     }
     match hello.purpose {
         Purpose::Peer { from } => Admission::Peer { from },
-        _ => refuse("this node is not the head"),
+        _ => refuse("this node is not the head".into()),
     }
 }
 
@@ -289,3 +361,6 @@ pub async fn head_ticker(net: Rc<NodeNet>, actor: Addr<NodeActor>, period: Durat
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

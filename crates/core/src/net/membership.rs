@@ -5,7 +5,7 @@
 use crate::ids::{NodeId, WorkerId};
 use crate::net::wire::{
     ClusterStatus, Hello, Member, MemberStatus, MembershipEvent, NodeRole, PROTOCOL_VERSION,
-    Purpose, Welcome,
+    Purpose, Welcome, version_refusal,
 };
 use crate::runtime::actor::NodeStatus;
 use std::collections::BTreeMap;
@@ -90,10 +90,7 @@ impl Membership {
     /// Decides on a hello received at `now_ms`.
     pub fn admit(&mut self, hello: Hello, now_ms: u64) -> Admission {
         if hello.version != PROTOCOL_VERSION {
-            return refuse(format!(
-                "protocol version {} (this cluster speaks {PROTOCOL_VERSION})",
-                hello.version
-            ));
+            return refuse(version_refusal(hello.version));
         }
         if !self.token_matches(&hello.token) {
             return refuse("wrong cluster token".into());

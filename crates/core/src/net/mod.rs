@@ -4,6 +4,7 @@
 //! - [`frame`]: the sans-IO frame codec every stream uses.
 //! - [`wire`]: handshake, membership, heartbeat and status messages.
 //! - [`membership`]: the head's membership table as plain state (tested without I/O).
+//! - [`limits`]: what a node accepts from peers not yet authenticated.
 //! - [`tls`]: certificates, fingerprints, pinned verification.
 //! - [`cluster_file`]: what the head writes for the others to join.
 
@@ -11,6 +12,7 @@ pub mod client;
 pub mod cluster_file;
 pub mod frame;
 pub mod head;
+pub mod limits;
 pub mod link;
 pub mod membership;
 pub mod node;

@@ -8,7 +8,8 @@ use crate::ids::{NodeId, WorkerId};
 use crate::net::client::hello_head;
 use crate::net::cluster_file::ClusterFile;
 use crate::net::frame::FrameKind;
-use crate::net::head::{HeadState, NodeNet, accept_loop, head_ticker};
+use crate::net::head::{HeadState, Intake, NodeNet, accept_loop, head_ticker};
+use crate::net::limits::ConnectionLimits;
 use crate::net::link::{Links, QuicTransport};
 use crate::net::membership::{Membership, MembershipConfig};
 use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
@@ -47,6 +48,8 @@ pub struct NodeOptions {
     /// On the head: how long a member may stay silent before it is declared dead.
     pub death_timeout: Duration,
     pub spin: Duration,
+    /// Incoming connections this node keeps open, and in their handshake, at once.
+    pub connection_limits: ConnectionLimits,
 }
 
 impl NodeOptions {
@@ -64,6 +67,7 @@ impl NodeOptions {
             // at once unless told otherwise (and polling between processes on a small
             // machine measured slower, not faster).
             spin: crate::cluster::spin_from_env(0),
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -119,6 +123,9 @@ impl ProcessNode {
                 "a joining node is a worker or a driver".into(),
             ));
         }
+        cluster
+            .check_version()
+            .map_err(|reason| CoreError::Invalid(format!("the cluster file was {reason}")))?;
         Self::start(options, Some(cluster.clone()), registry)
     }
 
@@ -352,6 +359,7 @@ impl Setup {
             members: self.members.clone(),
             head: membership,
             leaving: std::cell::Cell::new(false),
+            intake: RefCell::new(Intake::new(options.connection_limits)),
         });
         *self.members.write().unwrap_or_else(|e| e.into_inner()) =
             members.iter().filter(|m| m.node == id).cloned().collect();

@@ -32,11 +32,22 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
+    /// A reader of frames up to [`MAX_SESSION_FRAME`] bytes.
     pub fn new(recv: quinn::RecvStream) -> Self {
+        Self::with_limit(recv, MAX_SESSION_FRAME)
+    }
+
+    /// A reader of frames up to `max` bytes (a peer not yet authenticated gets little).
+    pub fn with_limit(recv: quinn::RecvStream, max: usize) -> Self {
         FrameReader {
             recv,
-            decoder: FrameDecoder::new(MAX_SESSION_FRAME),
+            decoder: FrameDecoder::new(max),
         }
+    }
+
+    /// Frames up to `max` bytes from now on.
+    pub fn set_limit(&mut self, max: usize) {
+        self.decoder.set_max(max);
     }
 
     /// The next frame; `None` when the stream ended cleanly.
@@ -66,11 +77,20 @@ impl FrameReader {
         kind: FrameKind,
         timeout: Duration,
     ) -> Result<T, String> {
-        let frame = tokio::time::timeout(timeout, self.next())
+        let frame = self.expect_frame(kind, timeout).await?;
+        decode_frame(&frame, kind)
+    }
+
+    /// The next frame, undecoded, within `timeout`.
+    pub async fn expect_frame(
+        &mut self,
+        kind: FrameKind,
+        timeout: Duration,
+    ) -> Result<Frame, String> {
+        tokio::time::timeout(timeout, self.next())
             .await
             .map_err(|_| format!("no {kind:?} within {timeout:?}"))??
-            .ok_or_else(|| format!("the stream ended before a {kind:?}"))?;
-        decode_frame(&frame, kind)
+            .ok_or_else(|| format!("the stream ended before a {kind:?}"))
     }
 }
 

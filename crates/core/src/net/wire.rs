@@ -13,6 +13,23 @@ use std::net::SocketAddr;
 /// Bumped when the wire format changes: peers of other versions are refused.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Why a peer speaking wire `version` is refused, naming both versions.
+pub fn version_refusal(version: u32) -> String {
+    format!(
+        "wire version {version} refused: this node speaks version {PROTOCOL_VERSION} (run the \
+         same doreisa-rs release on every node)"
+    )
+}
+
+/// The refusal of a hello from a peer of another wire version, read from the first
+/// field of the hello alone: the rest of a hello of another version may be laid out
+/// differently. `None` when the version is this one (or unreadable: decoding the whole
+/// hello then fails on its own).
+pub fn hello_version_refusal(payload: &[u8]) -> Option<String> {
+    let version: u32 = crate::codec::decode_prefix(payload).ok()?;
+    (version != PROTOCOL_VERSION).then(|| version_refusal(version))
+}
+
 /// The length of a cluster token, in bytes.
 pub const TOKEN_LEN: usize = 32;
 
@@ -176,6 +193,31 @@ mod tests {
         let mut longer = payload.clone();
         longer.push(0);
         assert!(check_frame(&frame(&longer)).is_err());
+    }
+
+    #[test]
+    fn a_hello_of_another_version_is_refused_naming_both_even_if_its_layout_differs() {
+        let hello = Hello {
+            version: PROTOCOL_VERSION,
+            token: vec![1; 32],
+            purpose: Purpose::Status,
+        };
+        assert_eq!(
+            hello_version_refusal(&crate::codec::encode(&hello).unwrap()),
+            None
+        );
+        // A later version whose hello has other fields after the version.
+        let mut future = crate::codec::encode(&(PROTOCOL_VERSION + 98)).unwrap();
+        future.extend_from_slice(&[0xff; 40]);
+        let reason = hello_version_refusal(&future).expect("refused");
+        assert!(
+            reason.contains(&format!("wire version {}", PROTOCOL_VERSION + 98)),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(&format!("speaks version {PROTOCOL_VERSION}")),
+            "{reason}"
+        );
     }
 
     proptest! {

@@ -102,14 +102,78 @@ fn directories_are_removed_with_their_node_and_unseen_elsewhere() {
     assert!(SegmentPool::attach(&path, 1 << 20).is_none());
 }
 
+/// A node directory named `name` under `root`, as its node would leave it; with a
+/// lock file if `lock_file`.
+fn left_over(root: &Path, name: &str, lock_file: bool) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("p1-0-0"), b"a chunk").unwrap();
+    if lock_file {
+        std::fs::write(dir.join(LOCK_FILE), b"").unwrap();
+    }
+    dir
+}
+
 #[test]
-fn directories_of_dead_processes_are_removed() {
-    // No process has a pid this large (above the kernel's limit of 2^22).
-    let stale = Path::new(SHM_ROOT).join(format!("{DIR_PREFIX}4294967294-1"));
-    std::fs::create_dir_all(&stale).unwrap();
-    std::fs::write(stale.join("segment"), b"left over").unwrap();
+fn directories_whose_node_is_gone_are_removed() {
+    // Its name says nothing: what counts is that nobody holds its lock.
+    let stale = left_over(
+        Path::new(SHM_ROOT),
+        &format!("{DIR_PREFIX}{}-dead", std::process::id()),
+        true,
+    );
     let _dir = SharedDir::create().unwrap().unwrap();
     assert!(!stale.exists());
+}
+
+#[test]
+fn directories_and_segments_are_readable_by_their_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = SharedDir::create().unwrap().unwrap();
+    assert_eq!(mode(dir.path()), 0o700);
+    let mut pool = SegmentPool::attach(dir.path(), 1 << 20).unwrap();
+    let chunk = handed(&mut pool, 100, 1);
+    assert_eq!(mode(&dir.path().join(&chunk.segment)), 0o600);
+    assert_eq!(mode(&dir.path().join(LOCK_FILE)), 0o600);
+}
+
+#[test]
+fn the_sweep_removes_only_this_users_directories_whose_node_is_provably_gone() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    // A live node in another PID namespace: its PID means nothing here, but it
+    // holds its lock.
+    let elsewhere = left_over(root, &format!("{DIR_PREFIX}4294967294-1"), true);
+    let held = File::open(elsewhere.join(LOCK_FILE)).unwrap();
+    held.try_lock().unwrap();
+    // A dead node whose PID now belongs to a live process (ours).
+    let reused = left_over(root, &format!("{DIR_PREFIX}{}-2", std::process::id()), true);
+    // Written by an older release, or by something else: no proof either way.
+    let unknown = left_over(root, &format!("{DIR_PREFIX}4294967293-3"), false);
+    // A link to somebody's directory.
+    let victim = left_over(root, "victim", true);
+    std::os::unix::fs::symlink(&victim, root.join(format!("{DIR_PREFIX}4294967292-4"))).unwrap();
+
+    // Another user's sweep touches none of them.
+    remove_stale(root, effective_uid().wrapping_add(1));
+    assert!(elsewhere.exists() && reused.exists() && unknown.exists());
+
+    let dir = SharedDir::create_in(root).unwrap().unwrap();
+    assert!(elsewhere.exists(), "its node still holds the lock");
+    assert!(!reused.exists(), "its lock was free");
+    assert!(unknown.exists());
+    assert!(victim.join("p1-0-0").exists(), "links are not followed");
+
+    // A second node's sweep leaves the first alone while it lives.
+    let second = SharedDir::create_in(root).unwrap().unwrap();
+    assert!(dir.path().exists());
+    // The node in the other namespace dies without cleaning up: the next sweep
+    // removes what it left, and only that.
+    drop(held);
+    let _third = SharedDir::create_in(root).unwrap().unwrap();
+    assert!(!elsewhere.exists());
+    assert!(dir.path().exists() && second.path().exists() && unknown.exists());
 }
 
 #[test]
