@@ -1,8 +1,8 @@
 //! `doreisa-rs bench`: microbenchmarks named like Ray's, on an embedded cluster. Each
 //! runs a few times and writes the figures as JSON.
 
-use doreisa::core::net::ClusterFile;
 use doreisa::core::{Cluster, ClusterConfig, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa::net::ClusterFile;
 use serde::Serialize;
 use std::time::Instant;
 

@@ -182,7 +182,7 @@ fn run_bench(
 ) -> ExitCode {
     let cluster = match cluster_file
         .as_deref()
-        .map(doreisa::core::net::ClusterFile::read)
+        .map(doreisa::net::ClusterFile::read)
         .transpose()
     {
         Ok(cluster) => cluster,

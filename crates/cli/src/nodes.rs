@@ -1,9 +1,9 @@
 //! `doreisa-rs head`, `worker` and `status`: running the processes of a cluster and
 //! looking at it.
 
-use doreisa::core::net::client::fetch_status;
-use doreisa::core::net::wire::ClusterStatus;
-use doreisa::core::net::{ClusterFile, NodeOptions, NodeRole, ProcessNode};
+use doreisa::net::client::fetch_status;
+use doreisa::net::{ClusterFile, NodeOptions, NodeRole, ProcessNode};
+use doreisa::proto::wire::ClusterStatus;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //! large transfers, and stores back to empty afterwards.
 
 use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
-use doreisa::core::net::ClusterFile;
 use doreisa::core::{Blob, Cluster, NodeId, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa::net::ClusterFile;
 use doreisa::sched::{ClusterRunner, LocalRunner, Strategy};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};

@@ -247,7 +247,7 @@ impl LocalProcesses {
         let cluster = processes.cluster_file()?;
         wait_until(
             || {
-                doreisa::core::net::client::fetch_status(&cluster)
+                doreisa::net::client::fetch_status(&cluster)
                     .is_ok_and(|s| s.members.len() == workers)
             },
             "the workers to join",
@@ -255,9 +255,8 @@ impl LocalProcesses {
         Ok(processes)
     }
 
-    fn cluster_file(&self) -> Result<doreisa::core::net::ClusterFile, String> {
-        doreisa::core::net::ClusterFile::read(&self.dir.join("cluster.json"))
-            .map_err(|e| e.to_string())
+    fn cluster_file(&self) -> Result<doreisa::net::ClusterFile, String> {
+        doreisa::net::ClusterFile::read(&self.dir.join("cluster.json")).map_err(|e| e.to_string())
     }
 }
 

@@ -40,14 +40,6 @@ pub enum CoreError {
     /// A task body of an upper layer failed, for this reason.
     #[error("{0}")]
     Failed(String),
-    #[error("network: {0}")]
-    Network(String),
-    /// A cluster file cannot be read, written or used, and why.
-    #[error("cluster file {}: {reason}", path.display())]
-    ClusterFile {
-        path: std::path::PathBuf,
-        reason: String,
-    },
     #[error("the cluster is shut down")]
     Stopped,
     #[error("invalid argument: {0}")]

@@ -1,6 +1,8 @@
 //! First end-to-end checks of the embedded runtime.
 
-use doreisa_core::{Cluster, ClusterConfig, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa_core::{
+    ClusterConfig, EmbeddedCluster as Cluster, ObjectRef, Registry, TaskOptions, Worker,
+};
 use std::time::Duration;
 
 doreisa_core::remote! {

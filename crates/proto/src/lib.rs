@@ -8,6 +8,9 @@
 //!   fetching objects), generic over its store and what it runs, and the node-to-node
 //!   messages.
 //! - [`codec`]: the one encoding of control messages and small values.
+//! - [`frame`]: the frame codec every stream between processes uses; [`wire`]: the
+//!   handshake, membership, heartbeat and status messages; [`membership`]: the head's
+//!   table of members; [`limits`]: what a node accepts before authentication.
 //!
 //! The contract, in the manner of quinn-proto: nothing here opens a socket, spawns a
 //! thread, reads a clock or waits. Inputs are events and method calls (time, when it
@@ -22,10 +25,14 @@
 
 pub mod codec;
 pub mod error;
+pub mod frame;
 pub mod ids;
+pub mod limits;
+pub mod membership;
 pub mod node;
 pub mod ownership;
 pub mod task;
+pub mod wire;
 
 pub use error::{ProtoError, Result};
 pub use ids::{ActorId, IdMinter, NodeId, ObjectId, TaskId, WorkerId};

@@ -10,7 +10,7 @@ use crate::runtime::event::NodeEvent;
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::{NodeState, StoreHost};
 use crate::runtime::transport::Transport;
-use crate::runtime::worker::{NodeShared, WorkerShared};
+use crate::runtime::worker::{NodeShared, Worker, WorkerShared};
 use actix::{Actor, Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,9 +53,14 @@ impl NodeParts {
     }
 
     /// Hosts another worker here (a driver).
-    pub fn add_worker(&mut self, worker: WorkerId) -> Arc<WorkerShared> {
+    pub fn add_worker(&mut self, worker: WorkerId) -> Worker {
         self.state.add_worker(worker);
-        Arc::new(WorkerShared::new(worker, self.shared.clone()))
+        Worker::new(Arc::new(WorkerShared::new(worker, self.shared.clone())))
+    }
+
+    /// The worker that runs the tasks sent to this node, as a handle.
+    pub fn executor_worker(&self) -> Worker {
+        Worker::new(self.executor.clone())
     }
 
     /// Starts the compute pool (`threads` threads) and the node actor sending through

@@ -3,15 +3,15 @@
 //! batches of envelopes, and a stream of its own for each large object, written raw.
 //! Everything here runs on the node's thread (its actix system's runtime).
 
-use crate::codec;
-use crate::ids::NodeId;
-use crate::net::frame::{FrameDecoder, FrameKind, frame_bytes};
-use crate::net::wire::{Hello, Member, ObjectHeader, PROTOCOL_VERSION, Purpose, Welcome};
-use crate::net::{stream, tls};
-use crate::runtime::event::{Envelope, NodeEvent, NodeMessage};
-use crate::runtime::inbox::Inbox;
-use crate::runtime::transport::Transport;
+use crate::{stream, tls};
 use bytes::{Bytes, BytesMut};
+use doreisa_core::ids::NodeId;
+use doreisa_core::runtime::event::{Envelope, NodeEvent, NodeMessage};
+use doreisa_core::runtime::inbox::Inbox;
+use doreisa_core::runtime::transport::Transport;
+use doreisa_proto::codec;
+use doreisa_proto::frame::{FrameDecoder, FrameKind, frame_bytes};
+use doreisa_proto::wire::{Hello, Member, ObjectHeader, PROTOCOL_VERSION, Purpose, Welcome};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};

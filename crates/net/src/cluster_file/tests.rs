@@ -22,9 +22,9 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
-fn reason(error: CoreError) -> String {
+fn reason(error: NetError) -> String {
     match error {
-        CoreError::ClusterFile { reason, .. } => reason,
+        NetError::ClusterFile { reason, .. } => reason,
         other => panic!("not a cluster file error: {other:?}"),
     }
 }
@@ -139,7 +139,7 @@ fn heads_racing_for_one_file_leave_exactly_one_owner() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cluster.json");
     let barrier = std::sync::Barrier::new(8);
-    let outcomes: Vec<Result<HeldClusterFile, CoreError>> = std::thread::scope(|scope| {
+    let outcomes: Vec<Result<HeldClusterFile, NetError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8u16)
             .map(|i| {
                 let (path, barrier) = (&path, &barrier);

@@ -101,13 +101,13 @@ struct NodeRuntime {
 }
 
 /// N virtual nodes in this process, and a driver worker on the first one.
-pub(crate) struct Embedded {
+pub struct EmbeddedCluster {
     nodes: Vec<NodeRuntime>,
     driver: Worker,
     peers: Peers,
 }
 
-impl Embedded {
+impl EmbeddedCluster {
     /// Starts `config.nodes` nodes that can run what `registry` holds.
     pub fn start(config: ClusterConfig, registry: Registry) -> Result<Self> {
         if config.nodes == 0 {
@@ -138,7 +138,7 @@ impl Embedded {
             parts.push((node, inbox, store, alive));
         }
         let driver_id = WorkerId::new(ids[0], 1);
-        let driver = Worker::new(parts[0].0.add_worker(driver_id));
+        let driver = parts[0].0.add_worker(driver_id);
         for (node, ..) in parts.iter_mut().skip(1) {
             node.state.add_peer(driver_id);
         }
@@ -146,7 +146,7 @@ impl Embedded {
         let mut nodes = Vec::new();
         for (node, inbox, store, alive) in parts {
             let id = node.state.id;
-            let executor = Worker::new(node.executor.clone());
+            let executor = node.executor_worker();
             let mut workers = vec![WorkerId::new(id, 0)];
             if id == ids[0] {
                 workers.push(driver_id);
@@ -163,7 +163,7 @@ impl Embedded {
                 executor,
             });
         }
-        Ok(Embedded {
+        Ok(EmbeddedCluster {
             nodes,
             driver,
             peers,
@@ -302,7 +302,7 @@ impl Embedded {
     }
 }
 
-impl Drop for Embedded {
+impl Drop for EmbeddedCluster {
     fn drop(&mut self) {
         self.stop_all();
     }

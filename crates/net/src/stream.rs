@@ -1,8 +1,8 @@
 //! Typed messages over QUIC streams, one frame each, with deadlines on what a peer
 //! must answer.
 
-use crate::codec;
-use crate::net::frame::{Frame, FrameDecoder, FrameKind, frame_bytes};
+use doreisa_proto::codec;
+use doreisa_proto::frame::{Frame, FrameDecoder, FrameKind, frame_bytes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;

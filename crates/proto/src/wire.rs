@@ -2,11 +2,11 @@
 //! the handshake, membership news, heartbeats and status. Encoded with the crate's
 //! codec inside frames; decoding untrusted bytes fails cleanly.
 
-use crate::error::CoreError;
+use crate::error::ProtoError;
+use crate::frame::{Frame, FrameKind};
 use crate::ids::{NodeId, WorkerId};
-use crate::net::frame::{Frame, FrameKind};
-use crate::runtime::actor::NodeStatus;
-use crate::runtime::event::Envelope;
+use crate::node::Envelope;
+use crate::node::NodeStatus;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -137,9 +137,9 @@ pub struct ObjectHeader {
 
 /// Decodes a frame's payload as what its kind carries, and drops it: whether bytes
 /// from the network are acceptable (the fuzz target and property tests use it).
-pub fn check_frame(frame: &Frame) -> Result<(), CoreError> {
+pub fn check_frame(frame: &Frame) -> Result<(), ProtoError> {
     use crate::codec::decode_untrusted as decode;
-    let checked = match frame.kind {
+    match frame.kind {
         FrameKind::Hello => decode::<Hello>(&frame.payload).map(drop),
         FrameKind::Welcome => decode::<Welcome>(&frame.payload).map(drop),
         FrameKind::Membership => decode::<MembershipEvent>(&frame.payload).map(drop),
@@ -148,8 +148,7 @@ pub fn check_frame(frame: &Frame) -> Result<(), CoreError> {
         FrameKind::Object => decode::<ObjectHeader>(&frame.payload).map(drop),
         FrameKind::Status => decode::<Option<ClusterStatus>>(&frame.payload).map(drop),
         FrameKind::Leave => decode::<NodeId>(&frame.payload).map(drop),
-    };
-    Ok(checked?)
+    }
 }
 
 /// The cluster as the head sees it.
@@ -173,7 +172,7 @@ pub struct MemberStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::frame::{FrameDecoder, encode_frame};
+    use crate::frame::{FrameDecoder, encode_frame};
     use proptest::prelude::*;
 
     #[test]

@@ -1,11 +1,11 @@
 //! A head in this process and raw QUIC clients that misbehave before authenticating.
 
 use super::*;
-use crate::net::cluster_file::ClusterFile;
-use crate::net::node::{NodeOptions, ProcessNode};
-use crate::net::wire::NodeRole;
-use crate::net::{client, tls};
-use crate::registry::Registry;
+use crate::cluster_file::ClusterFile;
+use crate::node::{NodeOptions, ProcessNode};
+use crate::{client, tls};
+use doreisa_core::registry::Registry;
+use doreisa_proto::wire::NodeRole;
 use std::future::Future;
 
 fn head(connection_limits: ConnectionLimits) -> ProcessNode {
@@ -57,7 +57,7 @@ async fn close_reason_of(connection: &quinn::Connection) -> String {
 }
 
 /// A status request in a thread of its own (it runs its own runtime).
-async fn status(cluster: &ClusterFile) -> crate::Result<crate::net::wire::ClusterStatus> {
+async fn status(cluster: &ClusterFile) -> crate::Result<doreisa_proto::wire::ClusterStatus> {
     let cluster = cluster.clone();
     tokio::task::spawn_blocking(move || client::fetch_status(&cluster))
         .await
@@ -94,11 +94,14 @@ fn a_peer_of_another_wire_version_is_told_both_versions() {
         let connection = connect(&endpoint, &node.cluster).await.unwrap();
         let (mut send, recv) = connection.open_bi().await.unwrap();
         // A hello of a later version, laid out differently after its version.
-        let mut payload = crate::codec::encode(&(PROTOCOL_VERSION + 98)).unwrap();
+        let mut payload = doreisa_proto::codec::encode(&(PROTOCOL_VERSION + 98)).unwrap();
         payload.extend_from_slice(&[0xee; 64]);
-        send.write_all(&crate::net::frame::frame_bytes(FrameKind::Hello, &payload))
-            .await
-            .unwrap();
+        send.write_all(&doreisa_proto::frame::frame_bytes(
+            FrameKind::Hello,
+            &payload,
+        ))
+        .await
+        .unwrap();
         let mut reader = FrameReader::new(recv);
         let welcome: Welcome = reader
             .expect(FrameKind::Welcome, HANDSHAKE_TIMEOUT)

@@ -2,18 +2,15 @@
 //! the default) or a cluster of processes joined through its cluster file. Either way
 //! the program works through [`Cluster::driver`], with the same `Worker` API.
 
-mod embedded;
-
-pub use embedded::{ClusterConfig, default_spin, spin_from_env};
-
-use crate::error::{CoreError, Result};
-use crate::ids::NodeId;
-use crate::net::{CLUSTER_FILE_ENV, ClusterFile, NodeOptions, NodeRole, ProcessNode};
-use crate::registry::Registry;
-use crate::runtime::actor::{GetRecords, NodeStatus};
-use crate::runtime::worker::Worker;
+use crate::error::NetError;
+use crate::{CLUSTER_FILE_ENV, ClusterFile, NodeOptions, NodeRole, ProcessNode};
+use doreisa_core::cluster::{ClusterConfig, EmbeddedCluster};
+use doreisa_core::error::{CoreError, Result};
+use doreisa_core::ids::NodeId;
+use doreisa_core::registry::Registry;
+use doreisa_core::runtime::actor::{GetRecords, NodeStatus};
+use doreisa_core::runtime::worker::Worker;
 use doreisa_objstore::StoreStats;
-use embedded::Embedded;
 use std::path::Path;
 
 /// A running cluster and this program's driver worker in it.
@@ -22,7 +19,7 @@ pub struct Cluster {
 }
 
 enum Kind {
-    Embedded(Embedded),
+    Embedded(EmbeddedCluster),
     /// This program's node in a cluster of processes.
     Connected {
         node: ProcessNode,
@@ -32,15 +29,15 @@ enum Kind {
 
 impl Cluster {
     /// Starts an embedded cluster of `config.nodes` virtual nodes in this process.
-    pub fn start(config: ClusterConfig, registry: Registry) -> Result<Cluster> {
+    pub fn start(config: ClusterConfig, registry: Registry) -> Result<Cluster, NetError> {
         Ok(Cluster {
-            kind: Kind::Embedded(Embedded::start(config, registry)?),
+            kind: Kind::Embedded(EmbeddedCluster::start(config, registry)?),
         })
     }
 
     /// Joins the cluster of `cluster` with a driver node in this process (default
     /// settings; see [`Cluster::connect_with`]).
-    pub fn connect(cluster: &ClusterFile, registry: Registry) -> Result<Cluster> {
+    pub fn connect(cluster: &ClusterFile, registry: Registry) -> Result<Cluster, NetError> {
         Self::connect_with(NodeOptions::new(NodeRole::Driver), cluster, registry)
     }
 
@@ -49,7 +46,7 @@ impl Cluster {
         options: NodeOptions,
         cluster: &ClusterFile,
         registry: Registry,
-    ) -> Result<Cluster> {
+    ) -> Result<Cluster, NetError> {
         let options = NodeOptions {
             role: NodeRole::Driver,
             ..options
@@ -70,7 +67,7 @@ impl Cluster {
         cluster_file: Option<&Path>,
         config: ClusterConfig,
         registry: Registry,
-    ) -> Result<Cluster> {
+    ) -> Result<Cluster, NetError> {
         let from_env = std::env::var_os(CLUSTER_FILE_ENV).map(std::path::PathBuf::from);
         match cluster_file.map(Path::to_path_buf).or(from_env) {
             Some(path) => Self::connect(&ClusterFile::read(&path)?, registry),
@@ -109,7 +106,7 @@ impl Cluster {
     pub fn status(&self) -> Vec<NodeStatus> {
         match &self.kind {
             Kind::Embedded(cluster) => cluster.status(),
-            Kind::Connected { node, .. } => match crate::net::client::fetch_status(&node.cluster) {
+            Kind::Connected { node, .. } => match crate::client::fetch_status(&node.cluster) {
                 Ok(status) => status
                     .members
                     .into_iter()
@@ -153,7 +150,7 @@ impl Cluster {
 
     /// The nodes whose store holds a copy of `id` (this program's own node only, for
     /// a cluster of processes).
-    pub fn holders(&self, id: crate::ObjectId) -> Vec<NodeId> {
+    pub fn holders(&self, id: doreisa_core::ObjectId) -> Vec<NodeId> {
         match &self.kind {
             Kind::Embedded(cluster) => cluster.holders(id),
             Kind::Connected { node, .. } => {
@@ -183,7 +180,7 @@ impl Cluster {
         }
     }
 
-    /// A worker beside `node` (see `Embedded::worker_on`): any node of an embedded
+    /// A worker beside `node` (see `EmbeddedCluster::worker_on`): any node of an embedded
     /// cluster, this program's own node otherwise.
     pub fn worker_on(&self, node: NodeId) -> Result<Worker> {
         match &self.kind {

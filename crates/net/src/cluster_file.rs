@@ -10,8 +10,9 @@
 //! locks was left by a head that died, and is. A head removes the file only while it
 //! is still its own.
 
-use crate::error::CoreError;
-use crate::net::wire::PROTOCOL_VERSION;
+use crate::error::NetError;
+use doreisa_core::CoreError;
+use doreisa_proto::wire::PROTOCOL_VERSION;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -43,8 +44,8 @@ fn first_version() -> u32 {
     1
 }
 
-fn file_error(path: &Path, reason: impl Into<String>) -> CoreError {
-    CoreError::ClusterFile {
+fn file_error(path: &Path, reason: impl Into<String>) -> NetError {
+    NetError::ClusterFile {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
@@ -61,11 +62,11 @@ impl ClusterFile {
         }
     }
 
-    pub fn token_bytes(&self) -> Result<Vec<u8>, CoreError> {
+    pub fn token_bytes(&self) -> Result<Vec<u8>, NetError> {
         unhex(&self.token).ok_or_else(|| invalid("token"))
     }
 
-    pub fn fingerprint_bytes(&self) -> Result<Vec<u8>, CoreError> {
+    pub fn fingerprint_bytes(&self) -> Result<Vec<u8>, NetError> {
         unhex(&self.fingerprint).ok_or_else(|| invalid("fingerprint"))
     }
 
@@ -83,7 +84,7 @@ impl ClusterFile {
     }
 
     /// Reads the file at `path`; a file of another wire version is refused.
-    pub fn read(path: &Path) -> Result<ClusterFile, CoreError> {
+    pub fn read(path: &Path) -> Result<ClusterFile, NetError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| file_error(path, format!("cannot read it: {e}")))?;
         let file: ClusterFile =
@@ -95,7 +96,7 @@ impl ClusterFile {
     /// Writes the file at `path` for a running head and locks it for as long as the
     /// returned hold lives (dropping it removes the file, if still this one). Refused,
     /// with the reason, when `path` is the file of a live head or a symbolic link.
-    pub fn write(&self, path: &Path) -> Result<HeldClusterFile, CoreError> {
+    pub fn write(&self, path: &Path) -> Result<HeldClusterFile, NetError> {
         let text = serde_json::to_string_pretty(self).expect("plain fields");
         for _ in 0..WRITE_ATTEMPTS {
             // Whoever holds the lock of the file in place is a live head.
@@ -166,7 +167,7 @@ impl Drop for HeldClusterFile {
 
 /// The file now at `path`, opened without following a symbolic link or blocking on a
 /// FIFO; `None` if there is none.
-fn open_existing(path: &Path) -> Result<Option<File>, CoreError> {
+fn open_existing(path: &Path) -> Result<Option<File>, NetError> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -202,7 +203,7 @@ fn live_head(mut file: &File) -> String {
 }
 
 /// A new, empty file with a random name next to `path`, readable by its owner only.
-fn create_temporary(path: &Path) -> Result<(PathBuf, File), CoreError> {
+fn create_temporary(path: &Path) -> Result<(PathBuf, File), NetError> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -291,8 +292,8 @@ fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
-fn invalid(what: &str) -> CoreError {
-    CoreError::Invalid(format!("the cluster file's {what} is not hex"))
+fn invalid(what: &str) -> NetError {
+    CoreError::Invalid(format!("the cluster file's {what} is not hex")).into()
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -3,11 +3,11 @@
 //! milliseconds and carries out the events returned, in order, to every member.
 
 use crate::ids::{NodeId, WorkerId};
-use crate::net::wire::{
+use crate::node::NodeStatus;
+use crate::wire::{
     ClusterStatus, Hello, Member, MemberStatus, MembershipEvent, NodeRole, PROTOCOL_VERSION,
     Purpose, Welcome, version_refusal,
 };
-use crate::runtime::actor::NodeStatus;
 use std::collections::BTreeMap;
 
 /// Timing of membership.

@@ -3,7 +3,7 @@
 //! fingerprint they were told (the head's from the cluster file, the others' from the
 //! head). rustls runs on ring only.
 
-use crate::error::CoreError;
+use crate::error::NetError;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -29,13 +29,13 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn tls_error(e: impl std::fmt::Display) -> CoreError {
-    CoreError::Network(format!("TLS set-up: {e}"))
+fn tls_error(e: impl std::fmt::Display) -> NetError {
+    NetError::Network(format!("TLS set-up: {e}"))
 }
 
 impl Identity {
     /// A fresh self-signed certificate.
-    pub fn generate() -> Result<Identity, CoreError> {
+    pub fn generate() -> Result<Identity, NetError> {
         let made =
             rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()]).map_err(tls_error)?;
         let cert = made.cert.der().clone();
@@ -50,7 +50,7 @@ impl Identity {
 
     /// The QUIC server side: this certificate, no client certificates (peers prove
     /// themselves with the cluster token instead).
-    pub fn server_config(&self) -> Result<quinn::ServerConfig, CoreError> {
+    pub fn server_config(&self) -> Result<quinn::ServerConfig, NetError> {
         let mut tls = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_error)?
@@ -77,7 +77,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
 }
 
 /// The client side of a connection to the peer whose certificate has `fingerprint`.
-pub fn client_config(fingerprint: &[u8]) -> Result<quinn::ClientConfig, CoreError> {
+pub fn client_config(fingerprint: &[u8]) -> Result<quinn::ClientConfig, NetError> {
     let provider = provider();
     let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -103,12 +103,12 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> Vec<u8> {
 }
 
 /// A new random cluster token.
-pub fn new_token() -> Result<Vec<u8>, CoreError> {
+pub fn new_token() -> Result<Vec<u8>, NetError> {
     use ring::rand::SecureRandom;
-    let mut token = vec![0u8; crate::net::wire::TOKEN_LEN];
+    let mut token = vec![0u8; doreisa_proto::wire::TOKEN_LEN];
     ring::rand::SystemRandom::new()
         .fill(&mut token)
-        .map_err(|_| CoreError::Network("no system randomness for a token".into()))?;
+        .map_err(|_| NetError::Network("no system randomness for a token".into()))?;
     Ok(token)
 }
 
@@ -129,7 +129,7 @@ impl ServerCertVerifier for PinnedCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if crate::net::membership::token_matches(&self.fingerprint, &fingerprint(end_entity)) {
+        if doreisa_proto::membership::token_matches(&self.fingerprint, &fingerprint(end_entity)) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(

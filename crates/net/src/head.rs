@@ -3,21 +3,21 @@
 //! declares silent members dead, and status answers. Also the accept loop of every
 //! node (a non-head node only admits peers).
 
-use crate::ids::NodeId;
-use crate::net::frame::FrameKind;
-use crate::net::limits::{ConnectionCount, ConnectionLimits, MAX_HELLO_FRAME, RefusalLog};
-use crate::net::link::SharedLinks;
-use crate::net::membership::{Admission, Membership, token_matches};
-use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT, MAX_SESSION_FRAME};
-use crate::net::wire::{
+use crate::link::SharedLinks;
+use crate::stream::{self, FrameReader, HANDSHAKE_TIMEOUT, MAX_SESSION_FRAME};
+use actix::Addr;
+use bytes::Bytes;
+use doreisa_core::ids::NodeId;
+use doreisa_core::runtime::actor::{GetStatus, NodeActor};
+use doreisa_core::runtime::event::NodeEvent;
+use doreisa_core::runtime::inbox::Inbox;
+use doreisa_proto::frame::FrameKind;
+use doreisa_proto::limits::{ConnectionCount, ConnectionLimits, MAX_HELLO_FRAME, RefusalLog};
+use doreisa_proto::membership::{Admission, Membership, token_matches};
+use doreisa_proto::wire::{
     Heartbeat, Hello, Member, MembershipEvent, PROTOCOL_VERSION, Purpose, Welcome,
     hello_version_refusal, version_refusal,
 };
-use crate::runtime::actor::{GetStatus, NodeActor};
-use crate::runtime::event::NodeEvent;
-use crate::runtime::inbox::Inbox;
-use actix::Addr;
-use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -134,8 +134,8 @@ impl NodeNet {
     /// On the head: applies `event` here and tells every member, in one order.
     fn broadcast(&self, event: MembershipEvent) {
         let Some(head) = &self.head else { return };
-        let frame = match crate::codec::encode(&event) {
-            Ok(payload) => crate::net::frame::frame_bytes(FrameKind::Membership, &payload),
+        let frame = match doreisa_proto::codec::encode(&event) {
+            Ok(payload) => doreisa_proto::frame::frame_bytes(FrameKind::Membership, &payload),
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode a membership event");
                 return;

@@ -2,27 +2,28 @@
 //! worker, or a driver program's node. Each runs on a thread of its own: an actix
 //! system with the node actor, the QUIC endpoint and its links.
 
-use crate::ObjectStore;
-use crate::error::{CoreError, Result};
-use crate::ids::{NodeId, WorkerId};
-use crate::net::client::hello_head;
-use crate::net::cluster_file::ClusterFile;
-use crate::net::frame::FrameKind;
-use crate::net::head::{HeadState, Intake, NodeNet, accept_loop, head_ticker};
-use crate::net::limits::ConnectionLimits;
-use crate::net::link::{Links, QuicTransport};
-use crate::net::membership::{Membership, MembershipConfig};
-use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
-use crate::net::tls::{self, Identity};
-use crate::net::wire::{Heartbeat, Member, MembershipEvent, NodeRole, Purpose, Welcome};
-use crate::registry::Registry;
-use crate::runtime::actor::{GetStatus, NodeActor};
-use crate::runtime::boot::NodeParts;
-use crate::runtime::event::NodeEvent;
-use crate::runtime::inbox::Inbox;
-use crate::runtime::worker::Worker;
+use crate::client::hello_head;
+use crate::cluster_file::ClusterFile;
+use crate::error::{NetError, Result};
+use crate::head::{HeadState, Intake, NodeNet, accept_loop, head_ticker};
+use crate::link::{Links, QuicTransport};
+use crate::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
+use crate::tls::{self, Identity};
 use actix::Addr;
+use doreisa_core::CoreError;
+use doreisa_core::ObjectStore;
+use doreisa_core::ids::{NodeId, WorkerId};
+use doreisa_core::registry::Registry;
+use doreisa_core::runtime::actor::{GetStatus, NodeActor};
+use doreisa_core::runtime::boot::NodeParts;
+use doreisa_core::runtime::event::NodeEvent;
+use doreisa_core::runtime::inbox::Inbox;
+use doreisa_core::runtime::worker::Worker;
 use doreisa_objstore::StoreConfig;
+use doreisa_proto::frame::FrameKind;
+use doreisa_proto::limits::ConnectionLimits;
+use doreisa_proto::membership::{Membership, MembershipConfig};
+use doreisa_proto::wire::{Heartbeat, Member, MembershipEvent, NodeRole, Purpose, Welcome};
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -66,7 +67,7 @@ impl NodeOptions {
             // A process node shares its host's cores with the simulation: it parks
             // at once unless told otherwise (and polling between processes on a small
             // machine measured slower, not faster).
-            spin: crate::cluster::spin_from_env(0),
+            spin: doreisa_core::cluster::spin_from_env(0),
             connection_limits: ConnectionLimits::default(),
         }
     }
@@ -119,9 +120,7 @@ impl ProcessNode {
         registry: Registry,
     ) -> Result<ProcessNode> {
         if options.role == NodeRole::Head {
-            return Err(CoreError::Invalid(
-                "a joining node is a worker or a driver".into(),
-            ));
+            return Err(CoreError::Invalid("a joining node is a worker or a driver".into()).into());
         }
         cluster
             .check_version()
@@ -167,8 +166,8 @@ impl ProcessNode {
             .map_err(|e| CoreError::Invalid(format!("cannot start the node thread: {e}")))?;
         let started = rx
             .recv()
-            .map_err(|_| CoreError::Network("the node thread died at start".into()))?
-            .map_err(CoreError::Network)?;
+            .map_err(|_| NetError::Network("the node thread died at start".into()))?
+            .map_err(NetError::Network)?;
         Ok(ProcessNode {
             id: started.id,
             addr: started.addr,
@@ -331,9 +330,9 @@ impl Setup {
         }
         node.shared.set_node(id, options.role.takes_tasks());
         node.state.start_at_epoch(epoch);
-        let executor = Worker::new(node.executor.clone());
-        let driver = (options.role == NodeRole::Driver)
-            .then(|| Worker::new(node.add_worker(WorkerId::new(id, 1))));
+        let executor = node.executor_worker();
+        let driver =
+            (options.role == NodeRole::Driver).then(|| node.add_worker(WorkerId::new(id, 1)));
         let links = Links::new(
             id,
             token.clone(),

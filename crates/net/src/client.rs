@@ -1,21 +1,21 @@
 //! Short requests to a cluster's head from outside it (`doreisa-rs status`).
 
-use crate::error::{CoreError, Result};
-use crate::net::cluster_file::ClusterFile;
-use crate::net::frame::FrameKind;
-use crate::net::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
-use crate::net::tls;
-use crate::net::wire::{ClusterStatus, Hello, PROTOCOL_VERSION, Purpose, Welcome};
+use crate::cluster_file::ClusterFile;
+use crate::error::{NetError, Result};
+use crate::stream::{self, FrameReader, HANDSHAKE_TIMEOUT};
+use crate::tls;
+use doreisa_proto::frame::FrameKind;
+use doreisa_proto::wire::{ClusterStatus, Hello, PROTOCOL_VERSION, Purpose, Welcome};
 
 /// Asks the head of `cluster` for the cluster's status.
 pub fn fetch_status(cluster: &ClusterFile) -> Result<ClusterStatus> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CoreError::Network(e.to_string()))?;
+        .map_err(|e| NetError::Network(e.to_string()))?;
     runtime
         .block_on(request_status(cluster))
-        .map_err(CoreError::Network)
+        .map_err(NetError::Network)
 }
 
 /// Connects to the head of `cluster` from `endpoint` and sends our `Hello`; returns
