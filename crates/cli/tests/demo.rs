@@ -12,6 +12,7 @@ fn the_demo_runs_checks_its_physics_and_writes_its_pictures() {
         iterations: 40,
         output: output.path().to_path_buf(),
         every: 10,
+        ..Default::default()
     };
     doreisa_cli::demo::run(&config).unwrap();
     let mut written: Vec<String> = std::fs::read_dir(output.path())
@@ -44,7 +45,7 @@ fn a_grid_that_does_not_split_over_the_ranks_is_a_clear_error() {
         nodes: 1,
         iterations: 5,
         output: tempfile::tempdir().unwrap().path().to_path_buf(),
-        every: 0,
+        ..Default::default()
     };
     let err = doreisa_cli::demo::run(&config).unwrap_err();
     assert!(err.contains("does not split evenly"), "{err}");

@@ -11,6 +11,8 @@ mod heat;
 mod picture;
 mod rank;
 
+pub use picture::ColourRange;
+
 use analysis::{Switch, Thermostat, edge_sum};
 use doreisa::array::Array;
 use doreisa::core::{Cluster, ClusterConfig, Registry};
@@ -19,6 +21,7 @@ use doreisa::insitu::{
     Trigger, Window,
 };
 use heat::{ALPHA, Block, Decomposition, SOURCE_POWER};
+use plotters::style::RGBColor;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,6 +51,22 @@ pub struct DemoConfig {
     /// Print a table row every this many iterations (0: about 20 rows).
     #[arg(long, default_value_t = 0)]
     pub every: i64,
+    /// The temperatures the pictures' colours span: `data` (each picture's own
+    /// smallest to largest) or LOW:HIGH, the same for every picture (e.g. 0:75).
+    #[arg(long, default_value = "data")]
+    pub colour_range: ColourRange,
+}
+
+impl Default for DemoConfig {
+    /// The command line's defaults.
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Demo {
+            #[command(flatten)]
+            config: DemoConfig,
+        }
+        <Demo as clap::Parser>::parse_from(["demo"]).config
+    }
 }
 
 /// What the analytics saw at one iteration.
@@ -178,6 +197,7 @@ fn analyse(
     };
     let snapshots = (config.iterations / 4).max(1);
     let output = config.output.clone();
+    let colour_range = config.colour_range;
     let iterations = config.iterations;
     let n = decomposition.n;
     let progress = std::io::stderr().is_terminal();
@@ -223,7 +243,16 @@ fn analyse(
             let field = ctx.compute(u)?.to_array::<f64>();
             let values: Vec<f64> = field.iter().copied().collect();
             let path = output.join(format!("temperature_{t:05}.png"));
-            picture::field(&path, n, n, &values, heat::INITIAL_HOT * 1.5)?;
+            let field = picture::Field {
+                name: "temperature",
+                units: heat::UNITS,
+                timestep: t,
+                rows: n,
+                cols: n,
+                values: &values,
+                range: colour_range,
+            };
+            picture::field(&path, &field)?;
         }
         if t % every == 0 || row.alert || row.restored || t == iterations - 1 {
             if progress {
@@ -297,38 +326,14 @@ fn summarize(
     elapsed: Duration,
     announcements: u64,
 ) -> Result<(), String> {
-    let path = config.output.join("statistics.png");
-    let series = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let (injected, maxes, totals) = (
-        series(|r| r.injected),
-        series(|r| r.max),
-        series(|r| r.total),
-    );
-    let alerts: Vec<bool> = rows.iter().map(|r| r.alert).collect();
-    picture::curves(
-        &path,
-        &[
-            picture::Curve {
-                values: &injected,
-                colour: [30, 90, 200],
-            },
-            picture::Curve {
-                values: &maxes,
-                colour: [210, 40, 30],
-            },
-            picture::Curve {
-                values: &totals,
-                colour: [20, 150, 60],
-            },
-        ],
-        &alerts,
-    )?;
+    statistics_picture(&config.output.join("statistics.png"), rows)?;
     let publishing: Duration = times.iter().map(|t| t.publish.publishing).sum();
     let waiting: Duration = times.iter().map(|t| t.publish.waiting).sum();
     let total: Duration = times.iter().map(|t| t.total).sum();
     let iterations = config.iterations as f64;
     let per_iteration = total.as_secs_f64() / times.len().max(1) as f64 / iterations;
     let share = |d: Duration| 100.0 * d.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE);
+    let alerts = rows.iter().filter(|r| r.alert).count();
     let worst = rows
         .iter()
         .filter_map(|r| r.imbalance.map(|i| i.abs() / r.total.abs().max(1.0)))
@@ -353,10 +358,10 @@ fn summarize(
     );
     println!(
         "heat balance: largest relative imbalance {worst:.1e}; hot-spot alerts: {}",
-        alerts.iter().filter(|a| **a).count()
+        alerts
     );
     println!(
-        "pictures: {} (temperature_*.png, statistics.png: max red, total heat green, source blue, alerts grey)",
+        "pictures: {} (temperature_*.png: the field; statistics.png: temperatures, total heat and source over the iterations)",
         config.output.display()
     );
     if rows.len() as i64 != config.iterations {
@@ -372,4 +377,74 @@ fn summarize(
         ));
     }
     Ok(())
+}
+
+/// The statistics over the iterations: temperatures, total heat and the source's heat,
+/// each on its own axis, with the thermostat's switches marked.
+fn statistics_picture(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
+    let series = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let x = series(|r| r.timestep as f64);
+    let (maxes, means) = (series(|r| r.max), series(|r| r.mean));
+    let (totals, injected) = (series(|r| r.total), series(|r| r.injected));
+    let at = |f: fn(&Row) -> bool| {
+        rows.iter()
+            .filter(|r| f(r))
+            .map(|r| r.timestep as f64)
+            .collect()
+    };
+    let temperature = format!("temperature ({})", heat::UNITS);
+    let heat = format!("heat ({}·cell)", heat::UNITS);
+    let panels = [
+        picture::Panel {
+            y_label: &temperature,
+            series: vec![
+                picture::Series {
+                    label: "max",
+                    values: &maxes,
+                    colour: RGBColor(210, 40, 30),
+                },
+                picture::Series {
+                    label: "mean",
+                    values: &means,
+                    colour: RGBColor(230, 140, 20),
+                },
+            ],
+        },
+        picture::Panel {
+            y_label: &heat,
+            series: vec![picture::Series {
+                label: "total heat on the grid",
+                values: &totals,
+                colour: RGBColor(20, 150, 60),
+            }],
+        },
+        picture::Panel {
+            y_label: &heat,
+            series: vec![picture::Series {
+                label: "heat the source injects per iteration",
+                values: &injected,
+                colour: RGBColor(30, 90, 200),
+            }],
+        },
+    ];
+    let marks = [
+        picture::Mark {
+            label: "hot-spot alert: source off",
+            at: at(|r| r.alert),
+            colour: RGBColor(150, 150, 150),
+        },
+        picture::Mark {
+            label: "cool again: source on",
+            at: at(|r| r.restored),
+            colour: RGBColor(120, 170, 230),
+        },
+    ];
+    picture::panels(
+        path,
+        "heat diffusion: statistics per iteration",
+        "iteration",
+        &x,
+        &panels,
+        &marks,
+    )
 }
