@@ -44,8 +44,6 @@ pub enum CoreError {
     Stopped,
     #[error("invalid argument: {0}")]
     Invalid(String),
-    #[error("shared memory: {0}")]
-    SharedMemory(String),
 }
 
 impl From<doreisa_proto::ProtoError> for CoreError {

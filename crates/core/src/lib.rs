@@ -15,7 +15,6 @@ pub mod error;
 pub mod object_ref;
 pub mod registry;
 pub mod runtime;
-pub mod shm;
 
 pub use doreisa_proto::{codec, ids, ownership, task};
 

@@ -21,6 +21,7 @@ mod gate;
 mod gather;
 pub mod session;
 pub mod session_info;
+pub mod shm;
 pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};

@@ -42,7 +42,17 @@ impl Session {
         let gates = nodes
             .iter()
             .map(|&node| {
-                let gate = NodeGate::create(driver, TaskOptions::on(node), coordinator.address())?;
+                let scheduler = schedulers
+                    .iter()
+                    .find(|(n, _)| *n == node)
+                    .map(|(_, s)| s.address())
+                    .expect("a scheduling actor per node");
+                let gate = NodeGate::create(
+                    driver,
+                    TaskOptions::on(node),
+                    coordinator.address(),
+                    scheduler,
+                )?;
                 Ok((node, gate))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -26,7 +26,7 @@ use crate::error::{InsituError, Result};
 use crate::gate::NodeGateAddress;
 use crate::gather::{Gather, RankIteration};
 use crate::session_info::SessionInfo;
-use doreisa_core::shm::{SegmentPool, SharedChunk};
+use crate::shm::{SegmentPool, SharedChunk};
 use doreisa_core::{Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
 use doreisa_sched::cluster::SchedulingActorAddress;
@@ -169,7 +169,7 @@ impl Bridge {
         let id: u64 = worker.get(&registered)?;
         gate.join(worker, id)?;
         let pool = match options.delivery {
-            Delivery::Shared => shared_pool(worker, scheduler)?.map(Mutex::new),
+            Delivery::Shared => shared_pool(worker, gate)?.map(Mutex::new),
             _ => None,
         };
         Ok(Arc::new(Bridge {
@@ -337,7 +337,7 @@ impl Bridge {
             self.stream(streamed)?;
         }
         if !shared.is_empty() {
-            let answer = self.scheduler.publish_shared(&self.worker, shared)?;
+            let answer = self.gate.publish_shared(&self.worker, shared)?;
             self.lock().last_shared = Some(answer);
         }
         if !stored.is_empty() {
@@ -364,7 +364,7 @@ impl Bridge {
                 Blob(packed.into())
             }
         };
-        self.scheduler.publish_packed(&self.worker, keys, packed)?;
+        self.gate.publish_packed(&self.worker, keys, packed)?;
         Ok(())
     }
 
@@ -407,8 +407,8 @@ impl Bridge {
 
 /// A pool in the shared memory of the node of `scheduler`, if this process is on its
 /// host.
-fn shared_pool(worker: &Worker, scheduler: SchedulingActorAddress) -> Result<Option<SegmentPool>> {
-    let asked = scheduler.shared_dir(worker)?;
+fn shared_pool(worker: &Worker, gate: NodeGateAddress) -> Result<Option<SegmentPool>> {
+    let asked = gate.shared_dir(worker)?;
     let dir: Option<String> = worker.get(&asked)?;
     let pool =
         dir.and_then(|dir| SegmentPool::attach(std::path::Path::new(&dir), SHARED_POOL_BYTES));

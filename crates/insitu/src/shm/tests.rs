@@ -66,7 +66,7 @@ fn the_node_refuses_what_was_not_handed_to_it() {
             len: 1,
         };
         assert!(
-            matches!(dir.adopt(&bad), Err(CoreError::SharedMemory(_))),
+            matches!(dir.adopt(&bad), Err(InsituError::SharedMemory(_))),
             "{segment:?}"
         );
     }

@@ -22,7 +22,7 @@
 //! namespace it ran in, and even if its PID was reused). A directory without a lock
 //! file proves nothing and is left alone.
 
-use crate::error::{CoreError, Result};
+use crate::error::{InsituError, Result};
 use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions, MmapRaw};
 use serde::{Deserialize, Serialize};
@@ -48,8 +48,8 @@ const DIR_PREFIX: &str = "doreisa-";
 /// The file in a node directory whose lock the node holds while it lives.
 const LOCK_FILE: &str = ".lock";
 
-fn shm_error(what: &str, e: impl std::fmt::Display) -> CoreError {
-    CoreError::SharedMemory(format!("{what}: {e}"))
+fn shm_error(what: &str, e: impl std::fmt::Display) -> InsituError {
+    InsituError::SharedMemory(format!("{what}: {e}"))
 }
 
 /// An object handed over in a segment: what the producer sends the node.

@@ -7,12 +7,21 @@
 //!
 //! A bridge that has not joined yet holds nothing back: its chunks of an iteration
 //! already announced leave in a message of their own.
+//!
+//! Chunks that do not stay with their rank's process arrive here too ([`intake`]):
+//! streamed in the call, or named in the node's shared memory. The gate stores them on
+//! its node and publishes them to the node's scheduling actor.
+
+mod intake;
 
 use crate::coordinator::CoordinatorAddress;
 use crate::coordinator::state::Announced;
 use crate::decl::ChunkDecl;
 use crate::gather::Gather;
-use doreisa_core::{NodeId, Worker};
+use crate::shm::{SharedChunk, SharedDir};
+use doreisa_core::{Blob, NodeId, Worker};
+use doreisa_sched::SourceKey;
+use doreisa_sched::cluster::SchedulingActorAddress;
 
 /// A gate's bookkeeping: the bridges' announcements, by timestep.
 pub(crate) struct GateState {
@@ -91,10 +100,41 @@ fn announce(coordinator: CoordinatorAddress, announced: Vec<Announced>) -> u32 {
 
 doreisa_core::actor! {
     /// A node's gate (see the module).
-    pub struct NodeGate handle NodeGateHandle address NodeGateAddress { coordinator: CoordinatorAddress, state: GateState }
+    pub struct NodeGate handle NodeGateHandle address NodeGateAddress {
+        coordinator: CoordinatorAddress,
+        scheduler: SchedulingActorAddress,
+        state: GateState,
+        /// Where processes on this host hand over chunks (made on first request).
+        shared: Option<SharedDir>,
+    }
     impl {
-        fn new(coordinator: CoordinatorAddress) -> Self {
-            NodeGate { coordinator, state: GateState::new() }
+        fn new(coordinator: CoordinatorAddress, scheduler: SchedulingActorAddress) -> Self {
+            NodeGate { coordinator, scheduler, state: GateState::new(), shared: None }
+        }
+        // The path of this node's shared memory directory, made on first request;
+        // `None` where the host has none.
+        fn shared_dir(&mut self) -> Option<String> {
+            if self.shared.is_none() {
+                match SharedDir::create() {
+                    Ok(dir) => self.shared = dir,
+                    Err(e) => tracing::warn!(error = %e, "no shared memory on this node"),
+                }
+            }
+            self.shared.as_ref().map(|dir| dir.path().display().to_string())
+        }
+        // Chunks a process on this host wrote into this node's shared memory: the
+        // mapped segments become this node's copies. Returns how many were taken
+        // (once the answer came, the node mapped them all).
+        fn publish_shared(&mut self, chunks: Vec<(SourceKey, SharedChunk)>) -> usize {
+            let worker = Worker::current().expect("in an actor call");
+            let stored = intake::adopt_shared(&worker, self.shared.as_ref(), chunks);
+            self.forward(&worker, stored)
+        }
+        // Chunks sent in the call (in transit), one after the other in `packed`.
+        fn publish_packed(&mut self, keys: Vec<(SourceKey, u64)>, packed: Blob) -> usize {
+            let worker = Worker::current().expect("in an actor call");
+            let stored = intake::store_packed(&worker, keys, packed);
+            self.forward(&worker, stored)
         }
         fn join(&mut self, bridge: u64) -> u32 {
             self.state.join(bridge);
@@ -115,6 +155,23 @@ doreisa_core::actor! {
             tell("close", |w| coordinator.close(w, bridge, timestep));
             count
         }
+    }
+}
+
+impl NodeGate {
+    /// Publishes chunks stored here to the node's scheduling actor; how many.
+    fn forward(
+        &self,
+        worker: &Worker,
+        stored: Vec<(SourceKey, doreisa_core::ObjectRef<Blob>)>,
+    ) -> usize {
+        let count = stored.len();
+        if count > 0
+            && let Err(e) = self.scheduler.publish_many(worker, stored)
+        {
+            tracing::error!(error = %e, "a gate cannot reach its node's scheduling actor");
+        }
+        count
     }
 }
 
