@@ -3,8 +3,9 @@
 //!
 //! This is the facade users depend on: it re-exports the layers below
 //! (`doreisa-insitu`, `doreisa-array`, `doreisa-sched`, `doreisa-net`, `doreisa-core`,
-//! `doreisa-proto`, `doreisa-objstore`), and [`registry`] gathers what every node of a
-//! cluster must be able to run.
+//! `doreisa-proto`, `doreisa-objstore`), [`registry`] gathers what every node of a
+//! cluster must be able to run, and [`save`] writes results as `.npy` files and Zarr
+//! stores.
 
 pub use doreisa_array as array;
 pub use doreisa_insitu as insitu;
@@ -23,12 +24,16 @@ pub mod core {
 
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod save;
 
-/// A registry with the scheduler and the array kernels: start from it, add your own
+/// A registry with the scheduler, the array kernels and the one nodes write saved
+/// results with ([`save::ZarrSeries`]): start from it, add your own
 /// functions and actors, and give the same one to every node and driver.
 pub fn registry() -> core::Registry {
     let mut registry = core::Registry::new();
-    sched::cluster::register(&mut registry, array::kernels());
+    let mut kernels = array::kernels();
+    save::register_kernels(&mut kernels);
+    sched::cluster::register(&mut registry, kernels);
     insitu::register(&mut registry);
     registry
 }

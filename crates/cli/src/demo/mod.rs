@@ -8,8 +8,10 @@
 
 mod analysis;
 mod heat;
+mod output;
 mod picture;
 mod rank;
+mod report;
 
 pub use picture::ColourRange;
 
@@ -21,7 +23,6 @@ use doreisa::insitu::{
     Trigger, Window,
 };
 use heat::{ALPHA, Block, Decomposition, SOURCE_POWER};
-use plotters::style::RGBColor;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,15 @@ pub struct DemoConfig {
     /// smallest to largest) or LOW:HIGH, the same for every picture (e.g. 0:75).
     #[arg(long, default_value = "data")]
     pub colour_range: ColourRange,
+    /// Also save results here: statistics.npy (a record array, a row per
+    /// iteration), temperature_*.npy (the pictures' fields) and temperature.zarr (the
+    /// field over time, Zarr v3, written by the nodes that hold its chunks).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// With --save, the field goes into temperature.zarr every this many iterations
+    /// (0: about 20 times), and at the last.
+    #[arg(long, default_value_t = 0)]
+    pub save_every: i64,
 }
 
 impl Default for DemoConfig {
@@ -97,8 +107,9 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     if config.nodes == 0 || config.iterations < 2 {
         return Err("at least one node and two iterations".into());
     }
-    std::fs::create_dir_all(&config.output)
-        .map_err(|e| format!("{}: {e}", config.output.display()))?;
+    for dir in std::iter::once(&config.output).chain(&config.save) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let cluster = Cluster::start(
         ClusterConfig::default().nodes(config.nodes),
         crate::registry(),
@@ -117,14 +128,14 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     );
     let started = Instant::now();
     let simulation = start_simulation(&cluster, &session, decomposition, config.iterations)?;
-    let rows_seen = analyse(&session, config, decomposition)?;
+    let rows_seen = analyse(&session, config)?;
     let elapsed = started.elapsed();
     let mut times = Vec::new();
     for rank in simulation {
         times.push(rank.join().map_err(|_| "a simulation rank panicked")??);
     }
     let announcements = session.announce_messages().map_err(|e| e.to_string())?;
-    summarize(config, &rows_seen, &times, elapsed, announcements)
+    report::summarize(config, &rows_seen, &times, elapsed, announcements)
 }
 
 /// Starts the ranks: each steps its block, publishes the field and the heat its
@@ -181,11 +192,7 @@ fn start_simulation(
 }
 
 /// Runs the analytics until the simulation closes; returns a row per iteration.
-fn analyse(
-    session: &Arc<Session>,
-    config: &DemoConfig,
-    decomposition: Decomposition,
-) -> Result<Vec<Row>, String> {
+fn analyse(session: &Arc<Session>, config: &DemoConfig) -> Result<Vec<Row>, String> {
     let mut analytics =
         Analytics::new(session, AnalyticsOptions::default()).map_err(|e| e.to_string())?;
     let rows = Arc::new(Mutex::new(Vec::<Row>::new()));
@@ -195,15 +202,12 @@ fn analyse(
     } else {
         (config.iterations / 20).max(1)
     };
-    let snapshots = (config.iterations / 4).max(1);
-    let output = config.output.clone();
-    let colour_range = config.colour_range;
+    let mut outputs = output::Outputs::new(config);
     let iterations = config.iterations;
-    let n = decomposition.n;
     let progress = std::io::stderr().is_terminal();
     let mut previous: Option<(f64, f64)> = None;
     let mut thermostat = Thermostat::default();
-    print_header();
+    report::print_header();
     let windows = vec![Window::new("temperature", 2), Window::new("injected", 1)];
     analytics.register("heat", windows, Trigger::All, move |ctx| {
         let t = ctx.timestep();
@@ -239,26 +243,12 @@ fn analyse(
             row.alert = switch == Switch::Off;
             row.restored = switch == Switch::On;
         }
-        if t % snapshots == 0 || t == iterations - 1 {
-            let field = ctx.compute(u)?.to_array::<f64>();
-            let values: Vec<f64> = field.iter().copied().collect();
-            let path = output.join(format!("temperature_{t:05}.png"));
-            let field = picture::Field {
-                name: "temperature",
-                units: heat::UNITS,
-                timestep: t,
-                rows: n,
-                cols: n,
-                values: &values,
-                range: colour_range,
-            };
-            picture::field(&path, &field)?;
-        }
+        outputs.at(ctx, u)?;
         if t % every == 0 || row.alert || row.restored || t == iterations - 1 {
             if progress {
                 eprint!("\r\x1b[K");
             }
-            print_row(&row);
+            report::print_row(&row);
         }
         if progress {
             let done = (t + 1) * 40 / iterations;
@@ -288,163 +278,4 @@ fn analyse(
     }
     let rows = rows.lock().map_err(|_| "poisoned")?.clone();
     Ok(rows)
-}
-
-fn print_header() {
-    println!(
-        "{:>6} {:>10} {:>10} {:>14} {:>11} {:>11} {:>9}  alert",
-        "iter", "mean", "max", "total heat", "imbalance", "max dT/dt", "source"
-    );
-}
-
-fn print_row(row: &Row) {
-    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2e}"));
-    println!(
-        "{:>6} {:>10.4} {:>10.4} {:>14.4} {:>11} {:>11} {:>9.2}  {}",
-        row.timestep,
-        row.mean,
-        row.max,
-        row.total,
-        opt(row.imbalance),
-        opt(row.max_rate),
-        row.injected,
-        if row.alert {
-            "HOT: source off"
-        } else if row.restored {
-            "cool: source on"
-        } else {
-            ""
-        }
-    );
-}
-
-/// Prints the summary, writes the statistics picture, and checks the physics.
-fn summarize(
-    config: &DemoConfig,
-    rows: &[Row],
-    times: &[RankTimes],
-    elapsed: Duration,
-    announcements: u64,
-) -> Result<(), String> {
-    statistics_picture(&config.output.join("statistics.png"), rows)?;
-    let publishing: Duration = times.iter().map(|t| t.publish.publishing).sum();
-    let waiting: Duration = times.iter().map(|t| t.publish.waiting).sum();
-    let total: Duration = times.iter().map(|t| t.total).sum();
-    let iterations = config.iterations as f64;
-    let per_iteration = total.as_secs_f64() / times.len().max(1) as f64 / iterations;
-    let share = |d: Duration| 100.0 * d.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE);
-    let alerts = rows.iter().filter(|r| r.alert).count();
-    let worst = rows
-        .iter()
-        .filter_map(|r| r.imbalance.map(|i| i.abs() / r.total.abs().max(1.0)))
-        .fold(0.0, f64::max);
-    println!();
-    println!(
-        "{} iterations analysed in {:.2} s ({:.2} ms per iteration)",
-        rows.len(),
-        elapsed.as_secs_f64(),
-        1e3 * elapsed.as_secs_f64() / iterations,
-    );
-    println!(
-        "simulation: {:.2} ms per iteration; publish {:.2} % of it, waiting for the analytics (back-pressure) {:.2} %",
-        1e3 * per_iteration,
-        share(publishing),
-        share(waiting)
-    );
-    println!(
-        "announcements: {announcements} messages to the coordinator, {:.2} per iteration over {} nodes",
-        announcements as f64 / iterations,
-        config.nodes
-    );
-    println!(
-        "heat balance: largest relative imbalance {worst:.1e}; hot-spot alerts: {}",
-        alerts
-    );
-    println!(
-        "pictures: {} (temperature_*.png: the field; statistics.png: temperatures, total heat and source over the iterations)",
-        config.output.display()
-    );
-    if rows.len() as i64 != config.iterations {
-        return Err(format!(
-            "{} of {} iterations analysed",
-            rows.len(),
-            config.iterations
-        ));
-    }
-    if worst > 1e-9 {
-        return Err(format!(
-            "heat is not conserved: relative imbalance {worst:.1e}"
-        ));
-    }
-    Ok(())
-}
-
-/// The statistics over the iterations: temperatures, total heat and the source's heat,
-/// each on its own axis, with the thermostat's switches marked.
-fn statistics_picture(path: &std::path::Path, rows: &[Row]) -> Result<(), String> {
-    let series = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let x = series(|r| r.timestep as f64);
-    let (maxes, means) = (series(|r| r.max), series(|r| r.mean));
-    let (totals, injected) = (series(|r| r.total), series(|r| r.injected));
-    let at = |f: fn(&Row) -> bool| {
-        rows.iter()
-            .filter(|r| f(r))
-            .map(|r| r.timestep as f64)
-            .collect()
-    };
-    let temperature = format!("temperature ({})", heat::UNITS);
-    let heat = format!("heat ({}·cell)", heat::UNITS);
-    let panels = [
-        picture::Panel {
-            y_label: &temperature,
-            series: vec![
-                picture::Series {
-                    label: "max",
-                    values: &maxes,
-                    colour: RGBColor(210, 40, 30),
-                },
-                picture::Series {
-                    label: "mean",
-                    values: &means,
-                    colour: RGBColor(230, 140, 20),
-                },
-            ],
-        },
-        picture::Panel {
-            y_label: &heat,
-            series: vec![picture::Series {
-                label: "total heat on the grid",
-                values: &totals,
-                colour: RGBColor(20, 150, 60),
-            }],
-        },
-        picture::Panel {
-            y_label: &heat,
-            series: vec![picture::Series {
-                label: "heat the source injects per iteration",
-                values: &injected,
-                colour: RGBColor(30, 90, 200),
-            }],
-        },
-    ];
-    let marks = [
-        picture::Mark {
-            label: "hot-spot alert: source off",
-            at: at(|r| r.alert),
-            colour: RGBColor(150, 150, 150),
-        },
-        picture::Mark {
-            label: "cool again: source on",
-            at: at(|r| r.restored),
-            colour: RGBColor(120, 170, 230),
-        },
-    ];
-    picture::panels(
-        path,
-        "heat diffusion: statistics per iteration",
-        "iteration",
-        &x,
-        &panels,
-        &marks,
-    )
 }
