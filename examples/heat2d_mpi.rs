@@ -27,12 +27,12 @@ mod rank;
 use analysis::{Switch, Thermostat};
 use doreisa::array::Array;
 use doreisa::core::Cluster;
-use doreisa::core::net::ClusterFile;
 use doreisa::insitu::{
     Analytics, AnalyticsOptions, Bridge, BridgeOptions, Client, Delivery, Session, SessionInfo,
     Trigger, Window,
 };
 use doreisa::mpi::MpiWorld;
+use doreisa::net::ClusterFile;
 use heat::{ALPHA, Block, Decomposition, Neighbours, SOURCE_POWER};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, Destination as _, Source as _};
@@ -85,6 +85,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {

@@ -3,8 +3,8 @@
 //! without bound; errors are fine.
 #![no_main]
 
-use doreisa_core::net::frame::FrameDecoder;
-use doreisa_core::net::wire::check_frame;
+use doreisa_proto::frame::FrameDecoder;
+use doreisa_proto::wire::check_frame;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

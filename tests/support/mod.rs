@@ -108,7 +108,7 @@ doreisa::core::remote! {
 
 doreisa::core::actor! {
     /// Holds refs until asked to let them go.
-    pub struct Holder handle HolderHandle { refs: Vec<ObjectRef<i64>> }
+    pub struct Holder handle HolderHandle address HolderAddress { refs: Vec<ObjectRef<i64>> }
     impl {
         fn new(refs: Vec<ObjectRef<i64>>) -> Self { Holder { refs } }
         fn keep(&mut self, refs: Vec<ObjectRef<i64>>) -> usize { self.refs.extend(refs); self.refs.len() }

@@ -1,8 +1,8 @@
 //! `doreisa-rs bench`: microbenchmarks named like Ray's, on an embedded cluster. Each
 //! runs a few times and writes the figures as JSON.
 
-use doreisa::core::net::ClusterFile;
 use doreisa::core::{Cluster, ClusterConfig, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa::net::ClusterFile;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ doreisa::core::remote! {
 
 doreisa::core::actor! {
     /// An actor whose method does nothing but return.
-    pub struct Nothing handle NothingHandle { calls: u64 }
+    pub struct Nothing handle NothingHandle address NothingAddress { calls: u64 }
     impl {
         fn new() -> Self { Nothing { calls: 0 } }
         fn ping(&mut self) -> u8 { self.calls += 1; 0 }

@@ -4,6 +4,7 @@
 //!
 //! Built on the `doreisa` facade; nothing depends on it.
 
+pub mod args;
 pub mod bench;
 pub mod demo;
 pub mod nodes;

@@ -1,7 +1,8 @@
 //! The `doreisa-rs` command line.
 
 use clap::{Parser, Subcommand};
-use doreisa_cli::{bench, demo, nodes, selftest, weak_scaling};
+use doreisa_cli::{args, bench, demo, nodes, selftest, weak_scaling};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,24 +26,26 @@ enum Command {
     /// analytics: mean, max, total heat and its balance, the time derivative, and a
     /// hot-spot alert that steers the heat source. Prints a table and writes PNGs.
     Demo(demo::DemoConfig),
-    /// Run a benchmark and print or write its figures as JSON.
+    /// Run a benchmark: Ray-like microbenchmarks, or weak-scaling (Doreisa's protocol).
     ///
     /// Microbenchmarks named like Ray's (tasks-async, tasks-sync, put-small, get-small,
     /// put-gigabytes, actor-calls-async, actor-calls-sync, nested-refs, or all), or
     /// weak-scaling (Doreisa's protocol: 40 chunks of 10x10 per node, the mean every
-    /// iteration, 230 iterations, time per iteration from 20 to 220).
+    /// iteration, 230 iterations, time per iteration from 20 to 220). Prints the
+    /// figures, and writes them as JSON with --json.
     Bench {
         /// The benchmark.
+        #[arg(value_parser = bench_names())]
         name: String,
         /// Nodes of the embedded cluster; for weak-scaling a list, e.g. 1,2,4,8.
-        #[arg(long, value_delimiter = ',', default_value = "2")]
+        #[arg(long, value_delimiter = ',', default_value = "2", value_parser = args::at_least_one)]
         nodes: Vec<usize>,
         /// weak-scaling: `embedded` (virtual nodes in this process) or `processes`
         /// (a head and workers started on this machine).
-        #[arg(long, default_value = "embedded")]
+        #[arg(long, default_value = "embedded", value_parser = ["embedded", "processes"])]
         mode: String,
-        /// Measured runs (after one warm-up run).
-        #[arg(long, default_value_t = 5)]
+        /// Measured runs (after one warm-up run), at least 1.
+        #[arg(long, default_value_t = 5, value_parser = args::at_least_one)]
         runs: usize,
         /// Write the report(s) here as JSON.
         #[arg(long)]
@@ -53,8 +56,9 @@ enum Command {
     },
     /// Start the head of a new cluster and write its cluster file.
     Head {
-        /// Where to accept connections.
-        #[arg(long, env = "DOREISA_LISTEN", default_value = "127.0.0.1:7878")]
+        /// Where to accept connections: HOST[:PORT] or IP[:PORT] (port 7878 if not
+        /// given, 0: any free one).
+        #[arg(long, env = "DOREISA_LISTEN", default_value = "127.0.0.1:7878", value_parser = args::head_listen)]
         listen: SocketAddr,
         /// Where to write the cluster file (address, token, certificate fingerprint).
         #[arg(
@@ -78,8 +82,9 @@ enum Command {
             default_value = "doreisa-cluster.json"
         )]
         cluster_file: PathBuf,
-        /// Where to accept connections (port 0: any free one).
-        #[arg(long, env = "DOREISA_LISTEN", default_value = "0.0.0.0:0")]
+        /// Where to accept connections: HOST[:PORT] or IP[:PORT] (no port or port 0:
+        /// any free one).
+        #[arg(long, env = "DOREISA_LISTEN", default_value = "0.0.0.0:0", value_parser = args::worker_listen)]
         listen: SocketAddr,
         #[command(flatten)]
         node: nodes::NodeArgs,
@@ -108,13 +113,21 @@ enum Command {
     },
 }
 
+/// The benchmarks' names, for `bench NAME`.
+fn bench_names() -> clap::builder::PossibleValuesParser {
+    let extra = ["all", "weak-scaling"];
+    clap::builder::PossibleValuesParser::new(bench::NAMES.iter().chain(&extra))
+}
+
 fn main() -> ExitCode {
+    // Colours only for a terminal: a log file gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match Cli::parse().command {
         Command::Demo(config) => exit(demo::run(&config).map_err(|e| format!("demo: {e}"))),
@@ -182,7 +195,7 @@ fn run_bench(
 ) -> ExitCode {
     let cluster = match cluster_file
         .as_deref()
-        .map(doreisa::core::net::ClusterFile::read)
+        .map(doreisa::net::ClusterFile::read)
         .transpose()
     {
         Ok(cluster) => cluster,
@@ -198,7 +211,7 @@ fn run_bench(
     };
     let mut reports = Vec::new();
     for name in names {
-        match bench::run(name, nodes, runs.max(1), cluster.as_ref()) {
+        match bench::run(name, nodes, runs, cluster.as_ref()) {
             Ok(report) => {
                 let extra = report
                     .gb_per_s

@@ -1,9 +1,9 @@
 //! `doreisa-rs head`, `worker` and `status`: running the processes of a cluster and
 //! looking at it.
 
-use doreisa::core::net::client::fetch_status;
-use doreisa::core::net::wire::ClusterStatus;
-use doreisa::core::net::{ClusterFile, NodeOptions, NodeRole, ProcessNode};
+use doreisa::net::client::fetch_status;
+use doreisa::net::{ClusterFile, NodeOptions, NodeRole, ProcessNode};
+use doreisa::proto::wire::ClusterStatus;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,8 +20,9 @@ pub struct NodeArgs {
     /// Where primary copies are spilled under memory pressure (none: never spill).
     #[arg(long, env = "DOREISA_SPILL_DIR")]
     pub spill_dir: Option<PathBuf>,
-    /// The address other nodes reach this one at, when listening on a wildcard.
-    #[arg(long, env = "DOREISA_ADVERTISE")]
+    /// The address other nodes reach this one at, when listening on a wildcard: an IP
+    /// or a host name.
+    #[arg(long, env = "DOREISA_ADVERTISE", value_parser = crate::args::host_ip)]
     pub advertise: Option<IpAddr>,
     /// Milliseconds between heartbeats.
     #[arg(long, env = "DOREISA_HEARTBEAT_MS", default_value_t = 250)]
@@ -125,9 +126,10 @@ pub fn status(cluster_file: PathBuf, json: bool) -> Result<(), String> {
     let cluster = ClusterFile::read(&cluster_file).map_err(|e| e.to_string())?;
     let status = fetch_status(&cluster).map_err(|e| e.to_string())?;
     if json {
+        let value = status_json(&status)?;
         println!(
             "{}",
-            serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
         );
     } else {
         print_status(&status);
@@ -154,8 +156,8 @@ fn print_status(status: &ClusterStatus) {
             m.addr.to_string(),
             m.cpus,
             objects,
-            used,
-            m.store_capacity,
+            readable_bytes(used),
+            readable_bytes(m.store_capacity),
             tasks,
             member.last_seen_ms
         );
@@ -163,5 +165,62 @@ fn print_status(status: &ClusterStatus) {
     if !status.departed.is_empty() {
         let departed: Vec<String> = status.departed.iter().map(|n| n.0.to_string()).collect();
         println!("departed: {}", departed.join(", "));
+    }
+}
+
+/// `bytes` with a binary unit: `512 B`, `1.5 KiB`, `2.0 GiB`.
+pub fn readable_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The status as JSON, with each member's certificate fingerprint in hex (as in the
+/// cluster file) rather than as a list of numbers.
+fn status_json(status: &ClusterStatus) -> Result<serde_json::Value, String> {
+    let mut value = serde_json::to_value(status).map_err(|e| e.to_string())?;
+    let members = value
+        .get_mut("members")
+        .and_then(|m| m.as_array_mut())
+        .into_iter()
+        .flatten();
+    for member in members {
+        // (A fingerprint already in text is left as it is.)
+        if let Some(fingerprint) = member
+            .pointer_mut("/member/fingerprint")
+            .filter(|f| f.is_array())
+        {
+            let bytes: Vec<u8> = serde_json::from_value(fingerprint.take())
+                .map_err(|e| format!("a member's fingerprint: {e}"))?;
+            *fingerprint = bytes
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into();
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(readable_bytes(0), "0 B");
+        assert_eq!(readable_bytes(1023), "1023 B");
+        assert_eq!(readable_bytes(1536), "1.5 KiB");
+        assert_eq!(readable_bytes(2 << 30), "2.0 GiB");
+        assert_eq!(readable_bytes(u64::MAX), "16.0 EiB");
     }
 }

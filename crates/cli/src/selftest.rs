@@ -4,8 +4,8 @@
 //! large transfers, and stores back to empty afterwards.
 
 use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
-use doreisa::core::net::ClusterFile;
 use doreisa::core::{Blob, Cluster, NodeId, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa::net::ClusterFile;
 use doreisa::sched::{ClusterRunner, LocalRunner, Strategy};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ doreisa::core::remote! {
 
 doreisa::core::actor! {
     /// Holds refs; counts calls.
-    pub struct StHolder handle StHolderHandle { refs: Vec<ObjectRef<i64>>, calls: u64 }
+    pub struct StHolder handle StHolderHandle address StHolderAddress { refs: Vec<ObjectRef<i64>>, calls: u64 }
     impl {
         fn new() -> Self { StHolder { refs: Vec::new(), calls: 0 } }
         fn keep(&mut self, refs: Vec<ObjectRef<i64>>) -> usize { self.refs.extend(refs); self.refs.len() }

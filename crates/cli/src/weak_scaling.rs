@@ -6,7 +6,8 @@
 //! actor in one message per iteration, as a simulation's client would.
 
 use doreisa::array::{Array, Chunk, DType, Grid};
-use doreisa::core::{ActorAddress, Arg, Cluster, ClusterConfig, TaskOptions, Worker};
+use doreisa::core::{Cluster, ClusterConfig, TaskOptions, Worker};
+use doreisa::sched::cluster::SchedulingActorAddress;
 use doreisa::sched::{ClusterRunner, SourceKey, Strategy};
 use ndarray::{ArrayD, IxDyn};
 use serde::Serialize;
@@ -23,9 +24,9 @@ const MEASURED: std::ops::Range<i64> = 20..220;
 
 doreisa::core::actor! {
     /// Makes one node's chunks of an iteration and announces them.
-    pub struct Producer handle ProducerHandle { first_row: u32, scheduler: ActorAddress }
+    pub struct Producer handle ProducerHandle address ProducerAddress { first_row: u32, scheduler: SchedulingActorAddress }
     impl {
-        fn new(first_row: u32, scheduler: ActorAddress) -> Self { Producer { first_row, scheduler } }
+        fn new(first_row: u32, scheduler: SchedulingActorAddress) -> Self { Producer { first_row, scheduler } }
         fn produce(&mut self, timestep: i64) -> u32 {
             let worker = Worker::current().expect("in an actor call");
             let mut chunks = Vec::with_capacity(CHUNKS_PER_NODE as usize);
@@ -39,10 +40,7 @@ doreisa::core::actor! {
                 let key = SourceKey { array: "x".into(), timestep, chunk: vec![row, 0] };
                 chunks.push((key, chunk));
             }
-            let announced = worker
-                .task_arg(Arg::Value(chunks))
-                .and_then(|arg| worker.call_method_at(self.scheduler, "publish_many", vec![arg]));
-            if let Err(e) = announced {
+            if let Err(e) = self.scheduler.publish_many(&worker, chunks) {
                 tracing::error!(error = %e, "cannot announce chunks");
             }
             CHUNKS_PER_NODE
@@ -265,7 +263,7 @@ impl LocalProcesses {
         let cluster = processes.cluster_file()?;
         wait_until(
             || {
-                doreisa::core::net::client::fetch_status(&cluster)
+                doreisa::net::client::fetch_status(&cluster)
                     .is_ok_and(|s| s.members.len() == workers)
             },
             "the workers to join",
@@ -273,8 +271,8 @@ impl LocalProcesses {
         Ok(processes)
     }
 
-    fn cluster_file(&self) -> Result<doreisa::core::net::ClusterFile, String> {
-        doreisa::core::net::ClusterFile::read(&self.file).map_err(|e| e.to_string())
+    fn cluster_file(&self) -> Result<doreisa::net::ClusterFile, String> {
+        doreisa::net::ClusterFile::read(&self.file).map_err(|e| e.to_string())
     }
 }
 

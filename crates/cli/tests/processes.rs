@@ -4,9 +4,9 @@
 mod common;
 
 use common::{Processes, eventually};
-use doreisa::core::net::NodeRole;
-use doreisa::core::net::client::fetch_status;
 use doreisa::core::{Cluster, CoreError, NodeId, TaskOptions};
+use doreisa::net::NodeRole;
+use doreisa::net::client::fetch_status;
 use doreisa_cli::selftest::{self, st_blob, st_blob_len, st_put_inside, st_sleep};
 use std::path::Path;
 use std::time::Duration;

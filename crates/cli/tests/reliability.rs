@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Processes, eventually};
-use doreisa::core::net::ClusterFile;
-use doreisa::core::net::client::fetch_status;
+use doreisa::net::ClusterFile;
+use doreisa::net::client::fetch_status;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -95,7 +95,7 @@ fn a_flood_of_refused_connections_logs_a_few_lines_and_the_head_goes_on() {
         .matches("refused a connection")
         .count();
     assert!(
-        (1..=doreisa::core::net::limits::REFUSALS_SHOWN_PER_WINDOW as usize).contains(&lines),
+        (1..=doreisa::proto::limits::REFUSALS_SHOWN_PER_WINDOW as usize).contains(&lines),
         "{lines} lines for 40 refusals"
     );
 }
@@ -108,7 +108,7 @@ fn demo(grid: usize, ranks: usize, nodes: usize) -> Result<(), String> {
         nodes,
         iterations: 5,
         output: output.path().to_path_buf(),
-        every: 0,
+        ..Default::default()
     })
 }
 

@@ -40,29 +40,48 @@ pub enum CoreError {
     /// A task body of an upper layer failed, for this reason.
     #[error("{0}")]
     Failed(String),
-    #[error("network: {0}")]
-    Network(String),
-    /// A cluster file cannot be read, written or used, and why.
-    #[error("cluster file {}: {reason}", path.display())]
-    ClusterFile {
-        path: std::path::PathBuf,
-        reason: String,
-    },
     #[error("the cluster is shut down")]
     Stopped,
     #[error("invalid argument: {0}")]
     Invalid(String),
-    #[error("shared memory: {0}")]
-    SharedMemory(String),
 }
 
-impl std::fmt::Display for LossReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LossReason::OwnerDied => "its owner died",
-            LossReason::NotReconstructable => "its node died and put values cannot be rebuilt",
-            LossReason::LineageEvicted => "its node died and its lineage was evicted",
-        })
+impl From<doreisa_proto::ProtoError> for CoreError {
+    fn from(e: doreisa_proto::ProtoError) -> Self {
+        use doreisa_proto::ProtoError as P;
+        match e {
+            P::OwnerDied(id) => CoreError::OwnerDied(id),
+            P::ObjectLost { id, reason } => CoreError::ObjectLost { id, reason },
+            P::ObjectFreed(id) => CoreError::ObjectFreed(id),
+            P::TaskFailed { task, message } => CoreError::TaskFailed { task, message },
+            P::ActorDied(actor) => CoreError::ActorDied(actor),
+            P::Store(message) => CoreError::Store(message),
+            P::Failed(message) => CoreError::Failed(message),
+            P::Stopped => CoreError::Stopped,
+            P::Invalid(message) => CoreError::Invalid(message),
+            P::Codec(message) => CoreError::Codec(message),
+        }
+    }
+}
+
+impl From<CoreError> for doreisa_proto::ProtoError {
+    /// What a node reports of a runtime error (a task body's, say): the same variant
+    /// when the protocol has it, else its message.
+    fn from(e: CoreError) -> Self {
+        use doreisa_proto::ProtoError as P;
+        match e {
+            CoreError::OwnerDied(id) => P::OwnerDied(id),
+            CoreError::ObjectLost { id, reason } => P::ObjectLost { id, reason },
+            CoreError::ObjectFreed(id) => P::ObjectFreed(id),
+            CoreError::TaskFailed { task, message } => P::TaskFailed { task, message },
+            CoreError::ActorDied(actor) => P::ActorDied(actor),
+            CoreError::Store(message) => P::Store(message),
+            CoreError::Failed(message) => P::Failed(message),
+            CoreError::Stopped => P::Stopped,
+            CoreError::Invalid(message) => P::Invalid(message),
+            CoreError::Codec(message) => P::Codec(message),
+            other => P::Failed(other.to_string()),
+        }
     }
 }
 

@@ -1,28 +1,28 @@
-//! doreisa-core: the Ray layer of doreisa-rs.
+//! doreisa-core: the Ray layer of doreisa-rs, as a runtime.
 //!
-//! Ids; the ownership / distributed reference-counting protocol (a sans-IO state machine,
-//! [`ownership`]); and built on it, [`ObjectRef`]s, tasks, actors and nodes
-//! ([`runtime`]), with an embedded multi-node [`Cluster`] and the transports between
-//! nodes.
+//! [`ObjectRef`]s (RAII handles whose clones and drops drive Ray's ownership protocol,
+//! nested refs included), registered functions and actor classes ([`registry`]), and
+//! the [`runtime`] that runs them: a node per process or many virtual nodes in one
+//! ([`cluster::EmbeddedCluster`]), each a thin actor around the node state machine of
+//! `doreisa-proto`, with its object store and a compute pool for task bodies.
 //!
-//! Depends on `doreisa-objstore` only among doreisa crates. It must not depend on the
-//! scheduling, array or in situ layers (`doreisa-sched`, `doreisa-array`,
-//! `doreisa-insitu`): they build on it.
+//! Built on `doreisa-proto` (ids, the protocols) and `doreisa-objstore`. It must not
+//! depend on the network layer (`doreisa-net`) nor on the scheduling, array or in situ
+//! layers: they build on it.
 
 pub mod cluster;
-pub mod codec;
 pub mod error;
 pub mod host;
-pub mod ids;
-pub mod net;
 pub mod object_ref;
-pub mod ownership;
 pub mod registry;
 pub mod runtime;
-pub mod shm;
-pub mod task;
 
-pub use cluster::{Cluster, ClusterConfig};
+pub use doreisa_proto::{codec, ids, ownership, task};
+
+#[doc(hidden)]
+pub use serde as __serde;
+
+pub use cluster::{ClusterConfig, EmbeddedCluster};
 pub use error::{CoreError, Result};
 pub use ids::{ActorId, IdMinter, NodeId, ObjectId, TaskId, WorkerId};
 pub use object_ref::{Arg, Blob, ObjectRef, Payload};

@@ -9,7 +9,6 @@
 
 use crate::error::{CoreError, Result};
 use crate::ids::{ObjectId, WorkerId};
-use crate::runtime::worker::WorkerShared;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -62,10 +61,11 @@ pub trait Payload: Sized + Send + 'static {
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {
     fn encode_payload(&self) -> Result<Encoded> {
         let mut bytes = Vec::new();
-        let (nested, holders) = collect_nested(|| crate::codec::encode_into(self, &mut bytes))?
-            .into_iter()
-            .map(|(id, owner, holder)| ((id, owner), holder))
-            .unzip();
+        let (nested, holders) =
+            collect_nested(|| Ok(crate::codec::encode_into(self, &mut bytes)?))?
+                .into_iter()
+                .map(|(id, owner, holder)| ((id, owner), holder))
+                .unzip();
         Ok(Encoded {
             bytes: bytes.into(),
             nested,
@@ -74,7 +74,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {
     }
 
     fn decode_payload(bytes: Bytes) -> Result<Self> {
-        crate::codec::decode(&bytes)
+        Ok(crate::codec::decode(&bytes)?)
     }
 }
 
@@ -92,10 +92,24 @@ impl Payload for Blob {
     }
 }
 
+/// The worker holding ref handles, as the handles see it (the runtime's worker): told
+/// when the last clone of a handle goes, and when a ref is deserialized.
+pub trait HandleHolder: Send + Sync + 'static {
+    /// The worker's id.
+    fn id(&self) -> WorkerId;
+    /// The last clone of a handle on `id` went.
+    fn handle_dropped(&self, id: ObjectId);
+    /// A ref to `id` (owned by `owner`) was deserialized, found in the value of `outer`.
+    fn ref_deserialized(&self, id: ObjectId, owner: WorkerId, outer: Option<ObjectId>);
+}
+
+/// Who decodes on this thread: refs deserialized become its handles, nested in `.1`.
+type Decoding = (Arc<dyn HandleHolder>, Option<ObjectId>);
+
 thread_local! {
     /// Refs serialized so far: (id, owner, worker holding the handle).
     static NESTED: RefCell<Option<Vec<(ObjectId, WorkerId, WorkerId)>>> = const { RefCell::new(None) };
-    static DECODING: RefCell<Option<(Arc<WorkerShared>, Option<ObjectId>)>> = const { RefCell::new(None) };
+    static DECODING: RefCell<Option<Decoding>> = const { RefCell::new(None) };
 }
 
 /// Runs `encode`, collecting the refs serialized meanwhile.
@@ -111,11 +125,11 @@ fn collect_nested(
 /// While alive, refs deserialized on this thread become handles of `worker`, found in
 /// the value of `outer` (if any).
 pub struct DecodeScope {
-    previous: Option<(Arc<WorkerShared>, Option<ObjectId>)>,
+    previous: Option<Decoding>,
 }
 
 impl DecodeScope {
-    pub fn enter(worker: Arc<WorkerShared>, outer: Option<ObjectId>) -> Self {
+    pub fn enter(worker: Arc<dyn HandleHolder>, outer: Option<ObjectId>) -> Self {
         let previous = DECODING.with(|d| d.borrow_mut().replace((worker, outer)));
         DecodeScope { previous }
     }
@@ -130,7 +144,7 @@ impl Drop for DecodeScope {
 
 /// Decodes `bytes` as a `T` for `worker`; refs found in it are nested in `outer`.
 pub fn decode_for<T: Payload>(
-    worker: &Arc<WorkerShared>,
+    worker: &Arc<dyn HandleHolder>,
     outer: Option<ObjectId>,
     bytes: Bytes,
 ) -> Result<T> {
@@ -142,7 +156,14 @@ pub fn decode_for<T: Payload>(
 pub(crate) struct RefHandle {
     pub id: ObjectId,
     pub owner: WorkerId,
-    pub worker: Arc<WorkerShared>,
+    pub worker: Arc<dyn HandleHolder>,
+}
+
+impl RefHandle {
+    /// A new handle group of `worker` on `id` (which the worker already counts).
+    pub(crate) fn new(id: ObjectId, owner: WorkerId, worker: Arc<dyn HandleHolder>) -> Arc<Self> {
+        Arc::new(RefHandle { id, owner, worker })
+    }
 }
 
 impl Drop for RefHandle {
@@ -220,7 +241,7 @@ impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let recorded = NESTED.with(|n| match n.borrow_mut().as_mut() {
             Some(nested) => {
-                nested.push((self.handle.id, self.handle.owner, self.handle.worker.id));
+                nested.push((self.handle.id, self.handle.owner, self.handle.worker.id()));
                 true
             }
             None => false,
@@ -243,9 +264,8 @@ impl<'de, T> Deserialize<'de> for ObjectRef<T> {
                 "an ObjectRef can only be deserialized by the runtime",
             ));
         };
-        Ok(ObjectRef::from_handle(
-            worker.deserialized_ref(id, owner, outer),
-        ))
+        worker.ref_deserialized(id, owner, outer);
+        Ok(ObjectRef::from_handle(RefHandle::new(id, owner, worker)))
     }
 }
 

@@ -6,25 +6,18 @@
 //! [`actor!`](crate::actor) macros generate typed callers and the registration code.
 
 use crate::error::{CoreError, Result};
-use crate::ids::ObjectId;
-use crate::object_ref::{Encoded, Payload, decode_for};
-use crate::runtime::worker::WorkerShared;
-use bytes::Bytes;
+use crate::object_ref::{Encoded, HandleHolder, Payload, decode_for};
 use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::sync::Arc;
 
-/// An argument as a task body receives it: the value's bytes, and the object it came
-/// from when it was passed by ref (refs nested in it are then nested in that object).
-#[derive(Debug, Clone)]
-pub struct ArgBytes {
-    pub bytes: Bytes,
-    pub from: Option<ObjectId>,
-}
+pub use doreisa_proto::task::ArgBytes;
 
 /// What a task body gets besides its arguments.
 pub struct TaskContext {
-    pub(crate) worker: Arc<WorkerShared>,
+    /// The worker running the task: refs decoded from the arguments become its handles.
+    pub(crate) worker: Arc<dyn HandleHolder>,
+    pub(crate) registry: Arc<Registry>,
 }
 
 impl TaskContext {
@@ -35,7 +28,7 @@ impl TaskContext {
 
     /// The registry of the node running the task (and the layers' extensions).
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.worker.node.registry
+        &self.registry
     }
 }
 
@@ -303,11 +296,12 @@ macro_rules! remote {
 }
 
 /// Declares an actor class: the state, its constructor and methods, a typed handle
-/// (named after `handle`) and the registration.
+/// (named after `handle`), a typed address (named after `address`) and the
+/// registration.
 ///
 /// ```
 /// doreisa_core::actor! {
-///     pub struct Counter handle CounterHandle { count: i64 }
+///     pub struct Counter handle CounterHandle address CounterAddress { count: i64 }
 ///     impl {
 ///         fn new(start: i64) -> Self { Counter { count: start } }
 ///         fn add(&mut self, by: i64) -> i64 { self.count += by; self.count }
@@ -320,10 +314,15 @@ macro_rules! remote {
 /// `Counter::create(&worker, options, start)` creates one (on `options`' node) and
 /// returns a `CounterHandle`; `handle.add(&worker, by)` calls a method and returns a
 /// ref to its result. Calls from one caller run in the order they were made.
+///
+/// `handle.address()` gives a `CounterAddress`: the same typed methods, without
+/// keeping the actor alive (for actors that call each other, and for addresses kept
+/// in state or sent in messages: it serializes). Every call is checked by the
+/// compiler: no method is named by a string outside this macro.
 #[macro_export]
 macro_rules! actor {
     (
-        $(#[$meta:meta])* $vis:vis struct $name:ident handle $handle:ident { $($fields:tt)* }
+        $(#[$meta:meta])* $vis:vis struct $name:ident handle $handle:ident address $address:ident { $($fields:tt)* }
         impl {
             fn new($($carg:ident : $cty:ty),* $(,)?) -> Self $cbody:block
             $(fn $method:ident(&mut $this:ident $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty $body:block)*
@@ -391,6 +390,11 @@ macro_rules! actor {
 
         #[allow(dead_code)]
         impl $handle {
+            /// Where the actor is, to call it without keeping it alive.
+            pub fn address(&self) -> $address {
+                $address { address: self.actor.address() }
+            }
+
             $(
                 pub fn $method(
                     &self,
@@ -399,6 +403,52 @@ macro_rules! actor {
                 ) -> $crate::Result<$crate::ObjectRef<$ret>> {
                     let args = vec![$(worker.task_arg($arg.into())?),*];
                     let r = worker.call_method(&self.actor, stringify!($method), args)?;
+                    Ok(r.cast())
+                }
+            )*
+        }
+
+        /// Where an actor of this class is: enough to call it (with the same typed
+        /// methods as its handle), not to keep it alive. Calls to a stopped actor fail
+        /// with `ActorDied`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        $vis struct $address {
+            pub address: $crate::ActorAddress,
+        }
+
+        impl $crate::__serde::Serialize for $address {
+            fn serialize<S: $crate::__serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                $crate::__serde::Serialize::serialize(&self.address, serializer)
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $address {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let address = <$crate::ActorAddress as $crate::__serde::Deserialize>::deserialize(deserializer)?;
+                Ok($address { address })
+            }
+        }
+
+        #[allow(dead_code)]
+        impl $address {
+            /// The node the actor lives on.
+            pub fn node(&self) -> $crate::NodeId {
+                self.address.node
+            }
+
+            $(
+                pub fn $method(
+                    &self,
+                    worker: &$crate::Worker
+                    $(, $arg: impl Into<$crate::Arg<$ty>>)*
+                ) -> $crate::Result<$crate::ObjectRef<$ret>> {
+                    let args = vec![$(worker.task_arg($arg.into())?),*];
+                    let r = worker.call_method_at(self.address, stringify!($method), args)?;
                     Ok(r.cast())
                 }
             )*

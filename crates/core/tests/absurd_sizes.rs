@@ -1,8 +1,7 @@
 //! Sizes this host cannot give are refused before anything starts, with the figures;
 //! the sizes the project promises (1024 virtual nodes) still start.
 
-use doreisa_core::net::{NodeOptions, NodeRole, ProcessNode};
-use doreisa_core::{Cluster, ClusterConfig, CoreError, Registry, TaskOptions};
+use doreisa_core::{ClusterConfig, CoreError, EmbeddedCluster as Cluster, Registry, TaskOptions};
 
 doreisa_core::remote! {
     fn double(x: i64) -> i64 { 2 * x }
@@ -24,21 +23,6 @@ fn an_embedded_cluster_larger_than_this_host_is_refused_before_it_starts() {
         reason.contains("threads") || reason.contains("available"),
         "names the limit: {reason}"
     );
-}
-
-#[test]
-fn a_node_with_more_compute_threads_than_this_host_allows_is_refused() {
-    let options = NodeOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        compute_threads: 10_000_000,
-        ..NodeOptions::new(NodeRole::Head)
-    };
-    let error = ProcessNode::start_head(options, Registry::new())
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(error.contains("10000000 compute threads"), "{error}");
-    assert!(error.contains("may start about"), "{error}");
 }
 
 #[test]

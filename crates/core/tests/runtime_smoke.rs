@@ -1,6 +1,8 @@
 //! First end-to-end checks of the embedded runtime.
 
-use doreisa_core::{Cluster, ClusterConfig, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa_core::{
+    ClusterConfig, EmbeddedCluster as Cluster, ObjectRef, Registry, TaskOptions, Worker,
+};
 use std::time::Duration;
 
 doreisa_core::remote! {
@@ -19,7 +21,7 @@ doreisa_core::remote! {
 }
 
 doreisa_core::actor! {
-    struct Counter handle CounterHandle { count: i64 }
+    struct Counter handle CounterHandle address CounterAddress { count: i64 }
     impl {
         fn new(start: i64) -> Self { Counter { count: start } }
         fn add(&mut self, by: i64) -> i64 { self.count += by; self.count }

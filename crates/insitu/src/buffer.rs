@@ -8,9 +8,9 @@
 //! stay warm from one iteration to the next. A rank publishing through the node's
 //! shared memory writes into a leased segment instead: no copy either.
 
+use crate::shm::SegmentLease;
 use bytes::Bytes;
 use doreisa_array::{DType, Element};
-use doreisa_core::shm::SegmentLease;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 

@@ -412,12 +412,14 @@ impl Client {
                 };
                 let shared = comm.broadcast(0, mine);
                 doreisa_core::codec::decode::<Option<Vec<u8>>>(&shared)
-                    .map_err(InsituError::Runtime)?
+                    .map_err(|e| InsituError::Runtime(e.into()))?
             }
             None => ask()?,
         };
         match found {
-            Some(bytes) => doreisa_core::codec::decode(&bytes).map_err(InsituError::Runtime),
+            Some(bytes) => {
+                doreisa_core::codec::decode(&bytes).map_err(|e| InsituError::Runtime(e.into()))
+            }
             None => Ok(default),
         }
     }
@@ -493,5 +495,5 @@ fn apply(preprocess: &Preprocess, chunk: Chunk, worker: &Worker) -> Result<Chunk
 
 /// A typed steering value, encoded as the coordinator keeps it.
 pub(crate) fn encode_value<V: Serialize>(value: &V) -> Result<Vec<u8>> {
-    doreisa_core::codec::encode(value).map_err(InsituError::Runtime)
+    doreisa_core::codec::encode(value).map_err(|e| InsituError::Runtime(e.into()))
 }

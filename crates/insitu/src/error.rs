@@ -60,6 +60,8 @@ pub enum InsituError {
     },
     #[error("the session is closed")]
     Closed,
+    #[error("shared memory: {0}")]
+    SharedMemory(String),
     #[error(transparent)]
     Array(#[from] doreisa_array::ArrayError),
     #[error(transparent)]

@@ -20,6 +20,8 @@ pub mod error;
 mod gate;
 mod gather;
 pub mod session;
+pub mod session_info;
+pub mod shm;
 pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
@@ -28,7 +30,15 @@ pub use buffer::ChunkBuffer;
 pub use client::{Client, Preprocess, PublishStats, Published};
 pub use comm::{Communicator, ThreadGroup};
 pub use contract::Contract;
-pub use coordinator::register;
+pub use coordinator::CoordinatorAddress;
 pub use decl::{AheadPolicy, ArrayMeta, ChunkDecl, Trigger, Window};
 pub use error::{InsituError, Result};
-pub use session::{Session, SessionInfo};
+pub use gate::NodeGateAddress;
+pub use session::Session;
+pub use session_info::SessionInfo;
+
+/// Registers the in situ layer's actor classes and state.
+pub fn register(registry: &mut doreisa_core::Registry) {
+    coordinator::register(registry);
+    gate::NodeGate::register(registry);
+}

@@ -4,63 +4,13 @@
 
 use crate::bridge::{Bridge, BridgeOptions};
 use crate::coordinator::state::{Event, Progress};
-use crate::coordinator::{Coordinator, CoordinatorHandle, InsituShared};
+use crate::coordinator::{Coordinator, CoordinatorAddress, CoordinatorHandle, InsituShared};
 use crate::error::{InsituError, Result};
 use crate::gate::{NodeGate, NodeGateHandle};
-use doreisa_core::{ActorAddress, NodeId, TaskOptions, Worker};
+use crate::session_info::SessionInfo;
+use doreisa_core::{NodeId, TaskOptions, Worker};
 use doreisa_sched::cluster::SchedulingActorHandle;
-use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
-
-/// Where a session's actors are: what a bridge in another process needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    pub coordinator: ActorAddress,
-    pub schedulers: Vec<(NodeId, ActorAddress)>,
-    /// Each node's gate, where its bridges announce their chunks.
-    pub gates: Vec<(NodeId, ActorAddress)>,
-}
-
-impl SessionInfo {
-    /// The scheduling actor of `node`.
-    pub fn scheduler(&self, node: NodeId) -> Option<ActorAddress> {
-        self.schedulers
-            .iter()
-            .find(|(n, _)| *n == node)
-            .map(|(_, a)| *a)
-    }
-
-    /// The gate of `node`.
-    pub fn gate(&self, node: NodeId) -> Option<ActorAddress> {
-        self.gates.iter().find(|(n, _)| *n == node).map(|(_, a)| *a)
-    }
-
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("plain fields");
-        std::fs::write(path, text).map_err(|e| {
-            InsituError::Runtime(doreisa_core::CoreError::Invalid(format!(
-                "cannot write {}: {e}",
-                path.display()
-            )))
-        })
-    }
-
-    pub fn read(path: &Path) -> Result<SessionInfo> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            InsituError::Runtime(doreisa_core::CoreError::Invalid(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
-        })?;
-        serde_json::from_str(&text).map_err(|e| {
-            InsituError::Runtime(doreisa_core::CoreError::Invalid(format!(
-                "{}: {e}",
-                path.display()
-            )))
-        })
-    }
-}
 
 /// A running session, owned by the analytics' program.
 pub struct Session {
@@ -92,8 +42,17 @@ impl Session {
         let gates = nodes
             .iter()
             .map(|&node| {
-                let gate =
-                    NodeGate::create(driver, TaskOptions::on(node), coordinator.actor.address())?;
+                let scheduler = schedulers
+                    .iter()
+                    .find(|(n, _)| *n == node)
+                    .map(|(_, s)| s.address())
+                    .expect("a scheduling actor per node");
+                let gate = NodeGate::create(
+                    driver,
+                    TaskOptions::on(node),
+                    coordinator.address(),
+                    scheduler,
+                )?;
                 Ok((node, gate))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -113,17 +72,13 @@ impl Session {
 
     pub fn info(&self) -> SessionInfo {
         SessionInfo {
-            coordinator: self.coordinator.actor.address(),
+            coordinator: self.coordinator.address(),
             schedulers: self
                 .schedulers
                 .iter()
-                .map(|(n, a)| (*n, a.actor.address()))
+                .map(|(n, a)| (*n, a.address()))
                 .collect(),
-            gates: self
-                .gates
-                .iter()
-                .map(|(n, g)| (*n, g.actor.address()))
-                .collect(),
+            gates: self.gates.iter().map(|(n, g)| (*n, g.address())).collect(),
         }
     }
 
@@ -146,19 +101,15 @@ impl Session {
     /// How many announcement messages the coordinator received so far: one per node
     /// and iteration when every rank of a node publishes every array it declared.
     pub fn announce_messages(&self) -> Result<u64> {
-        let asked =
-            self.driver
-                .call_method_at(self.coordinator(), "announce_messages", Vec::new())?;
-        Ok(self.driver.get(&asked.cast())?)
+        let asked = self.coordinator.announce_messages(&self.driver)?;
+        Ok(self.driver.get(&asked)?)
     }
 
     /// How far the analytics got, as the simulation's back-pressure sees it (whether
     /// it runs, the last timestep it finished, its contract's version).
     pub fn progress(&self) -> Result<Progress> {
-        let asked = self
-            .driver
-            .call_method_at(self.coordinator(), "progress", Vec::new())?;
-        Ok(self.driver.get(&asked.cast())?)
+        let asked = self.coordinator.progress(&self.driver)?;
+        Ok(self.driver.get(&asked)?)
     }
 
     pub(crate) fn driver(&self) -> &Worker {
@@ -170,8 +121,8 @@ impl Session {
         self.shared.skipping_below(self.id)
     }
 
-    pub(crate) fn coordinator(&self) -> ActorAddress {
-        self.coordinator.actor.address()
+    pub(crate) fn coordinator(&self) -> CoordinatorAddress {
+        self.coordinator.address()
     }
 
     pub(crate) fn scheduler_handles(&self) -> Vec<(NodeId, SchedulingActorHandle)> {

@@ -32,12 +32,12 @@ mod error;
 mod spill;
 mod store;
 mod types;
-mod wait;
+mod waiters;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::StoreError;
 pub use store::ObjectStore;
+pub use store::WaitFuture;
 pub use types::{CopyKind, ObjectKey, StoreConfig, StoreStats};
-pub use wait::WaitFuture;

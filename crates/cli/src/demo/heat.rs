@@ -9,6 +9,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// Diffusion number (stable for ≤ 0.25).
 pub const ALPHA: f64 = 0.2;
+/// What the temperature is measured in (the pictures' and tables' unit).
+pub const UNITS: &str = "°C";
 /// Temperature of the initial hot disk.
 pub const INITIAL_HOT: f64 = 50.0;
 /// Heat each source cell gets per step, before steering.

@@ -1,7 +1,8 @@
 //! The rows the demo keeps for its summary, in bounded memory however long it runs:
 //! the statistics picture gets evenly spaced rows (at most [`PLOTTED_ROWS`], every
 //! other one dropped and the spacing doubled when full), and the figures the summary
-//! checks (rows seen, the worst heat imbalance, alerts) are kept over every row.
+//! checks (rows seen, the worst heat imbalance, alerts) are kept over every row. Only
+//! `--save`, which writes a row per iteration to a file, keeps them all.
 
 use super::Row;
 
@@ -22,18 +23,30 @@ pub struct History {
     seen: u64,
     alerts: u64,
     worst_imbalance: f64,
+    /// Every row, when they are all asked for.
+    every: Option<Vec<Row>>,
 }
 
 impl Default for History {
     fn default() -> Self {
-        History::with_capacity(PLOTTED_ROWS)
+        History::new(false)
     }
 }
 
 impl History {
+    /// A history plotting at most [`PLOTTED_ROWS`] rows, and keeping every row too if
+    /// `keep_every_row`.
+    pub fn new(keep_every_row: bool) -> Self {
+        History {
+            every: keep_every_row.then(Vec::new),
+            ..History::with_capacity(PLOTTED_ROWS)
+        }
+    }
+
     /// A history plotting at most `capacity` (at least 2) rows.
     pub fn with_capacity(capacity: usize) -> Self {
         History {
+            every: None,
             capacity: capacity.max(2),
             stride: 1,
             kept: Vec::new(),
@@ -52,6 +65,9 @@ impl History {
             self.worst_imbalance = self.worst_imbalance.max(relative);
         }
         self.alerts += u64::from(row.alert);
+        if let Some(every) = &mut self.every {
+            every.push(row);
+        }
         let number = self.seen;
         self.seen += 1;
         self.last = Some(row);
@@ -86,6 +102,11 @@ impl History {
             });
         }
         rows
+    }
+
+    /// Every row, if they were asked for.
+    pub fn every_row(&self) -> Option<&[Row]> {
+        self.every.as_deref()
     }
 
     /// Rows pushed so far.
@@ -152,6 +173,18 @@ mod tests {
             0.05,
             "over every row, dropped or not"
         );
+    }
+
+    #[test]
+    fn every_row_is_kept_only_when_asked_for() {
+        let (mut plotted, mut saved) = (History::new(false), History::new(true));
+        for t in 0..5000 {
+            plotted.push(row(t));
+            saved.push(row(t));
+        }
+        assert!(plotted.every_row().is_none());
+        assert_eq!(saved.every_row().map(<[Row]>::len), Some(5000));
+        assert!(saved.plotted().len() <= PLOTTED_ROWS + 1);
     }
 
     #[test]

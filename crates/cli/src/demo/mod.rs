@@ -10,8 +10,12 @@ mod analysis;
 mod heat;
 mod history;
 mod limits;
+mod output;
 mod picture;
 mod rank;
+mod report;
+
+pub use picture::ColourRange;
 
 use analysis::{Switch, Thermostat, edge_sum};
 use doreisa::array::Array;
@@ -51,6 +55,31 @@ pub struct DemoConfig {
     /// Print a table row every this many iterations (0: about 20 rows).
     #[arg(long, default_value_t = 0)]
     pub every: i64,
+    /// The temperatures the pictures' colours span: `data` (each picture's own
+    /// smallest to largest) or LOW:HIGH, the same for every picture (e.g. 0:75).
+    #[arg(long, default_value = "data")]
+    pub colour_range: ColourRange,
+    /// Also save results here: statistics.npy (a record array, a row per
+    /// iteration), temperature_*.npy (the pictures' fields) and temperature.zarr (the
+    /// field over time, Zarr v3, written by the nodes that hold its chunks).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// With --save, the field goes into temperature.zarr every this many iterations
+    /// (0: about 20 times), and at the last.
+    #[arg(long, default_value_t = 0)]
+    pub save_every: i64,
+}
+
+impl Default for DemoConfig {
+    /// The command line's defaults.
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Demo {
+            #[command(flatten)]
+            config: DemoConfig,
+        }
+        <Demo as clap::Parser>::parse_from(["demo"]).config
+    }
 }
 
 /// What the analytics saw at one iteration.
@@ -82,8 +111,9 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     if config.nodes == 0 || config.iterations < 2 {
         return Err("at least one node and two iterations".into());
     }
-    std::fs::create_dir_all(&config.output)
-        .map_err(|e| format!("{}: {e}", config.output.display()))?;
+    for dir in std::iter::once(&config.output).chain(&config.save) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let cluster = Cluster::start(
         ClusterConfig::default().nodes(config.nodes),
         crate::registry(),
@@ -102,14 +132,14 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     );
     let started = Instant::now();
     let simulation = start_simulation(&cluster, &session, decomposition, config.iterations)?;
-    let history = analyse(&session, config, decomposition)?;
+    let history = analyse(&session, config)?;
     let elapsed = started.elapsed();
     let mut times = Vec::new();
     for rank in simulation {
         times.push(rank.join().map_err(|_| "a simulation rank panicked")??);
     }
     let announcements = session.announce_messages().map_err(|e| e.to_string())?;
-    summarize(config, &history, &times, elapsed, announcements)
+    report::summarize(config, &history, &times, elapsed, announcements)
 }
 
 /// Starts the ranks: each steps its block, publishes the field and the heat its
@@ -166,28 +196,23 @@ fn start_simulation(
 }
 
 /// Runs the analytics until the simulation closes; returns the history of its rows.
-fn analyse(
-    session: &Arc<Session>,
-    config: &DemoConfig,
-    decomposition: Decomposition,
-) -> Result<History, String> {
+fn analyse(session: &Arc<Session>, config: &DemoConfig) -> Result<History, String> {
     let mut analytics =
         Analytics::new(session, AnalyticsOptions::default()).map_err(|e| e.to_string())?;
-    let rows = Arc::new(Mutex::new(History::default()));
+    // Every row for --save's file, else a bounded history for the picture.
+    let rows = Arc::new(Mutex::new(History::new(config.save.is_some())));
     let out = rows.clone();
     let every = if config.every > 0 {
         config.every
     } else {
         (config.iterations / 20).max(1)
     };
-    let snapshots = (config.iterations / 4).max(1);
-    let output = config.output.clone();
+    let mut outputs = output::Outputs::new(config);
     let iterations = config.iterations;
-    let n = decomposition.n;
     let progress = std::io::stderr().is_terminal();
     let mut previous: Option<(f64, f64)> = None;
     let mut thermostat = Thermostat::default();
-    print_header();
+    report::print_header();
     let windows = vec![Window::new("temperature", 2), Window::new("injected", 1)];
     analytics.register("heat", windows, Trigger::All, move |ctx| {
         let t = ctx.timestep();
@@ -223,17 +248,12 @@ fn analyse(
             row.alert = switch == Switch::Off;
             row.restored = switch == Switch::On;
         }
-        if t % snapshots == 0 || t == iterations - 1 {
-            let field = ctx.compute(u)?.to_array::<f64>();
-            let values: Vec<f64> = field.iter().copied().collect();
-            let path = output.join(format!("temperature_{t:05}.png"));
-            picture::field(&path, n, n, &values, heat::INITIAL_HOT * 1.5)?;
-        }
+        outputs.at(ctx, u)?;
         if t % every == 0 || row.alert || row.restored || t == iterations - 1 {
             if progress {
                 eprint!("\r\x1b[K");
             }
-            print_row(&row);
+            report::print_row(&row);
         }
         if progress {
             let done = (t + 1) * 40 / iterations;
@@ -263,115 +283,4 @@ fn analyse(
     }
     let rows = std::mem::take(&mut *rows.lock().map_err(|_| "poisoned")?);
     Ok(rows)
-}
-
-fn print_header() {
-    println!(
-        "{:>6} {:>10} {:>10} {:>14} {:>11} {:>11} {:>9}  alert",
-        "iter", "mean", "max", "total heat", "imbalance", "max dT/dt", "source"
-    );
-}
-
-fn print_row(row: &Row) {
-    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2e}"));
-    println!(
-        "{:>6} {:>10.4} {:>10.4} {:>14.4} {:>11} {:>11} {:>9.2}  {}",
-        row.timestep,
-        row.mean,
-        row.max,
-        row.total,
-        opt(row.imbalance),
-        opt(row.max_rate),
-        row.injected,
-        if row.alert {
-            "HOT: source off"
-        } else if row.restored {
-            "cool: source on"
-        } else {
-            ""
-        }
-    );
-}
-
-/// Prints the summary, writes the statistics picture, and checks the physics.
-fn summarize(
-    config: &DemoConfig,
-    history: &History,
-    times: &[RankTimes],
-    elapsed: Duration,
-    announcements: u64,
-) -> Result<(), String> {
-    let path = config.output.join("statistics.png");
-    let rows = history.plotted();
-    let series = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-    let (injected, maxes, totals) = (
-        series(|r| r.injected),
-        series(|r| r.max),
-        series(|r| r.total),
-    );
-    let alerts: Vec<bool> = rows.iter().map(|r| r.alert).collect();
-    picture::curves(
-        &path,
-        &[
-            picture::Curve {
-                values: &injected,
-                colour: [30, 90, 200],
-            },
-            picture::Curve {
-                values: &maxes,
-                colour: [210, 40, 30],
-            },
-            picture::Curve {
-                values: &totals,
-                colour: [20, 150, 60],
-            },
-        ],
-        &alerts,
-    )?;
-    let publishing: Duration = times.iter().map(|t| t.publish.publishing).sum();
-    let waiting: Duration = times.iter().map(|t| t.publish.waiting).sum();
-    let total: Duration = times.iter().map(|t| t.total).sum();
-    let iterations = config.iterations as f64;
-    let per_iteration = total.as_secs_f64() / times.len().max(1) as f64 / iterations;
-    let share = |d: Duration| 100.0 * d.as_secs_f64() / total.as_secs_f64().max(f64::MIN_POSITIVE);
-    let worst = history.worst_imbalance();
-    println!();
-    println!(
-        "{} iterations analysed in {:.2} s ({:.2} ms per iteration)",
-        history.seen(),
-        elapsed.as_secs_f64(),
-        1e3 * elapsed.as_secs_f64() / iterations,
-    );
-    println!(
-        "simulation: {:.2} ms per iteration; publish {:.2} % of it, waiting for the analytics (back-pressure) {:.2} %",
-        1e3 * per_iteration,
-        share(publishing),
-        share(waiting)
-    );
-    println!(
-        "announcements: {announcements} messages to the coordinator, {:.2} per iteration over {} nodes",
-        announcements as f64 / iterations,
-        config.nodes
-    );
-    println!(
-        "heat balance: largest relative imbalance {worst:.1e}; hot-spot alerts: {}",
-        history.alerts()
-    );
-    println!(
-        "pictures: {} (temperature_*.png, statistics.png: max red, total heat green, source blue, alerts grey)",
-        config.output.display()
-    );
-    if history.seen() != config.iterations as u64 {
-        return Err(format!(
-            "{} of {} iterations analysed",
-            history.seen(),
-            config.iterations
-        ));
-    }
-    if worst > 1e-9 {
-        return Err(format!(
-            "heat is not conserved: relative imbalance {worst:.1e}"
-        ));
-    }
-    Ok(())
 }

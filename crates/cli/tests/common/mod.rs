@@ -3,8 +3,8 @@
 //! ends, pass or fail.
 #![allow(dead_code)] // each test file uses its part
 
-use doreisa::core::net::client::fetch_status;
-use doreisa::core::net::{ClusterFile, NodeRole};
+use doreisa::net::client::fetch_status;
+use doreisa::net::{ClusterFile, NodeRole};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

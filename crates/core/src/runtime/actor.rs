@@ -4,15 +4,17 @@
 //! actix messages.
 
 use crate::runtime::compute::ComputePool;
-use crate::runtime::event::{Envelope, NodeCounters, NodeEvent};
+use crate::runtime::event::{Envelope, NodeEvent, fill_all};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::NodeState;
 use crate::runtime::transport::Transport;
+use crate::runtime::worker::NodeShared;
 use actix::prelude::*;
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use doreisa_proto::node::NodeStatus;
 
 /// Called if the node's state machine panics (a bug): the node leaves the cluster as
 /// if it had crashed. Gets the node and the workers it hosted.
@@ -21,6 +23,7 @@ pub type CrashHook = Box<dyn FnOnce(crate::NodeId, Vec<crate::WorkerId>) + Send>
 /// The actor running one node.
 pub struct NodeActor {
     state: NodeState,
+    shared: Arc<NodeShared>,
     on_crash: Option<CrashHook>,
     inbox: Arc<Inbox<NodeEvent>>,
     pool: ComputePool,
@@ -33,6 +36,7 @@ pub struct NodeActor {
 impl NodeActor {
     pub fn new(
         state: NodeState,
+        shared: Arc<NodeShared>,
         inbox: Arc<Inbox<NodeEvent>>,
         pool: ComputePool,
         transport: Box<dyn Transport>,
@@ -40,6 +44,7 @@ impl NodeActor {
     ) -> Self {
         NodeActor {
             state,
+            shared,
             on_crash: None,
             inbox,
             pool,
@@ -82,6 +87,7 @@ impl NodeActor {
                         let mut leftovers = std::mem::take(&mut actor.batch);
                         actor.inbox.drain_into(&mut leftovers);
                         actor.state.stopped(leftovers);
+                        fill_all(std::mem::take(&mut actor.state.out.fills));
                         actor.pool.stop();
                         ctx.stop();
                         System::current().stop();
@@ -120,7 +126,11 @@ impl NodeActor {
                 self.transport.send(*node, std::mem::take(envelopes));
             }
         }
+        for (node, takes_tasks) in out.spread {
+            self.shared.set_node(node, takes_tasks);
+        }
         self.pool.submit(out.jobs);
+        fill_all(out.fills);
     }
 }
 
@@ -130,19 +140,6 @@ impl Actor for NodeActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.pump(ctx);
     }
-}
-
-/// What a node reports about itself.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NodeStatus {
-    pub node: crate::NodeId,
-    pub records: usize,
-    pub pending_tasks: usize,
-    pub waiting_tasks: usize,
-    pub running_tasks: usize,
-    pub actors: usize,
-    pub counters: NodeCounters,
-    pub store: crate::runtime::StoreSummary,
 }
 
 /// Asks a node for a readable dump of every reference-table record it holds
@@ -177,7 +174,7 @@ impl Handler<GetStatus> for NodeActor {
             running_tasks: running,
             actors: self.state.actor_count(),
             counters: self.state.counters.clone(),
-            store: self.state.store_summary(),
+            store: crate::runtime::store_summary(&self.state.host().store),
         })
     }
 }

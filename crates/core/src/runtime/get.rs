@@ -4,7 +4,7 @@ use crate::error::{CoreError, Result};
 use crate::ids::ObjectId;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -12,6 +12,20 @@ use tokio::sync::Notify;
 thread_local! {
     /// How long this thread's gets poll (see `SpinBudget`).
     static GET_SPIN: crate::runtime::spin::SpinBudget = crate::runtime::spin::SpinBudget::default();
+    /// What this thread does before it blocks on a value (a compute thread hands its
+    /// queue over: see `runtime::compute`), told whether the wait outlasted its spin.
+    static BEFORE_BLOCKING: std::cell::Cell<Option<fn(bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets what this thread does before it blocks on a value.
+pub(crate) fn before_blocking_on_this_thread(hook: fn(bool)) {
+    BEFORE_BLOCKING.with(|h| h.set(Some(hook)));
+}
+
+fn before_blocking(waited: bool) {
+    if let Some(hook) = BEFORE_BLOCKING.with(std::cell::Cell::get) {
+        hook(waited);
+    }
 }
 
 enum Waiter {
@@ -19,8 +33,27 @@ enum Waiter {
     Task(Notify),
 }
 
-/// The values of `ids`, filled in by the node as they become available.
-pub struct GetRequest {
+/// The values of `ids`, filled in by the node as they become available. Cloning it
+/// is cheap: the clones share the slots (the node keeps one, the waiting thread another).
+#[derive(Clone)]
+pub struct GetRequest(Arc<GetSlots>);
+
+impl std::ops::Deref for GetRequest {
+    type Target = GetSlots;
+
+    fn deref(&self) -> &GetSlots {
+        &self.0
+    }
+}
+
+impl doreisa_proto::node::Waiter for GetRequest {
+    fn ids(&self) -> &[ObjectId] {
+        &self.0.ids
+    }
+}
+
+/// The slots of a [`GetRequest`].
+pub struct GetSlots {
     pub ids: Vec<ObjectId>,
     results: Mutex<Vec<Option<Result<Bytes>>>>,
     remaining: AtomicUsize,
@@ -39,15 +72,17 @@ impl GetRequest {
     /// Completes once `needed` of `ids` are ready.
     pub fn some(ids: Vec<ObjectId>, needed: usize) -> Self {
         let n = ids.len();
-        GetRequest {
+        GetRequest(Arc::new(GetSlots {
             ids,
             results: Mutex::new((0..n).map(|_| None).collect()),
             remaining: AtomicUsize::new(needed.min(n)),
             needed: needed.min(n),
             waiter: OnceLock::new(),
-        }
+        }))
     }
+}
 
+impl GetSlots {
     /// Node side: value (or error) for position `index`; wakes the waiter when enough.
     pub fn fill(&self, index: usize, value: Result<Bytes>) {
         let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
@@ -77,7 +112,7 @@ impl GetRequest {
             return true;
         }
         // A task body blocking on a compute thread gives its queue away first.
-        crate::runtime::compute::before_blocking(false);
+        before_blocking(false);
         let start = Instant::now();
         let budget = GET_SPIN.with(|b| b.next(spin));
         if !budget.is_zero()
@@ -97,7 +132,7 @@ impl GetRequest {
     }
 
     fn park_until_done(&self, start: Instant, timeout: Option<Duration>) -> bool {
-        crate::runtime::compute::before_blocking(true);
+        before_blocking(true);
         loop {
             if self.is_done() {
                 return true;

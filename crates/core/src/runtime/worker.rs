@@ -5,7 +5,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
-use crate::object_ref::{Blob, ObjectRef, Payload, RefHandle, decode_for};
+use crate::object_ref::{Blob, HandleHolder, ObjectRef, Payload, RefHandle, decode_for};
 use crate::registry::Registry;
 use crate::runtime::buffers::BufferPool;
 use crate::runtime::event::{Command, NodeEvent};
@@ -106,40 +106,40 @@ impl WorkerShared {
             self.node.inbox.try_push(NodeEvent::Command(command))
         {
             // The node has stopped: whoever waits on this command learns it now.
-            command.refuse_stopped();
+            crate::runtime::event::fill_all(command.refusals());
         }
     }
 
-    /// The last clone of a handle on `id` went.
-    pub(crate) fn handle_dropped(&self, id: ObjectId) {
+    /// A new handle group of this worker on `id`.
+    fn handle(self: &Arc<Self>, id: ObjectId, owner: WorkerId) -> Arc<RefHandle> {
+        RefHandle::new(id, owner, self.clone())
+    }
+
+    /// This worker as the holder of the handles it deserializes.
+    pub(crate) fn holder(self: &Arc<Self>) -> Arc<dyn HandleHolder> {
+        self.clone()
+    }
+}
+
+impl HandleHolder for WorkerShared {
+    fn id(&self) -> WorkerId {
+        self.id
+    }
+
+    fn handle_dropped(&self, id: ObjectId) {
         self.command(Command::Drop {
             worker: self.id,
             id,
         });
     }
 
-    /// A ref was deserialized here: a new handle group.
-    pub(crate) fn deserialized_ref(
-        self: &Arc<Self>,
-        id: ObjectId,
-        owner: WorkerId,
-        outer: Option<ObjectId>,
-    ) -> Arc<RefHandle> {
+    fn ref_deserialized(&self, id: ObjectId, owner: WorkerId, outer: Option<ObjectId>) {
         self.command(Command::Deserialized {
             worker: self.id,
             id,
             owner,
             outer,
         });
-        self.handle(id, owner)
-    }
-
-    fn handle(self: &Arc<Self>, id: ObjectId, owner: WorkerId) -> Arc<RefHandle> {
-        Arc::new(RefHandle {
-            id,
-            owner,
-            worker: self.clone(),
-        })
     }
 }
 
@@ -323,7 +323,7 @@ impl Worker {
             .node
             .store
             .put(id, encoded.bytes, CopyKind::Primary)?;
-        let done = Arc::new(GetRequest::all(vec![id]));
+        let done = GetRequest::all(vec![id]);
         self.shared.command(Command::PutWithOwner {
             worker: self.shared.id,
             id,
@@ -424,7 +424,7 @@ impl Worker {
     /// Fails unless this worker holds `r`'s handle: a handle made for another worker of
     /// this process (a ref moved between threads) is recorded in that worker's table.
     fn check_mine<T>(&self, r: &ObjectRef<T>) -> Result<()> {
-        let holder = r.handle.worker.id;
+        let holder = r.handle.worker.id();
         if holder == self.shared.id {
             Ok(())
         } else {
@@ -436,12 +436,12 @@ impl Worker {
         }
     }
 
-    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Result<Arc<GetRequest>> {
+    fn request<T>(&self, refs: &[ObjectRef<T>], needed: usize) -> Result<GetRequest> {
         for r in refs {
             self.check_mine(r)?;
         }
         let ids = refs.iter().map(|r| r.id()).collect();
-        let request = Arc::new(GetRequest::some(ids, needed));
+        let request = GetRequest::some(ids, needed);
         self.shared.command(Command::Get {
             worker: self.shared.id,
             request: request.clone(),
@@ -456,7 +456,7 @@ impl Worker {
     ) -> Result<Vec<T>> {
         refs.iter()
             .zip(results)
-            .map(|(r, bytes)| decode_for(&self.shared, Some(r.id()), bytes?))
+            .map(|(r, bytes)| decode_for(&self.shared.holder(), Some(r.id()), bytes?))
             .collect()
     }
 

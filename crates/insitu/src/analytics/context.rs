@@ -1,8 +1,9 @@
 //! What analytics code holds: the context a callback gets, and the steering handle.
 
+use crate::coordinator::CoordinatorAddress;
 use crate::error::{InsituError, Result};
 use doreisa_array::{Array, Chunk};
-use doreisa_core::{ActorAddress, Arg, Worker};
+use doreisa_core::Worker;
 use doreisa_sched::GraphRunner;
 use serde::Serialize;
 use std::any::Any;
@@ -12,13 +13,13 @@ use std::sync::{Arc, Mutex};
 /// Where analytics code sets steering values for the simulation.
 pub struct Steering {
     driver: Worker,
-    coordinator: ActorAddress,
+    coordinator: CoordinatorAddress,
     /// The last timestep set, per key.
     last: Mutex<BTreeMap<String, i64>>,
 }
 
 impl Steering {
-    pub(super) fn new(driver: Worker, coordinator: ActorAddress) -> Self {
+    pub(super) fn new(driver: Worker, coordinator: CoordinatorAddress) -> Self {
         Steering {
             driver,
             coordinator,
@@ -42,15 +43,10 @@ impl Steering {
             last.insert(key.to_string(), timestep);
         }
         let value = crate::client::encode_value(value)?;
-        let args = vec![
-            self.driver.task_arg(Arg::Value(key.to_string()))?,
-            self.driver.task_arg(Arg::Value(timestep))?,
-            self.driver.task_arg(Arg::Value(value))?,
-        ];
         let set = self
-            .driver
-            .call_method_at(self.coordinator, "set_feedback", args)?;
-        let stored: std::result::Result<(), String> = self.driver.get(&set.cast())?;
+            .coordinator
+            .set_feedback(&self.driver, key.to_string(), timestep, value)?;
+        let stored: std::result::Result<(), String> = self.driver.get(&set)?;
         stored.map_err(|message| InsituError::Runtime(doreisa_core::CoreError::Invalid(message)))
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{InsituError, Result};
 use crate::session::Session;
 use crate::triggers::Triggers;
 use doreisa_array::Array;
-use doreisa_core::{Arg, ObjectRef};
+use doreisa_core::ObjectRef;
 use doreisa_sched::cluster::{ClusterRunner, Strategy};
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,9 +159,11 @@ impl Analytics {
 
     fn set_progress(&self, progress: Progress) -> Option<ObjectRef<()>> {
         let driver = self.session.driver();
-        let sent = driver.task_arg(Arg::Value(progress)).and_then(|arg| {
-            driver.call_method_at(self.session.coordinator(), "set_progress", vec![arg])
-        });
+        let sent = self
+            .session
+            .coordinator()
+            .set_progress(driver, progress)
+            .map(|r| r.erase());
         sent.map_err(|e| {
             tracing::warn!(error = %e, "cannot tell the simulation how far the analytics got");
         })
@@ -174,9 +176,7 @@ impl Analytics {
             return;
         };
         let driver = self.session.driver();
-        let sent = driver.task_arg(Arg::Value(contract)).and_then(|arg| {
-            driver.call_method_at(self.session.coordinator(), "set_contract", vec![arg])
-        });
+        let sent = self.session.coordinator().set_contract(driver, contract);
         if let Err(e) = sent {
             tracing::warn!(error = %e, "cannot tell the simulation what the analytics reads");
         }

@@ -4,9 +4,9 @@
 
 use super::{Bridge, Delivery, Held};
 use crate::error::{InsituError, Result};
+use crate::shm::SegmentLease;
 use bytes::Bytes;
 use doreisa_core::Blob;
-use doreisa_core::shm::SegmentLease;
 use doreisa_sched::SourceKey;
 
 /// Where a chunk goes.

@@ -19,14 +19,17 @@ mod hold;
 mod pace;
 
 use crate::contract::Contract;
+use crate::coordinator::CoordinatorAddress;
 use crate::coordinator::state::{Announced, Progress};
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
+use crate::gate::NodeGateAddress;
 use crate::gather::{Gather, RankIteration};
-use crate::session::SessionInfo;
-use doreisa_core::shm::{SegmentPool, SharedChunk};
-use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, Worker};
+use crate::session_info::SessionInfo;
+use crate::shm::{SegmentPool, SharedChunk};
+use doreisa_core::{Blob, NodeId, ObjectRef, Worker};
 use doreisa_sched::SourceKey;
+use doreisa_sched::cluster::SchedulingActorAddress;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -124,10 +127,10 @@ struct BridgeState {
 pub struct Bridge {
     worker: Worker,
     node: NodeId,
-    coordinator: ActorAddress,
-    scheduler: ActorAddress,
+    coordinator: CoordinatorAddress,
+    scheduler: SchedulingActorAddress,
     /// The node's gate: declarations, reports and the close go there.
-    gate: ActorAddress,
+    gate: NodeGateAddress,
     id: u64,
     options: BridgeOptions,
     /// This bridge's segments in the node's shared memory ([`Delivery::Shared`] with
@@ -163,11 +166,11 @@ impl Bridge {
         let unknown = || InsituError::Runtime(doreisa_core::CoreError::UnknownNode(node));
         let scheduler = info.scheduler(node).ok_or_else(unknown)?;
         let gate = info.gate(node).ok_or_else(unknown)?;
-        let registered = worker.call_method_at(info.coordinator, "register_bridge", Vec::new())?;
-        let id: u64 = worker.get(&registered.cast())?;
-        worker.call_method_at(gate, "join", vec![worker.task_arg(Arg::Value(id))?])?;
+        let registered = info.coordinator.register_bridge(worker)?;
+        let id: u64 = worker.get(&registered)?;
+        gate.join(worker, id)?;
         let pool = match options.delivery {
-            Delivery::Shared => shared_pool(worker, scheduler)?.map(Mutex::new),
+            Delivery::Shared => shared_pool(worker, gate)?.map(Mutex::new),
             _ => None,
         };
         Ok(Arc::new(Bridge {
@@ -213,23 +216,10 @@ impl Bridge {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn call(
-        &self,
-        actor: ActorAddress,
-        method: &str,
-        args: Vec<doreisa_core::runtime::worker::TaskArgument>,
-    ) -> Result<ObjectRef<()>> {
-        Ok(self.worker.call_method_at(actor, method, args)?)
-    }
-
     /// A rank of this bridge declares the chunks it will publish; returns its number
     /// in this bridge.
     pub(crate) fn attach(&self, decls: &[ChunkDecl]) -> Result<u64> {
-        let args = vec![
-            self.worker.task_arg(Arg::Value(decls.to_vec()))?,
-            self.worker.task_arg(Arg::Value(self.node))?,
-        ];
-        self.call(self.gate, "declare", args)?;
+        self.gate.declare(&self.worker, decls.to_vec(), self.node)?;
         let rank = {
             let mut state = self.lock();
             let rank = state.ranks.len() as u64;
@@ -318,12 +308,8 @@ impl Bridge {
             chunks.extend(held);
         }
         self.hand_over(chunks)?;
-        let args = vec![
-            self.worker.task_arg(Arg::Value(self.id))?,
-            self.worker.task_arg(Arg::Value(through))?,
-            self.worker.task_arg(Arg::Value(announced))?,
-        ];
-        self.call(self.gate, "report", args)?;
+        self.gate
+            .report(&self.worker, self.id, through, announced)?;
         Ok(())
     }
 
@@ -352,13 +338,11 @@ impl Bridge {
             self.stream(streamed)?;
         }
         if !shared.is_empty() {
-            let args = vec![self.worker.task_arg(Arg::Value(shared))?];
-            let answer = self.call(self.scheduler, "publish_shared", args)?;
-            self.lock().last_shared = Some(answer.cast());
+            let answer = self.gate.publish_shared(&self.worker, shared)?;
+            self.lock().last_shared = Some(answer);
         }
         if !stored.is_empty() {
-            let args = vec![self.worker.task_arg(Arg::Value(stored))?];
-            self.call(self.scheduler, "publish_many", args)?;
+            self.scheduler.publish_many(&self.worker, stored)?;
         }
         Ok(())
     }
@@ -381,11 +365,7 @@ impl Bridge {
                 Blob(packed.into())
             }
         };
-        let args = vec![
-            self.worker.task_arg(Arg::Value(keys))?,
-            self.worker.task_arg(Arg::Value(packed))?,
-        ];
-        self.call(self.scheduler, "publish_packed", args)?;
+        self.gate.publish_packed(&self.worker, keys, packed)?;
         Ok(())
     }
 
@@ -406,11 +386,7 @@ impl Bridge {
         };
         if let Some(last) = last {
             self.wait_shared_taken();
-            let args = vec![
-                self.worker.task_arg(Arg::Value(self.id))?,
-                self.worker.task_arg(Arg::Value(last))?,
-            ];
-            self.call(self.gate, "leave", args)?;
+            self.gate.leave(&self.worker, self.id, last)?;
         }
         Ok(())
     }
@@ -432,9 +408,9 @@ impl Bridge {
 
 /// A pool in the shared memory of the node of `scheduler`, if this process is on its
 /// host.
-fn shared_pool(worker: &Worker, scheduler: ActorAddress) -> Result<Option<SegmentPool>> {
-    let asked = worker.call_method_at(scheduler, "shared_dir", Vec::new())?;
-    let dir: Option<String> = worker.get(&asked.cast())?;
+fn shared_pool(worker: &Worker, gate: NodeGateAddress) -> Result<Option<SegmentPool>> {
+    let asked = gate.shared_dir(worker)?;
+    let dir: Option<String> = worker.get(&asked)?;
     let pool =
         dir.and_then(|dir| SegmentPool::attach(std::path::Path::new(&dir), SHARED_POOL_BYTES));
     if pool.is_none() {

@@ -6,7 +6,6 @@ use crate::contract::Contract;
 use crate::coordinator::state::Progress;
 use crate::decl::AheadPolicy;
 use crate::error::Result;
-use doreisa_core::Arg;
 use std::time::{Duration, Instant};
 
 impl Bridge {
@@ -18,8 +17,8 @@ impl Bridge {
             state.contract.version
         };
         if progress.contract > known && self.options.delivery != Delivery::Reference {
-            let asked = self.call(self.coordinator, "contract", Vec::new())?;
-            let contract: Contract = self.worker.get(&asked.cast())?;
+            let asked = self.coordinator.contract(&self.worker)?;
+            let contract: Contract = self.worker.get(&asked)?;
             let mut state = self.lock();
             if contract.version > state.contract.version {
                 state.contract = contract;
@@ -79,8 +78,7 @@ impl Bridge {
                         .nth(max_ahead)
                         .copied()
                         .unwrap_or(timestep);
-                    let args = vec![self.worker.task_arg(Arg::Value(keep_from))?];
-                    self.call(self.coordinator, "skip_below", args)?;
+                    self.coordinator.skip_below(&self.worker, keep_from)?;
                     return Ok(true);
                 }
                 AheadPolicy::Block => {}
@@ -92,8 +90,8 @@ impl Bridge {
 
     /// The analytics' progress, asked now (a round trip).
     fn ask_progress(&self) -> Result<Progress> {
-        let asked = self.call(self.coordinator, "progress", Vec::new())?;
-        Ok(self.worker.get(&asked.cast())?)
+        let asked = self.coordinator.progress(&self.worker)?;
+        Ok(self.worker.get(&asked)?)
     }
 
     /// Asks for the analytics' progress in the background: one question at a time, and
@@ -106,8 +104,8 @@ impl Bridge {
             }
             state.refreshed_for = Some(timestep);
         }
-        let asked = self.call(self.coordinator, "progress", Vec::new())?;
-        self.lock().asked = Some(asked.cast());
+        let asked = self.coordinator.progress(&self.worker)?;
+        self.lock().asked = Some(asked);
         Ok(())
     }
 
@@ -169,18 +167,17 @@ impl Bridge {
             // value after it, the analytics skipped `t` (the default applies).
             let latest: Option<i64> = match (deadline, timestep) {
                 (Some(_), Some(_)) => {
-                    let args = vec![self.worker.task_arg(Arg::Value(key.to_string()))?];
-                    let latest = self.call(self.coordinator, "feedback_latest", args)?;
-                    self.worker.get(&latest.cast())?
+                    let latest = self
+                        .coordinator
+                        .feedback_latest(&self.worker, key.to_string())?;
+                    self.worker.get(&latest)?
                 }
                 _ => None,
             };
-            let args = vec![
-                self.worker.task_arg(Arg::Value(key.to_string()))?,
-                self.worker.task_arg(Arg::Value(timestep))?,
-            ];
-            let asked = self.call(self.coordinator, "feedback", args)?;
-            let found: Option<(i64, Vec<u8>)> = self.worker.get(&asked.cast())?;
+            let asked = self
+                .coordinator
+                .feedback(&self.worker, key.to_string(), timestep)?;
+            let found: Option<(i64, Vec<u8>)> = self.worker.get(&asked)?;
             if let Some((_, value)) = found {
                 return Ok(Some(value));
             }

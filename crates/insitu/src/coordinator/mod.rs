@@ -1,5 +1,5 @@
 //! The coordinator: one actor per session, on the analytics' node. Each node's gate
-//! ([`crate::gate`]) forwards the chunks its bridges declare and announces the node's
+//! (the gate) forwards the chunks its bridges declare and announces the node's
 //! chunks of an iteration in one message; the coordinator tells the analytics (through
 //! a channel of the analytics' process) when a timestep of an array is complete, keeps
 //! steering values, and answers how far the analytics got.
@@ -55,11 +55,10 @@ impl InsituShared {
     }
 }
 
-/// Registers the in situ layer's actor classes and state.
-pub fn register(registry: &mut doreisa_core::Registry) {
+/// Registers the coordinator's actor class and state.
+pub(crate) fn register(registry: &mut doreisa_core::Registry) {
     registry.insert_extension(InsituShared::default());
     Coordinator::register(registry);
-    crate::gate::NodeGate::register(registry);
 }
 
 /// The in situ state of the coordinator's process.
@@ -83,7 +82,7 @@ fn emit(session: u64, events: Vec<Event>) -> u32 {
 
 doreisa_core::actor! {
     /// A session's coordinator (see the module).
-    pub struct Coordinator handle CoordinatorHandle { session: u64, state: CoordinatorState }
+    pub struct Coordinator handle CoordinatorHandle address CoordinatorAddress { session: u64, state: CoordinatorState }
     impl {
         fn new(session: u64, feedback_keep: u64) -> Self {
             Coordinator { session, state: CoordinatorState::new(feedback_keep as usize) }

@@ -6,8 +6,7 @@ use crate::cluster::shared::{DELIVER_FN, FRAGMENT_FN, SchedShared};
 use crate::cluster::state::{NodeScheduler, Push, RunRequest, SchedulerRuntime};
 use crate::graph::SourceKey;
 use crate::plan::Plan;
-use doreisa_core::shm::{SharedChunk, SharedDir};
-use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
+use doreisa_core::{Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -24,21 +23,18 @@ pub struct SchedulerStats {
 
 doreisa_core::actor! {
     /// One node's scheduler (see the module).
-    pub struct SchedulingActor handle SchedulingActorHandle {
+    pub struct SchedulingActor handle SchedulingActorHandle address SchedulingActorAddress {
         scheduler: NodeScheduler<ObjectRef<Blob>>,
-        peers: FxHashMap<NodeId, ActorAddress>,
-        /// Where processes on this host hand over chunks (made on first request).
-        shared: Option<SharedDir>,
+        peers: FxHashMap<NodeId, SchedulingActorAddress>,
     }
     impl {
         fn new(node: NodeId) -> Self {
             SchedulingActor {
                 scheduler: NodeScheduler::new(node),
                 peers: FxHashMap::default(),
-                shared: None,
             }
         }
-        fn install(&mut self, plan: Plan, peers: Vec<(NodeId, ActorAddress)>) -> u64 {
+        fn install(&mut self, plan: Plan, peers: Vec<(NodeId, SchedulingActorAddress)>) -> u64 {
             let plan = Arc::new(plan);
             if let Some(shared) = shared() {
                 shared.install(plan.clone());
@@ -69,57 +65,17 @@ doreisa_core::actor! {
             self.scheduler.publish_all(chunks, &mut runtime);
             self.scheduler.source_count()
         }
+        // A value sent in the call (tests, synthetic producers): stored on this node,
+        // owned here, and published.
         fn publish_value(&mut self, key: SourceKey, chunk: Blob) -> usize {
-            let len = chunk.0.len() as u64;
-            self.publish_packed(vec![(key, len)], chunk)
-        }
-        // Chunks sent in the call (in transit), one after the other in `packed`: stored
-        // on this node, owned here.
-        fn publish_packed(&mut self, keys: Vec<(SourceKey, u64)>, packed: Blob) -> usize {
             let worker = Worker::current().expect("in an actor call");
-            let mut stored = Vec::with_capacity(keys.len());
-            let mut at = 0usize;
-            for (key, len) in keys {
-                let end = at.saturating_add(len as usize);
-                if end > packed.0.len() {
-                    tracing::error!(%key, "a packed chunk runs past the end of its message");
-                    break;
-                }
-                match worker.put(&Blob(packed.0.slice(at..end))) {
-                    Ok(chunk) => stored.push((key, chunk)),
-                    Err(e) => tracing::error!(%key, error = %e, "cannot store a published chunk"),
-                }
-                at = end;
-            }
-            self.publish_many(stored)
-        }
-        // The path of this node's shared memory directory, made on first request;
-        // `None` where the host has none.
-        fn shared_dir(&mut self) -> Option<String> {
-            if self.shared.is_none() {
-                match SharedDir::create() {
-                    Ok(dir) => self.shared = dir,
-                    Err(e) => tracing::warn!(error = %e, "no shared memory on this node"),
+            match worker.put(&chunk) {
+                Ok(chunk) => self.publish(key, chunk),
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "cannot store a published value");
+                    self.scheduler.source_count()
                 }
             }
-            self.shared.as_ref().map(|dir| dir.path().display().to_string())
-        }
-        // Chunks a process on this host wrote into this node's shared memory: the
-        // mapped segments become this node's copies, owned here.
-        fn publish_shared(&mut self, chunks: Vec<(SourceKey, SharedChunk)>) -> usize {
-            let worker = Worker::current().expect("in an actor call");
-            let mut stored = Vec::with_capacity(chunks.len());
-            for (key, chunk) in chunks {
-                let adopted = match &self.shared {
-                    Some(dir) => dir.adopt(&chunk),
-                    None => Err(doreisa_core::CoreError::SharedMemory("no directory was made".into())),
-                };
-                match adopted.and_then(|bytes| worker.put(&Blob(bytes))) {
-                    Ok(chunk) => stored.push((key, chunk)),
-                    Err(e) => tracing::error!(%key, error = %e, "cannot take a chunk from shared memory"),
-                }
-            }
-            self.publish_many(stored)
         }
         fn release(&mut self, keys: Vec<SourceKey>) -> usize {
             self.scheduler.release(&keys)
@@ -156,11 +112,11 @@ fn shared() -> Option<Arc<SchedShared>> {
 /// Carries out a scheduler's decisions with the runtime, from inside an actor call.
 struct Shell<'a> {
     worker: Worker,
-    peers: &'a FxHashMap<NodeId, ActorAddress>,
+    peers: &'a FxHashMap<NodeId, SchedulingActorAddress>,
 }
 
 impl<'a> Shell<'a> {
-    fn new(peers: &'a FxHashMap<NodeId, ActorAddress>) -> Self {
+    fn new(peers: &'a FxHashMap<NodeId, SchedulingActorAddress>) -> Self {
         Shell {
             worker: Worker::current().expect("in an actor call"),
             peers,
@@ -203,15 +159,7 @@ impl SchedulerRuntime<ObjectRef<Blob>> for Shell<'_> {
             tracing::error!(?node, "no scheduling actor known there");
             return;
         };
-        let called = (|| {
-            let args = vec![
-                self.worker.task_arg(Arg::Value(plan))?,
-                self.worker.task_arg(Arg::Value(run))?,
-                self.worker.task_arg(Arg::Value(push))?,
-            ];
-            self.worker.call_method_at(peer, "inputs", args)
-        })();
-        if let Err(e) = called {
+        if let Err(e) = peer.inputs(&self.worker, plan, run, push) {
             tracing::error!(?node, error = %e, "cannot push refs to a scheduling actor");
         }
     }

@@ -9,6 +9,12 @@ pub mod runner;
 pub mod shared;
 pub mod state;
 
-pub use actor::{SchedulingActor, SchedulingActorHandle};
+pub use actor::{SchedulingActor, SchedulingActorAddress, SchedulingActorHandle};
 pub use runner::{ClusterRunner, Strategy, start_actors};
-pub use shared::{SchedShared, register};
+pub use shared::SchedShared;
+
+/// Registers the scheduler (its functions, actor class and state) with `kernels`.
+pub fn register(registry: &mut doreisa_core::Registry, kernels: crate::KernelRegistry) {
+    shared::register_functions(registry, kernels);
+    SchedulingActor::register(registry);
+}

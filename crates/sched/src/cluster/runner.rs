@@ -4,7 +4,9 @@
 //! outputs in its mailbox. It never touches chunk data besides the outputs it asked for.
 
 use crate::SchedError;
-use crate::cluster::actor::{SchedulerStats, SchedulingActor, SchedulingActorHandle};
+use crate::cluster::actor::{
+    SchedulerStats, SchedulingActor, SchedulingActorAddress, SchedulingActorHandle,
+};
 use crate::cluster::shared::SchedShared;
 use crate::cluster::state::RunRequest;
 use crate::graph::{SourceKey, TaskGraph};
@@ -12,7 +14,7 @@ use crate::partition::{greedy, random_balanced};
 use crate::plan::{Plan, structure_key};
 use crate::runner::{GraphRunner, Persisted};
 use bytes::Bytes;
-use doreisa_core::{ActorAddress, Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
+use doreisa_core::{Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -132,8 +134,8 @@ impl ClusterRunner {
     }
 
     /// The scheduling actor of `node` (where code beside the node publishes chunks).
-    pub fn actor(&self, node: NodeId) -> Option<ActorAddress> {
-        self.actors.get(&node).map(|a| a.actor.address())
+    pub fn actor(&self, node: NodeId) -> Option<SchedulingActorAddress> {
+        self.actors.get(&node).map(|a| a.address())
     }
 
     /// Records that chunk `chunk` of array `array` is published on `node`.
@@ -248,10 +250,10 @@ impl ClusterRunner {
         deliver: Option<u64>,
         persist: Option<Vec<SourceKey>>,
     ) -> Result<u64, SchedError> {
-        let peers: Vec<(NodeId, ActorAddress)> = self
+        let peers: Vec<(NodeId, SchedulingActorAddress)> = self
             .actors
             .iter()
-            .map(|(&node, actor)| (node, actor.actor.address()))
+            .map(|(&node, actor)| (node, actor.address()))
             .collect();
         let nodes = plan.nodes();
         {
@@ -337,7 +339,7 @@ impl GraphRunner for ClusterRunner {
                 held.entry(node).or_default().push(key.clone());
             }
         }
-        let release: Vec<(ActorAddress, Vec<SourceKey>)> = held
+        let release: Vec<(SchedulingActorAddress, Vec<SourceKey>)> = held
             .into_iter()
             .filter_map(|(node, keys)| self.actor(node).map(|a| (a, keys)))
             .collect();
@@ -356,7 +358,7 @@ impl GraphRunner for ClusterRunner {
 struct PersistGuard {
     driver: Worker,
     layout: std::sync::Weak<RwLock<Layout>>,
-    release: Vec<(ActorAddress, Vec<SourceKey>)>,
+    release: Vec<(SchedulingActorAddress, Vec<SourceKey>)>,
 }
 
 impl Drop for PersistGuard {
@@ -370,11 +372,7 @@ impl Drop for PersistGuard {
             }
         }
         for (actor, keys) in self.release.drain(..) {
-            let released = self
-                .driver
-                .task_arg(Arg::Value(keys))
-                .and_then(|arg| self.driver.call_method_at(actor, "release", vec![arg]));
-            if let Err(e) = released {
+            if let Err(e) = actor.release(&self.driver, keys) {
                 tracing::debug!(error = %e, "cannot release persisted outputs (their node is gone?)");
             }
         }

@@ -81,12 +81,12 @@ impl SchedShared {
     }
 }
 
-/// Registers the scheduler (its functions, actor class and state) with `kernels`.
-pub fn register(registry: &mut Registry, kernels: KernelRegistry) {
+/// Registers the scheduler's functions and state with `kernels` (the actor class is
+/// registered beside it: see `cluster::register`).
+pub(crate) fn register_functions(registry: &mut Registry, kernels: KernelRegistry) {
     registry.insert_extension(SchedShared::new(kernels));
     registry.function(FRAGMENT_FN, fragment);
     registry.function(DELIVER_FN, deliver);
-    crate::cluster::actor::SchedulingActor::register(registry);
 }
 
 fn failed(e: impl std::fmt::Display) -> CoreError {

@@ -52,7 +52,7 @@ pub(super) fn run_one(
             // A ref returned from a handle of another worker of this process (smuggled
             // in through a static) is not in the executor's table: refuse it clearly.
             for value in &returned.values {
-                value.check_holder(ctx.worker.id)?;
+                value.check_holder(ctx.worker.id())?;
             }
             Ok(returned)
         }

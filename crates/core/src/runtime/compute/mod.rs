@@ -13,9 +13,8 @@ mod execute;
 
 use crate::ids::NodeId;
 use crate::registry::{ArgBytes, Registry, TaskContext};
-use crate::runtime::event::{Computed, NodeEvent};
+use crate::runtime::event::{Computed, Job, NodeEvent, TaskOutput};
 use crate::runtime::inbox::Inbox;
-use crate::runtime::node::Job;
 use crate::runtime::worker::{Worker, WorkerShared};
 use crate::task::{TaskKind, TaskSpec};
 use std::cell::RefCell;
@@ -37,6 +36,8 @@ pub struct ComputePool {
 /// What the threads of a pool share.
 struct PoolShared {
     node: NodeId,
+    /// The node's executor worker: every task body runs as it.
+    worker: Arc<WorkerShared>,
     registry: Arc<Registry>,
     results: Arc<Inbox<NodeEvent>>,
     spin: Duration,
@@ -67,7 +68,6 @@ struct Serving {
     /// The running job: its tasks not started (when others may run them), its worker,
     /// and the results of its tasks so far.
     rest: VecDeque<(TaskSpec, Vec<ArgBytes>)>,
-    rest_worker: Option<Arc<WorkerShared>>,
     partial: Computed,
     handed_off: bool,
 }
@@ -81,18 +81,16 @@ fn with_serving<R>(f: impl FnOnce(&mut Serving) -> R) -> Option<R> {
 }
 
 impl ComputePool {
-    pub fn start(
-        node: NodeId,
-        threads: usize,
-        registry: Arc<Registry>,
-        results: Arc<Inbox<NodeEvent>>,
-        spin: Duration,
-    ) -> std::io::Result<Self> {
+    /// Starts `threads` threads running task bodies as `executor` (the node's executor
+    /// worker), sending results to its node's inbox.
+    pub fn start(executor: Arc<WorkerShared>, threads: usize) -> std::io::Result<Self> {
+        let node = &executor.node;
         let shared = Arc::new(PoolShared {
-            node,
-            registry,
-            results,
-            spin,
+            node: node.id,
+            registry: node.registry.clone(),
+            results: node.inbox.clone(),
+            spin: node.spin,
+            worker: executor.clone(),
             handoffs: Mutex::new(VecDeque::new()),
             handoff_ready: Condvar::new(),
             standby: AtomicUsize::new(0),
@@ -169,6 +167,7 @@ impl PoolShared {
 
     /// Serves queues until the pool closes (or it lingered in standby too long).
     fn thread_main(self: Arc<Self>, first: Assignment) {
+        crate::runtime::get::before_blocking_on_this_thread(before_blocking);
         let mut next = Some(first);
         while let Some(assignment) = next {
             if !self.serve(assignment) {
@@ -229,7 +228,6 @@ impl PoolShared {
                 jobs: assignment.jobs,
                 done: Vec::new(),
                 rest: VecDeque::new(),
-                rest_worker: None,
                 partial: Computed::default(),
                 handed_off: false,
             })
@@ -274,15 +272,12 @@ impl PoolShared {
     /// Runs a job's task bodies in order. Tasks of functions that have not started yet
     /// stay where a blocked task can hand them to a stand-in thread.
     fn execute(&self, job: Job) -> Computed {
-        let Job {
-            tasks,
-            worker,
-            actor,
-        } = job;
+        let Job { tasks, actor } = job;
         let ctx = TaskContext {
-            worker: worker.clone(),
+            worker: self.worker.holder(),
+            registry: self.registry.clone(),
         };
-        let handle = Worker::new(worker.clone());
+        let handle = Worker::new(self.worker.clone());
         let mut actor = actor;
         let shareable = actor.is_none()
             && tasks
@@ -290,10 +285,7 @@ impl PoolShared {
                 .all(|(spec, _)| matches!(spec.kind, TaskKind::Function(_)));
         let mut own = VecDeque::from(tasks);
         if shareable {
-            with_serving(|s| {
-                s.rest = std::mem::take(&mut own);
-                s.rest_worker = Some(worker.clone());
-            });
+            with_serving(|s| s.rest = std::mem::take(&mut own));
         }
         loop {
             let next = if shareable {
@@ -307,16 +299,20 @@ impl PoolShared {
             with_serving(|s| match outcome {
                 Ok(returned) => {
                     s.partial.keep.extend(returned.keep);
-                    s.partial.results.push((spec, Ok(returned.values)));
+                    let outputs = returned
+                        .values
+                        .into_iter()
+                        .map(|value| TaskOutput {
+                            bytes: value.bytes,
+                            nested: value.nested,
+                        })
+                        .collect();
+                    s.partial.results.push((spec, Ok(outputs)));
                 }
-                Err(error) => s.partial.results.push((spec, Err(error))),
+                Err(error) => s.partial.results.push((spec, Err(error.into()))),
             });
         }
-        let mut computed = with_serving(|s| {
-            s.rest_worker = None;
-            std::mem::take(&mut s.partial)
-        })
-        .unwrap_or_default();
+        let mut computed = with_serving(|s| std::mem::take(&mut s.partial)).unwrap_or_default();
         computed.actor = actor;
         computed
     }
@@ -325,7 +321,7 @@ impl PoolShared {
 /// Called by a thread about to block on a value. On a compute thread serving a queue,
 /// hands the queue over first: at once if work waits behind the blocked task (it may
 /// be what the task waits for), else only when `waited` (the wait outlasted its spin).
-pub(crate) fn before_blocking(waited: bool) {
+fn before_blocking(waited: bool) {
     SERVING.with(|cell| {
         let mut slot = cell.borrow_mut();
         let Some(s) = slot.as_mut() else { return };
@@ -348,10 +344,8 @@ pub(crate) fn before_blocking(waited: bool) {
         }
         let mut jobs = std::mem::take(&mut s.jobs);
         if !s.rest.is_empty() {
-            let worker = s.rest_worker.clone().expect("a running job's worker");
             jobs.push_front(Job {
                 tasks: s.rest.drain(..).collect(),
-                worker,
                 actor: None,
             });
         }

@@ -1,0 +1,109 @@
+//! Parsers of command-line values that clap's defaults do not cover: addresses given
+//! by host name, counts that must be positive.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+/// The port a head listens on when `--listen` names a host only.
+pub const HEAD_PORT: u16 = 7878;
+
+/// `HOST`, `HOST:PORT`, `IP`, `IP:PORT` or `[IPv6]:PORT`, host names resolved (IPv4
+/// preferred); `default_port` when no port is given.
+pub fn socket_address(text: &str, default_port: u16) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if let Ok(ip) = text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("`{text}`: `{port}` is not a port number"))?;
+            (host, port)
+        }
+        None => (text, default_port),
+    };
+    if host.is_empty() {
+        return Err(format!("`{text}`: no host"));
+    }
+    let addresses: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .collect();
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addresses.first())
+        .copied()
+        .ok_or_else(|| format!("`{host}` resolves to no address"))
+}
+
+/// A head's `--listen`: port [`HEAD_PORT`] unless given.
+pub fn head_listen(text: &str) -> Result<SocketAddr, String> {
+    socket_address(text, HEAD_PORT)
+}
+
+/// A worker's `--listen`: any free port unless given.
+pub fn worker_listen(text: &str) -> Result<SocketAddr, String> {
+    socket_address(text, 0)
+}
+
+/// An IP address, or a host name resolved to one (IPv4 preferred).
+pub fn host_ip(text: &str) -> Result<IpAddr, String> {
+    socket_address(text, 0).map(|a| a.ip())
+}
+
+/// A count of at least 1.
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("`{text}`: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_by_ip_or_host_with_or_without_port() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(head_listen("127.0.0.1:9000"), Ok(at("127.0.0.1:9000")));
+        assert_eq!(head_listen("0.0.0.0"), Ok(at("0.0.0.0:7878")));
+        assert_eq!(worker_listen("[::1]:5"), Ok(at("[::1]:5")));
+        assert_eq!(worker_listen("::1"), Ok(at("[::1]:0")));
+        assert_eq!(head_listen("localhost"), Ok(at("127.0.0.1:7878")));
+        assert_eq!(worker_listen("localhost:0"), Ok(at("127.0.0.1:0")));
+        assert_eq!(host_ip("localhost"), Ok("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_addresses_say_what_is_wrong() {
+        assert!(
+            head_listen("localhost:http")
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(
+            head_listen("localhost:70000")
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(head_listen(":80").unwrap_err().contains("no host"));
+    }
+
+    #[test]
+    fn counts_start_at_one() {
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert_eq!(at_least_one("0"), Err("must be at least 1".into()));
+        assert!(at_least_one("-1").is_err());
+        assert!(at_least_one("many").is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! The node's state machine driven by hand: no threads, no transport.
+
+use super::memory::MemoryHost;
+use super::*;
+use crate::ids::{ActorId, TaskId};
+use crate::task::{Placement, TaskKind, TaskSpec};
+
+type Node = NodeState<MemoryHost>;
+
+fn node(id: u64, nodes: &[NodeId]) -> Node {
+    NodeState::new(NodeId(id), MemoryHost::default(), nodes)
+}
+
+fn from(node: u64, message: NodeMessage) -> EventOf<MemoryHost> {
+    NodeEvent::Remote(Envelope {
+        from: NodeId(node),
+        epoch: 0,
+        message,
+    })
+}
+
+fn spec(caller: WorkerId, seq: u64, kind: TaskKind, here: NodeId) -> TaskSpec {
+    TaskSpec {
+        task: TaskId {
+            submitter: caller,
+            seq,
+        },
+        caller,
+        kind,
+        args: Vec::new(),
+        num_returns: 1,
+        retries: 0,
+        placement: Placement::Node(here),
+    }
+}
+
+fn failures(state: &mut Node) -> usize {
+    std::mem::take(&mut state.out.messages)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, NodeMessage::Reply(r) if r.outcome.is_err()))
+        .count()
+}
+
+/// A call from a third node can overtake the actor's creation (another connection):
+/// it waits for the creation instead of failing.
+#[test]
+fn calls_that_overtake_their_actors_creation_wait_for_it() {
+    let nodes = [NodeId(0), NodeId(1), NodeId(2)];
+    let mut state = node(2, &nodes);
+    let (creator, other) = (WorkerId::new(NodeId(0), 1), WorkerId::new(NodeId(1), 0));
+    let actor = ActorId { creator, seq: 1 };
+    let call = spec(
+        other,
+        7,
+        TaskKind::Method {
+            actor,
+            method: "m".into(),
+        },
+        NodeId(2),
+    );
+    state.handle(from(1, NodeMessage::Task(call)));
+    assert_eq!(
+        failures(&mut state),
+        0,
+        "no ActorDied for an actor on its way"
+    );
+    assert!(state.out.jobs.is_empty());
+    let create = spec(
+        creator,
+        1,
+        TaskKind::CreateActor {
+            actor,
+            class: "C".into(),
+        },
+        NodeId(2),
+    );
+    state.handle(from(0, NodeMessage::Task(create)));
+    assert_eq!(failures(&mut state), 0);
+    assert_eq!(state.out.jobs.len(), 1, "the creation runs");
+    assert_eq!(
+        state.task_counts().1,
+        1,
+        "the early call waits for the instance"
+    );
+}
+
+/// Calls to an actor that ended here, or whose creator's node died, fail at once.
+#[test]
+fn calls_to_ended_or_orphaned_actors_fail() {
+    let nodes = [NodeId(0), NodeId(1), NodeId(2)];
+    let mut state = node(2, &nodes);
+    let creator = WorkerId::new(NodeId(0), 1);
+    let ended = ActorId { creator, seq: 1 };
+    state.handle(from(0, NodeMessage::KillActor { actor: ended }));
+    let call = |actor, seq| {
+        spec(
+            WorkerId::new(NodeId(1), 0),
+            seq,
+            TaskKind::Method {
+                actor,
+                method: "m".into(),
+            },
+            NodeId(2),
+        )
+    };
+    state.handle(from(1, NodeMessage::Task(call(ended, 1))));
+    assert_eq!(failures(&mut state), 1);
+    // A call waiting for an actor whose creator's node then dies.
+    let orphan = ActorId { creator, seq: 2 };
+    state.handle(from(1, NodeMessage::Task(call(orphan, 2))));
+    assert_eq!(failures(&mut state), 0);
+    state.handle(NodeEvent::NodeLeft {
+        node: NodeId(0),
+        workers: vec![WorkerId::new(NodeId(0), 0), creator],
+    });
+    assert_eq!(failures(&mut state), 1);
+}
