@@ -1,6 +1,7 @@
 //! Task bodies that block on other tasks' values (a `get` inside a task) never
-//! deadlock a node, even with one compute thread per node: a blocked thread hands its
-//! queue to a stand-in.
+//! deadlock a node, even with as many compute threads as nodes (the pool is shared by
+//! the nodes): a blocked thread hands its queue to a stand-in. (A body that blocks
+//! outside the runtime, in a sleep or I/O, holds its thread like any busy body.)
 
 mod support;
 
@@ -25,7 +26,7 @@ fn one_thread_cluster(nodes: usize) -> Cluster {
     let mut registry = registry();
     tree_sum::register(&mut registry);
     Cluster::start(
-        ClusterConfig::default().nodes(nodes).compute_threads(1),
+        ClusterConfig::default().nodes(nodes).compute_threads(nodes),
         registry,
     )
     .unwrap()

@@ -81,7 +81,7 @@ pub fn run(sizes: &[usize], mode: &str, runs: usize) -> Result<ScalingReport, St
         for _ in 0..runs.max(1) {
             let (ms, t) = match mode {
                 "embedded" => {
-                    let config = ClusterConfig::default().nodes(n).compute_threads(1);
+                    let config = ClusterConfig::default().nodes(n);
                     let cluster =
                         Cluster::start(config, crate::registry()).map_err(|e| e.to_string())?;
                     measure(&cluster)?

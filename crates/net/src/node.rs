@@ -375,7 +375,7 @@ impl Setup {
         }
         let transport = Box::new(QuicTransport::new(links.clone()));
         let actor = node
-            .start(options.compute_threads, transport, None)
+            .start_alone(options.compute_threads, transport, None)
             .map_err(|e| CoreError::Invalid(format!("cannot start the compute pool: {e}")))?;
 
         tokio::task::spawn_local(accept_loop(net.clone(), endpoint.clone()));

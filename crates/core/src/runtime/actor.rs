@@ -8,7 +8,7 @@ use crate::runtime::event::{Envelope, NodeEvent, fill_all};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::NodeState;
 use crate::runtime::transport::Transport;
-use crate::runtime::worker::NodeShared;
+use crate::runtime::worker::{NodeShared, WorkerShared};
 use actix::prelude::*;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -20,13 +20,23 @@ pub use doreisa_proto::node::NodeStatus;
 /// if it had crashed. Gets the node and the workers it hosted.
 pub type CrashHook = Box<dyn FnOnce(crate::NodeId, Vec<crate::WorkerId>) + Send>;
 
+/// Called once the node has stopped (everyone waiting on it told).
+pub type StopHook = Box<dyn FnOnce() + Send>;
+
 /// The actor running one node.
 pub struct NodeActor {
     state: NodeState,
     shared: Arc<NodeShared>,
     on_crash: Option<CrashHook>,
+    on_stop: Option<StopHook>,
     inbox: Arc<Inbox<NodeEvent>>,
-    pool: ComputePool,
+    /// Runs the node's task bodies (shared with the other nodes of an embedded cluster).
+    pool: Arc<ComputePool>,
+    /// The node's executor worker: the pool runs its jobs as it.
+    executor: Arc<WorkerShared>,
+    /// Whether the actix system stops with this node (a process node's own system;
+    /// not a thread shared by the virtual nodes of an embedded cluster).
+    stops_system: bool,
     transport: Box<dyn Transport>,
     spin: Duration,
     batch: Vec<NodeEvent>,
@@ -37,22 +47,45 @@ impl NodeActor {
     pub fn new(
         state: NodeState,
         shared: Arc<NodeShared>,
-        inbox: Arc<Inbox<NodeEvent>>,
-        pool: ComputePool,
+        executor: Arc<WorkerShared>,
+        pool: Arc<ComputePool>,
         transport: Box<dyn Transport>,
-        spin: Duration,
     ) -> Self {
+        let inbox = shared.inbox.clone();
+        let spin = shared.spin;
         NodeActor {
             state,
             shared,
             on_crash: None,
+            on_stop: None,
             inbox,
             pool,
+            executor,
+            stops_system: false,
             transport,
             spin,
             batch: Vec::new(),
             by_node: FxHashMap::default(),
         }
+    }
+
+    /// Stops the actix system this node runs in when the node stops (a process node).
+    pub fn stops_system(mut self) -> Self {
+        self.stops_system = true;
+        self
+    }
+
+    /// What to do once the node has stopped.
+    pub fn on_stop(mut self, hook: StopHook) -> Self {
+        self.on_stop = Some(hook);
+        self
+    }
+
+    /// How long the node polls its inbox before it parks (none: the thread is shared
+    /// with other nodes, which polling would hold up).
+    pub fn inbox_spin(mut self, spin: Duration) -> Self {
+        self.spin = spin;
+        self
     }
 
     /// What to do if the state machine panics.
@@ -88,9 +121,13 @@ impl NodeActor {
                         actor.inbox.drain_into(&mut leftovers);
                         actor.state.stopped(leftovers);
                         fill_all(std::mem::take(&mut actor.state.out.fills));
-                        actor.pool.stop();
+                        if let Some(hook) = actor.on_stop.take() {
+                            hook();
+                        }
                         ctx.stop();
-                        System::current().stop();
+                        if actor.stops_system {
+                            System::current().stop();
+                        }
                     } else {
                         actor.pump(ctx);
                     }
@@ -129,7 +166,7 @@ impl NodeActor {
         for (node, takes_tasks) in out.spread {
             self.shared.set_node(node, takes_tasks);
         }
-        self.pool.submit(out.jobs);
+        self.pool.submit(&self.executor, out.jobs);
         fill_all(out.fills);
     }
 }

@@ -63,18 +63,23 @@ impl NodeParts {
         Worker::new(self.executor.clone())
     }
 
-    /// Starts the compute pool (`threads` threads) and the node actor sending through
-    /// `transport`. Call it inside an actix system.
-    pub fn start(
+    /// The node actor, running its task bodies on `pool` and sending through
+    /// `transport` (start it inside an actix system).
+    pub fn actor(self, pool: Arc<ComputePool>, transport: Box<dyn Transport>) -> NodeActor {
+        NodeActor::new(self.state, self.shared, self.executor, pool, transport)
+    }
+
+    /// The node of a process: its own compute pool of `threads` threads, and an actor
+    /// that stops the actix system it runs in when it stops. Call it inside that system.
+    pub fn start_alone(
         self,
         threads: usize,
         transport: Box<dyn Transport>,
         on_crash: Option<CrashHook>,
     ) -> std::io::Result<Addr<NodeActor>> {
-        let pool = ComputePool::start(self.executor, threads)?;
-        let spin = self.shared.spin;
-        let inbox = self.shared.inbox.clone();
-        let mut actor = NodeActor::new(self.state, self.shared, inbox, pool, transport, spin);
+        let name = format!("{:?}", self.shared.id);
+        let pool = ComputePool::start(&name, threads, self.shared.spin)?;
+        let mut actor = self.actor(pool, transport).stops_system();
         if let Some(hook) = on_crash {
             actor = actor.on_crash(hook);
         }

@@ -1,18 +1,23 @@
-//! The compute pool of a node: threads that run task bodies, so that the node's control
-//! thread never runs user code. Jobs arrive in batches on one queue per thread; results
-//! go back to the node's inbox in batches.
+//! The compute pool: threads that run task bodies, so that no node's control thread
+//! ever runs user code. One pool serves one node (a process node) or every virtual
+//! node of an embedded cluster: each job carries the executor worker of the node it
+//! runs for, and its results go back to that node's inbox. So an embedded cluster of
+//! any size runs on a fixed number of threads, and an idle node costs none.
+//!
+//! Jobs arrive in batches on one queue per thread; results go back in batches, one
+//! push per node inbox. A job of a node that stopped (its inbox closed) is dropped
+//! unrun.
 //!
 //! A task body may block on another value (a `get` inside a task). Its thread then
 //! hands its queue, the jobs it has not started and the results it has not sent to a
 //! stand-in thread (a standby one, or a new one), and finishes the blocked task alone;
 //! afterwards it waits in standby for a queue to serve. So a task that waits for tasks
-//! queued behind it never deadlocks the node, and the number of threads serving queues
-//! stays the configured one (Ray does the same by releasing a blocked worker's CPU).
+//! queued behind it never deadlocks, and the number of threads serving queues stays
+//! the configured one (Ray does the same by releasing a blocked worker's CPU).
 
 mod execute;
 
-use crate::ids::NodeId;
-use crate::registry::{ArgBytes, Registry, TaskContext};
+use crate::registry::{ArgBytes, TaskContext};
 use crate::runtime::event::{Computed, Job, NodeEvent, TaskOutput};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::worker::{Worker, WorkerShared};
@@ -26,20 +31,24 @@ use std::time::Duration;
 /// How long a standby thread waits for a queue to serve before it exits.
 const STANDBY_LINGER: Duration = Duration::from_secs(30);
 
-/// The threads running task bodies for one node.
+/// A job and the executor worker of the node it runs for.
+pub struct Assigned {
+    worker: Arc<WorkerShared>,
+    job: Job,
+}
+
+/// The threads running task bodies for one node, or for the nodes of an embedded
+/// cluster. Stops when dropped (see [`ComputePool::stop`]).
 pub struct ComputePool {
-    queues: Vec<Arc<Inbox<Job>>>,
-    next: usize,
+    queues: Vec<Arc<Inbox<Assigned>>>,
+    next: AtomicUsize,
     shared: Arc<PoolShared>,
 }
 
 /// What the threads of a pool share.
 struct PoolShared {
-    node: NodeId,
-    /// The node's executor worker: every task body runs as it.
-    worker: Arc<WorkerShared>,
-    registry: Arc<Registry>,
-    results: Arc<Inbox<NodeEvent>>,
+    /// Names the pool's threads.
+    name: String,
     spin: Duration,
     /// Queues handed off by blocked threads, waiting for a standby thread.
     handoffs: Mutex<VecDeque<Assignment>>,
@@ -53,21 +62,22 @@ struct PoolShared {
 
 /// A queue to serve, with the jobs already taken from it.
 struct Assignment {
-    queue: Arc<Inbox<Job>>,
-    jobs: VecDeque<Job>,
+    queue: Arc<Inbox<Assigned>>,
+    jobs: VecDeque<Assigned>,
 }
 
 /// What a thread serving a queue keeps where a blocking `get` can reach it.
 struct Serving {
     pool: Arc<PoolShared>,
-    queue: Arc<Inbox<Job>>,
+    queue: Arc<Inbox<Assigned>>,
     /// Jobs taken from the queue and not started.
-    jobs: VecDeque<Job>,
-    /// Finished jobs whose results are not sent yet.
-    done: Vec<NodeEvent>,
+    jobs: VecDeque<Assigned>,
+    /// Finished jobs whose results are not sent yet, with the inbox each goes to.
+    done: Vec<(Arc<Inbox<NodeEvent>>, NodeEvent)>,
     /// The running job: its tasks not started (when others may run them), its worker,
     /// and the results of its tasks so far.
     rest: VecDeque<(TaskSpec, Vec<ArgBytes>)>,
+    running: Option<Arc<WorkerShared>>,
     partial: Computed,
     handed_off: bool,
 }
@@ -80,17 +90,31 @@ fn with_serving<R>(f: impl FnOnce(&mut Serving) -> R) -> Option<R> {
     SERVING.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
+/// Pushes results to their nodes' inboxes, one push per run of the same inbox.
+fn send_results(results: Vec<(Arc<Inbox<NodeEvent>>, NodeEvent)>) {
+    let mut batch: Vec<NodeEvent> = Vec::new();
+    let mut target: Option<Arc<Inbox<NodeEvent>>> = None;
+    for (inbox, event) in results {
+        if let Some(current) = &target
+            && !Arc::ptr_eq(current, &inbox)
+        {
+            current.push_many(std::mem::take(&mut batch));
+        }
+        target = Some(inbox);
+        batch.push(event);
+    }
+    if let Some(current) = target {
+        current.push_many(batch);
+    }
+}
+
 impl ComputePool {
-    /// Starts `threads` threads running task bodies as `executor` (the node's executor
-    /// worker), sending results to its node's inbox.
-    pub fn start(executor: Arc<WorkerShared>, threads: usize) -> std::io::Result<Self> {
-        let node = &executor.node;
+    /// Starts `threads` threads (named after `name`) that poll for `spin` before they
+    /// park when idle.
+    pub fn start(name: &str, threads: usize, spin: Duration) -> std::io::Result<Arc<Self>> {
         let shared = Arc::new(PoolShared {
-            node: node.id,
-            registry: node.registry.clone(),
-            results: node.inbox.clone(),
-            spin: node.spin,
-            worker: executor.clone(),
+            name: name.to_string(),
+            spin,
             handoffs: Mutex::new(VecDeque::new()),
             handoff_ready: Condvar::new(),
             standby: AtomicUsize::new(0),
@@ -106,39 +130,46 @@ impl ComputePool {
             })?;
             queues.push(queue);
         }
-        Ok(ComputePool {
+        Ok(Arc::new(ComputePool {
             queues,
-            next: 0,
+            next: AtomicUsize::new(0),
             shared,
-        })
+        }))
     }
 
-    /// Hands `jobs` to the threads (a contiguous share each, round robin).
-    pub fn submit(&mut self, jobs: Vec<Job>) {
+    /// Hands `jobs` of the node of `worker` (its executor) to the threads: a
+    /// contiguous share each, round robin.
+    pub fn submit(&self, worker: &Arc<WorkerShared>, jobs: Vec<Job>) {
         if jobs.is_empty() {
             return;
         }
+        let assigned = jobs.into_iter().map(|job| Assigned {
+            worker: worker.clone(),
+            job,
+        });
         let n = self.queues.len();
-        if n == 1 || jobs.len() == 1 {
-            let queue = &self.queues[self.next % n];
-            self.next += 1;
-            queue.push_many(jobs);
+        let count = assigned.len();
+        if n == 1 || count == 1 {
+            let turn = self.next.fetch_add(1, Ordering::Relaxed);
+            self.queues[turn % n].push_many(assigned);
             return;
         }
-        let per_thread = jobs.len().div_ceil(n);
-        let mut jobs = jobs.into_iter();
+        let per_thread = count.div_ceil(n);
+        let mut assigned = assigned;
         for _ in 0..n {
-            let share: Vec<Job> = jobs.by_ref().take(per_thread).collect();
-            let queue = &self.queues[self.next % n];
-            self.next += 1;
-            queue.push_many(share);
+            let share: Vec<Assigned> = assigned.by_ref().take(per_thread).collect();
+            if share.is_empty() {
+                break;
+            }
+            let turn = self.next.fetch_add(1, Ordering::Relaxed);
+            self.queues[turn % n].push_many(share);
         }
     }
 
     /// Tells the threads to stop once they finish the task they run; queued jobs are
-    /// dropped. Does not wait for them: a stopping (or crashing) node must not hang on
-    /// user code that never returns. Their results go to a closed inbox and are lost.
-    pub fn stop(&mut self) {
+    /// dropped. Does not wait for them: a stopping (or crashing) cluster must not hang
+    /// on user code that never returns. Their results go to closed inboxes and are lost.
+    pub fn stop(&self) {
         self.shared.closed.store(true, Ordering::Release);
         for queue in &self.queues {
             queue.close();
@@ -160,7 +191,7 @@ impl PoolShared {
         let index = self.started.fetch_add(1, Ordering::Relaxed);
         let pool = self.clone();
         std::thread::Builder::new()
-            .name(format!("doreisa-{:?}-compute-{index}", self.node))
+            .name(format!("doreisa-{}-compute-{index}", self.name))
             .spawn(move || pool.thread_main(first))?;
         Ok(())
     }
@@ -187,9 +218,9 @@ impl PoolShared {
         }
         drop(handoffs);
         if let Err(e) = self.spawn(assignment) {
-            // The queue has no server any more: its jobs are lost with the node's
-            // ability to run them, which the node cannot recover from.
-            tracing::error!(node = ?self.node, error = %e, "cannot start a compute thread");
+            // The queue has no server any more: its jobs are lost with the pool's
+            // ability to run them, which it cannot recover from.
+            tracing::error!(pool = %self.name, error = %e, "cannot start a compute thread");
         }
     }
 
@@ -228,6 +259,7 @@ impl PoolShared {
                 jobs: assignment.jobs,
                 done: Vec::new(),
                 rest: VecDeque::new(),
+                running: None,
                 partial: Computed::default(),
                 handed_off: false,
             })
@@ -238,10 +270,13 @@ impl PoolShared {
                 break false;
             }
             match with_serving(|s| s.jobs.pop_front()).flatten() {
-                Some(job) => {
-                    let computed = self.execute(job);
+                Some(assigned) => {
+                    let Some((inbox, computed)) = self.execute(assigned) else {
+                        continue;
+                    };
                     let handed_off = with_serving(|s| {
-                        s.done.push(NodeEvent::Computed(Box::new(computed)));
+                        s.done
+                            .push((inbox, NodeEvent::Computed(Box::new(computed))));
                         s.handed_off
                     });
                     if handed_off == Some(true) {
@@ -250,9 +285,7 @@ impl PoolShared {
                 }
                 None => {
                     let done = with_serving(|s| std::mem::take(&mut s.done)).unwrap_or_default();
-                    if !done.is_empty() {
-                        self.results.push_many(done);
-                    }
+                    send_results(done);
                     if queue.drain_into(&mut taken) == 0 {
                         queue.wait_blocking(self.spin);
                     } else {
@@ -261,32 +294,41 @@ impl PoolShared {
                 }
             }
         };
-        if let Some(serving) = SERVING.with(|cell| cell.borrow_mut().take())
-            && !serving.done.is_empty()
-        {
-            self.results.push_many(serving.done);
+        if let Some(serving) = SERVING.with(|cell| cell.borrow_mut().take()) {
+            send_results(serving.done);
         }
         handed_off
     }
 
-    /// Runs a job's task bodies in order. Tasks of functions that have not started yet
-    /// stay where a blocked task can hand them to a stand-in thread.
-    fn execute(&self, job: Job) -> Computed {
+    /// Runs a job's task bodies in order, as its node's executor; returns the node's
+    /// inbox and the results (`None` for the job of a node that stopped). Tasks of
+    /// functions that have not started yet stay where a blocked task can hand them to
+    /// a stand-in thread.
+    fn execute(&self, assigned: Assigned) -> Option<(Arc<Inbox<NodeEvent>>, Computed)> {
+        let Assigned { worker, job } = assigned;
+        let inbox = worker.node.inbox.clone();
+        if inbox.is_closed() {
+            return None;
+        }
         let Job { tasks, actor } = job;
+        let registry = worker.node.registry.clone();
         let ctx = TaskContext {
-            worker: self.worker.holder(),
-            registry: self.registry.clone(),
+            worker: worker.holder(),
+            registry: registry.clone(),
         };
-        let handle = Worker::new(self.worker.clone());
+        let handle = Worker::new(worker.clone());
         let mut actor = actor;
         let shareable = actor.is_none()
             && tasks
                 .iter()
                 .all(|(spec, _)| matches!(spec.kind, TaskKind::Function(_)));
         let mut own = VecDeque::from(tasks);
-        if shareable {
-            with_serving(|s| s.rest = std::mem::take(&mut own));
-        }
+        with_serving(|s| {
+            s.running = Some(worker.clone());
+            if shareable {
+                s.rest = std::mem::take(&mut own);
+            }
+        });
         loop {
             let next = if shareable {
                 with_serving(|s| s.rest.pop_front()).flatten()
@@ -295,7 +337,7 @@ impl PoolShared {
             };
             let Some((spec, args)) = next else { break };
             let outcome =
-                handle.enter(|| execute::run_one(&spec, args, &self.registry, &ctx, &mut actor));
+                handle.enter(|| execute::run_one(&spec, args, &registry, &ctx, &mut actor));
             with_serving(|s| match outcome {
                 Ok(returned) => {
                     s.partial.keep.extend(returned.keep);
@@ -312,9 +354,13 @@ impl PoolShared {
                 Err(error) => s.partial.results.push((spec, Err(error.into()))),
             });
         }
-        let mut computed = with_serving(|s| std::mem::take(&mut s.partial)).unwrap_or_default();
+        let mut computed = with_serving(|s| {
+            s.running = None;
+            std::mem::take(&mut s.partial)
+        })
+        .unwrap_or_default();
         computed.actor = actor;
-        computed
+        Some((inbox, computed))
     }
 }
 
@@ -335,21 +381,28 @@ fn before_blocking(waited: bool) {
         s.handed_off = true;
         // What this thread finished must not wait for the blocked task.
         let mut finished = std::mem::take(&mut s.done);
-        if !s.partial.results.is_empty() {
+        if !s.partial.results.is_empty()
+            && let Some(worker) = &s.running
+        {
             let partial = std::mem::take(&mut s.partial);
-            finished.push(NodeEvent::Computed(Box::new(partial)));
+            finished.push((
+                worker.node.inbox.clone(),
+                NodeEvent::Computed(Box::new(partial)),
+            ));
         }
-        if !finished.is_empty() {
-            s.pool.results.push_many(finished);
-        }
+        send_results(finished);
         let mut jobs = std::mem::take(&mut s.jobs);
         if !s.rest.is_empty() {
-            jobs.push_front(Job {
-                tasks: s.rest.drain(..).collect(),
-                actor: None,
+            let worker = s.running.clone().expect("a running job's worker");
+            jobs.push_front(Assigned {
+                worker,
+                job: Job {
+                    tasks: s.rest.drain(..).collect(),
+                    actor: None,
+                },
             });
         }
-        tracing::debug!(node = ?s.pool.node, "a task blocks: its queue moves to a stand-in thread");
+        tracing::debug!(pool = %s.pool.name, "a task blocks: its queue moves to a stand-in thread");
         let assignment = Assignment {
             queue: s.queue.clone(),
             jobs,

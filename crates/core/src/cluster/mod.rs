@@ -1,6 +1,12 @@
-//! An embedded cluster: N virtual nodes in this process, each with its own thread (an
-//! actix system running the node actor), compute pool and object store, connected by
-//! the in-memory transport.
+//! An embedded cluster: N virtual nodes in this process, each with its own state
+//! machine and object store, connected by the in-memory transport, and all running on
+//! a fixed number of threads whatever N: a few host threads run the node actors (a
+//! share each), one compute pool runs every node's task bodies.
+
+mod config;
+mod hosts;
+
+pub use config::{ClusterConfig, cores, default_spin, spin_from_env};
 
 use crate::ObjectStore;
 use crate::error::{CoreError, Result};
@@ -8,83 +14,22 @@ use crate::ids::{NodeId, WorkerId};
 use crate::registry::Registry;
 use crate::runtime::actor::{GetRecords, GetStatus, NodeActor, NodeStatus};
 use crate::runtime::boot::NodeParts;
+use crate::runtime::compute::ComputePool;
 use crate::runtime::event::NodeEvent;
 use crate::runtime::inbox::Inbox;
 use crate::runtime::transport::InMemoryTransport;
 use crate::runtime::worker::Worker;
 use actix::Addr;
 use doreisa_objstore::{StoreConfig, StoreStats};
+use hosts::Hosts;
 use rustc_hash::FxHashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
 
-/// Settings of an embedded cluster.
-#[derive(Debug, Clone)]
-pub struct ClusterConfig {
-    pub nodes: usize,
-    /// Threads running task bodies, per node.
-    pub compute_threads: usize,
-    /// Object store capacity, per node.
-    pub store_capacity: u64,
-    /// Where nodes spill primary copies under memory pressure (a folder per node).
-    pub spill_dir: Option<PathBuf>,
-    /// How long an idle thread polls for work before parking.
-    pub spin: Duration,
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        ClusterConfig {
-            nodes: 2,
-            compute_threads: 1,
-            store_capacity: 2 << 30,
-            spill_dir: None,
-            spin: default_spin(),
-        }
-    }
-}
-
-/// How long idle threads of an embedded cluster poll before parking:
-/// `DOREISA_SPIN_US` microseconds, else 200. Parking and waking a thread costs 8–35 µs
-/// on virtual machines like ours; polling a little longer keeps request/reply chains on
-/// running CPUs (see `runtime::spin` for how polling is bounded).
-pub fn default_spin() -> Duration {
-    spin_from_env(200)
-}
-
-/// `DOREISA_SPIN_US` microseconds, else `default`.
-pub fn spin_from_env(default: u64) -> Duration {
-    let micros = std::env::var("DOREISA_SPIN_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    Duration::from_micros(micros)
-}
-
-impl ClusterConfig {
-    pub fn nodes(mut self, nodes: usize) -> Self {
-        self.nodes = nodes;
-        self
-    }
-
-    pub fn store_capacity(mut self, bytes: u64) -> Self {
-        self.store_capacity = bytes;
-        self
-    }
-
-    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spill_dir = Some(dir.into());
-        self
-    }
-
-    pub fn compute_threads(mut self, threads: usize) -> Self {
-        self.compute_threads = threads;
-        self
-    }
-}
+/// How long stopping waits for a node to tell everyone waiting on it.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 use crate::runtime::transport::InMemoryPeers as Peers;
 
@@ -94,7 +39,8 @@ struct NodeRuntime {
     store: Arc<ObjectStore>,
     alive: Arc<AtomicBool>,
     addr: Addr<NodeActor>,
-    thread: Option<JoinHandle<()>>,
+    /// Signalled once the node's actor has stopped.
+    stopped: Receiver<()>,
     workers: Vec<WorkerId>,
     /// The worker that runs tasks on this node (what `worker_on` hands out).
     executor: Worker,
@@ -104,7 +50,9 @@ struct NodeRuntime {
 pub struct EmbeddedCluster {
     nodes: Vec<NodeRuntime>,
     driver: Worker,
-    peers: Peers,
+    hosts: Hosts,
+    /// Runs every node's task bodies (dropped, and stopped, with the cluster).
+    _pool: Arc<ComputePool>,
 }
 
 impl EmbeddedCluster {
@@ -144,22 +92,41 @@ impl EmbeddedCluster {
             node.state.add_peer(driver_id);
         }
         let peers: Peers = Arc::new(peers);
+        let hosts = Hosts::start(config.node_threads.clamp(1, config.nodes))?;
+        let pool = ComputePool::start("cluster", config.compute_threads, config.spin)
+            .map_err(|e| CoreError::Invalid(format!("cannot start the compute pool: {e}")))?;
+        // A node alone on its thread may poll its inbox; nodes sharing one must not.
+        let inbox_spin = if config.nodes <= hosts.len() {
+            config.spin
+        } else {
+            Duration::ZERO
+        };
         let mut nodes = Vec::new();
-        for (node, inbox, store, alive) in parts {
+        for (index, (node, inbox, store, alive)) in parts.into_iter().enumerate() {
             let id = node.state.id;
             let executor = node.executor_worker();
             let mut workers = vec![WorkerId::new(id, 0)];
             if id == ids[0] {
                 workers.push(driver_id);
             }
-            let (addr, thread) = spawn_node(node, peers.clone(), config.compute_threads)?;
+            let (stop_tx, stopped) = std::sync::mpsc::channel();
+            let (peers, pool) = (peers.clone(), pool.clone());
+            let addr = hosts.start_actor(index, move || {
+                let transport = Box::new(InMemoryTransport::new(id, peers.clone()));
+                node.actor(pool, transport)
+                    .inbox_spin(inbox_spin)
+                    .on_crash(crash_hook(peers))
+                    .on_stop(Box::new(move || {
+                        let _ = stop_tx.send(());
+                    }))
+            })?;
             nodes.push(NodeRuntime {
                 id,
                 inbox,
                 store,
                 alive,
                 addr,
-                thread: Some(thread),
+                stopped,
                 workers,
                 executor,
             });
@@ -167,7 +134,8 @@ impl EmbeddedCluster {
         Ok(EmbeddedCluster {
             nodes,
             driver,
-            peers,
+            hosts,
+            _pool: pool,
         })
     }
 
@@ -268,8 +236,8 @@ impl EmbeddedCluster {
         }
         self.nodes[index].inbox.push(NodeEvent::Stop);
         self.nodes[index].inbox.close();
-        if let Some(thread) = self.nodes[index].thread.take() {
-            let _ = thread.join();
+        if self.nodes[index].stopped.recv_timeout(STOP_WAIT).is_err() {
+            tracing::warn!(?node, "a killed node did not stop within {STOP_WAIT:?}");
         }
         // A crash loses the node's memory: nothing it stored can be read any more.
         let store = &self.nodes[index].store;
@@ -289,17 +257,23 @@ impl EmbeddedCluster {
     }
 
     fn stop_all(&mut self) {
+        let mut running = Vec::new();
         for node in &self.nodes {
-            node.alive.store(false, Ordering::Release);
+            if node.alive.swap(false, Ordering::AcqRel) {
+                running.push(node);
+            }
             node.inbox.push(NodeEvent::Stop);
             node.inbox.close();
         }
-        for node in &mut self.nodes {
-            if let Some(thread) = node.thread.take() {
-                let _ = thread.join();
+        // Each node tells whoever waits on it before its thread goes.
+        let deadline = Instant::now() + STOP_WAIT;
+        for node in running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if node.stopped.recv_timeout(left).is_err() {
+                tracing::warn!(node = ?node.id, "a node did not stop within {STOP_WAIT:?}");
             }
         }
-        let _ = &self.peers;
+        self.hosts.stop();
     }
 }
 
@@ -326,26 +300,21 @@ fn crash_hook(peers: Peers) -> crate::runtime::actor::CrashHook {
     })
 }
 
-/// Memory a virtual node takes before it runs anything (about 150 KiB measured at 1024
-/// nodes), with a margin.
-const NODE_BYTES: u64 = 256 << 10;
+/// Memory a virtual node takes before it runs anything (about 12 KiB measured, from
+/// the resident memory of 1024 to 4096 nodes), with a margin.
+const NODE_BYTES: u64 = 64 << 10;
 
-/// Memory a virtual node takes per other node of the cluster (about 30 bytes
+/// Memory a virtual node takes per other node of the cluster (about 32 bytes
 /// measured), with a margin.
 const NODE_PEER_BYTES: u64 = 64;
 
 /// Whether this host can start the cluster of `config`: its threads and the memory its
-/// nodes take before they run anything (1024 nodes need about 320 MiB).
+/// nodes take before they run anything (1024 nodes need about 128 MiB).
 fn check_size(config: &ClusterConfig) -> std::result::Result<(), String> {
     let nodes = config.nodes as u64;
-    let what = format!(
-        "an embedded cluster of {nodes} nodes with {} compute threads each",
-        config.compute_threads.max(1)
-    );
-    let threads = (config.compute_threads.max(1) as u64)
-        .checked_add(1)
-        .and_then(|per_node| per_node.checked_mul(nodes))
-        .unwrap_or(u64::MAX);
+    let what = format!("an embedded cluster of {nodes} nodes");
+    let node_threads = config.node_threads.clamp(1, config.nodes.max(1)) as u64;
+    let threads = node_threads.saturating_add(config.compute_threads.max(1) as u64);
     crate::host::check_threads(&what, threads)?;
     let bytes = nodes
         .checked_mul(NODE_PEER_BYTES)
@@ -353,37 +322,4 @@ fn check_size(config: &ClusterConfig) -> std::result::Result<(), String> {
         .and_then(|per_node| per_node.checked_mul(nodes))
         .unwrap_or(u64::MAX);
     crate::host::check_memory(&what, bytes)
-}
-
-fn spawn_node(
-    node: NodeParts,
-    peers: Peers,
-    threads: usize,
-) -> Result<(Addr<NodeActor>, JoinHandle<()>)> {
-    let id = node.state.id;
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name(format!("doreisa-{id:?}"))
-        .spawn(move || {
-            let system = actix::System::new();
-            let transport = Box::new(InMemoryTransport::new(id, peers.clone()));
-            let crash = crash_hook(peers);
-            let started =
-                system.block_on(async move { node.start(threads, transport, Some(crash)) });
-            match started {
-                Ok(addr) => {
-                    let _ = tx.send(Ok(addr));
-                    let _ = system.run();
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                }
-            }
-        })
-        .map_err(|e| CoreError::Invalid(format!("cannot start a node thread: {e}")))?;
-    let addr = rx
-        .recv()
-        .map_err(|_| CoreError::Invalid("a node thread died at start".into()))?
-        .map_err(CoreError::Invalid)?;
-    Ok((addr, thread))
 }
