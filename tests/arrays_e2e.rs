@@ -8,6 +8,8 @@ use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
 use doreisa::core::{Cluster, ClusterConfig, NodeId};
 use doreisa::sched::{ClusterRunner, GraphRunner, LocalRunner, SourceKey, Strategy};
 use ndarray::{ArrayD, IxDyn};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 fn cluster(nodes: usize) -> Cluster {
     Cluster::start(
@@ -211,4 +213,74 @@ fn rechunking_large_pieces_across_four_nodes_keeps_every_element() {
     runner.release_before(i64::MAX).unwrap();
     drop(runner);
     support::assert_drained(&cluster);
+}
+
+/// Runs `body` in a thread of its own and fails if it does not end within `limit` (a
+/// regression that hangs fails instead of stalling CI).
+fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    match result.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Timeout) => panic!("not done within {limit:?}: a hang"),
+        Err(RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(thread.join().expect_err("ended without a result"))
+        }
+    }
+}
+
+/// Regression: an array persisted from arrays that are themselves persisted, on other
+/// nodes, whose handles are dropped at once (temporaries), never completed: the
+/// release of the inner outputs overtook the run that was still to read them. The
+/// expected values come from ndarray on the whole array.
+#[test]
+fn persisting_over_dropped_persisted_arrays_across_four_nodes_completes() {
+    within(Duration::from_secs(180), || {
+        for strategy in [Strategy::Greedy, Strategy::RandomBalanced { seed: 9 }] {
+            let cluster = cluster(4);
+            let runner = ClusterRunner::start(cluster.driver(), &cluster.nodes(), strategy)
+                .unwrap()
+                .with_timeout(Duration::from_secs(30));
+            let local = LocalRunner::new(doreisa::array::kernels());
+            let (rows, cols, chunk) = (16, 16, 4);
+            let x = publish(
+                (&runner, &local),
+                "pp",
+                1,
+                rows,
+                cols,
+                chunk,
+                &cluster.nodes(),
+            );
+            let whole = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| {
+                ((i[0] * 31 + i[1] * 7 + 1) % 23) as f64 - 11.0
+            });
+            // ((2x) + flip(x, 0).T + 1) * 3, every step persisted, inner handles dropped.
+            let outer = {
+                let doubled = x.mul(2.0).unwrap().persist(&runner).unwrap();
+                let flipped = (&x.flip(0).unwrap().t().unwrap() + 1.0)
+                    .unwrap()
+                    .persist(&runner)
+                    .unwrap();
+                (&doubled + &flipped)
+                    .unwrap()
+                    .persist(&runner)
+                    .unwrap()
+                    .mul(3.0)
+                    .unwrap()
+                    .persist(&runner)
+                    .unwrap()
+            };
+            let flipped = whole.slice(ndarray::s![..;-1, ..]).t().to_owned();
+            let expected = (whole.mapv(|v| 2.0 * v) + flipped + 1.0) * 3.0;
+            let got = outer.compute(&runner).unwrap().into_array::<f64>().unwrap();
+            assert_eq!(got, expected, "{strategy:?}");
+            drop((outer, x));
+            runner.release_before(i64::MAX).unwrap();
+            drop(runner);
+            support::assert_drained(&cluster);
+        }
+    });
 }

@@ -86,6 +86,10 @@ pub struct NodeScheduler<R> {
     /// Keys of `sources` that are persisted outputs: only an explicit `release` drops
     /// them, never `release_before` (their timestep is not the simulation's).
     persisted: FxHashSet<SourceKey>,
+    /// Persisted outputs released while a run here still reads them, or before they
+    /// were computed: dropped as soon as no run here needs them (a run holds what it
+    /// reads, as a submitted task holds its arguments).
+    released: FxHashSet<SourceKey>,
     runs: FxHashMap<u64, RunState<R>>,
 }
 
@@ -96,6 +100,7 @@ impl<R: Clone> NodeScheduler<R> {
             plans: FxHashMap::default(),
             sources: BTreeMap::new(),
             persisted: FxHashSet::default(),
+            released: FxHashSet::default(),
             runs: FxHashMap::default(),
         }
     }
@@ -176,15 +181,76 @@ impl<R: Clone> NodeScheduler<R> {
         for run in runs {
             self.advance(run, runtime);
         }
+        self.drop_released();
     }
 
+    /// Releases persisted outputs; returns how many were dropped now. One that a run
+    /// here still reads, or that a run here has yet to compute, is dropped once no run
+    /// needs it any more.
     pub fn release(&mut self, keys: &[SourceKey]) -> usize {
+        let (needed, expected) = self.needed_and_expected();
         keys.iter()
-            .filter(|k| {
-                self.persisted.remove(*k);
-                self.sources.remove(*k).is_some()
+            .filter(|&k| {
+                let present = self.sources.contains_key(k);
+                if needed.contains(k) || (!present && expected.contains(k)) {
+                    self.released.insert(k.clone());
+                    return false;
+                }
+                self.persisted.remove(k);
+                self.sources.remove(k).is_some()
             })
             .count()
+    }
+
+    /// The sources held here that requested runs have still to read (here or by a
+    /// push), and the persisted outputs requested runs are still to compute here.
+    fn needed_and_expected(&self) -> (FxHashSet<SourceKey>, FxHashSet<SourceKey>) {
+        let (mut needed, mut expected) = (FxHashSet::default(), FxHashSet::default());
+        for state in self.runs.values() {
+            let (Some(request), Some(plan)) = (&state.request, self.plans.get(&state.plan)) else {
+                continue;
+            };
+            for (index, fragment) in plan.fragments.iter().enumerate() {
+                for input in &fragment.inputs {
+                    let FragmentInput::Source(s) = *input else {
+                        continue;
+                    };
+                    let unread = if fragment.node == self.me {
+                        !state.submitted.contains(&index)
+                    } else {
+                        !state.sources_sent.contains(&(s, fragment.node))
+                    };
+                    if plan.source_nodes[s] == self.me && unread {
+                        needed.insert(plan.source_key(s, request.timestep));
+                    }
+                }
+            }
+            for (key, &(fragment, _)) in request.persist.iter().flatten().zip(&plan.outputs) {
+                if plan.fragments[fragment].node == self.me {
+                    expected.insert(key.clone());
+                }
+            }
+        }
+        (needed, expected)
+    }
+
+    /// Drops the released outputs no run needs any more.
+    fn drop_released(&mut self) {
+        if self.released.is_empty() {
+            return;
+        }
+        let (needed, expected) = self.needed_and_expected();
+        let sources = &mut self.sources;
+        let persisted = &mut self.persisted;
+        self.released.retain(|key| {
+            let keep =
+                needed.contains(key) || (!sources.contains_key(key) && expected.contains(key));
+            if !keep {
+                persisted.remove(key);
+                sources.remove(key);
+            }
+            keep
+        });
     }
 
     /// Drops published sources older than `timestep` (not persisted outputs); returns
@@ -215,6 +281,7 @@ impl<R: Clone> NodeScheduler<R> {
         let (plan, run) = (request.plan, request.run);
         self.run_state(plan, run).request = Some(request);
         self.advance(run, runtime);
+        self.drop_released();
     }
 
     /// Refs pushed by another node for a run.
@@ -235,6 +302,7 @@ impl<R: Clone> NodeScheduler<R> {
             Push::Sources(sources) => state.pushed_sources.extend(sources),
         }
         self.advance(run, runtime);
+        self.drop_released();
     }
 
     fn run_state(&mut self, plan: u64, run: u64) -> &mut RunState<R> {
@@ -614,6 +682,87 @@ mod tests {
         assert_eq!(r0.submitted.len(), 2, "the producer, then the reader");
         assert_eq!(r0.submitted[1].1, vec!["n0f0s0".to_string()]);
         assert_eq!(r0.delivered.len(), 1);
+        assert_eq!(n0.active_runs(), 0);
+    }
+
+    /// A one-node plan `id`: one task over `sources`.
+    fn one_task_plan_over(id: u64, sources: &[SourceKey]) -> Arc<Plan> {
+        let mut graph = TaskGraph::default();
+        let inputs = sources.iter().map(|k| graph.source(k.clone())).collect();
+        let Input::Task(t) = graph.task("leaf", vec![], inputs) else {
+            unreachable!()
+        };
+        graph.outputs = vec![t];
+        let nodes = vec![NodeId(0)];
+        let assignment = greedy(&graph, &vec![NodeId(0); sources.len()], &nodes);
+        Arc::new(Plan::new(
+            id,
+            Arc::new(graph),
+            &assignment,
+            vec![NodeId(0); sources.len()],
+        ))
+    }
+
+    fn kept_key() -> SourceKey {
+        SourceKey {
+            array: "kept".into(),
+            timestep: 0,
+            chunk: vec![0],
+        }
+    }
+
+    #[test]
+    fn a_persisted_output_released_while_a_run_reads_it_stays_until_read() {
+        let kept = kept_key();
+        let mut n0 = NodeScheduler::new(NodeId(0));
+        n0.install(one_task_plan(1, key(0, 5)));
+        n0.install(one_task_plan_over(3, &[kept.clone(), key(0, 0)]));
+        let mut r0 = Recorder::default();
+        let mut produce = request(5);
+        (produce.plan, produce.deliver) = (1, None);
+        produce.persist = Some(vec![kept.clone()]);
+        n0.run(produce, &mut r0);
+        n0.publish(key(0, 5), "chunk5".to_string(), &mut r0);
+        let mut read = request(0);
+        (read.plan, read.run) = (3, 2);
+        n0.run(read, &mut r0);
+        // The array over the persisted output is dropped before the run could read it.
+        assert_eq!(
+            n0.release(std::slice::from_ref(&kept)),
+            0,
+            "kept for the run"
+        );
+        assert_eq!(n0.release_before(1), 0, "still a persisted output");
+        n0.publish(key(0, 0), "chunk0".to_string(), &mut r0);
+        assert_eq!(
+            r0.submitted[1],
+            (0, vec!["n0f0s0".to_string(), "chunk0".to_string()])
+        );
+        assert_eq!(
+            n0.source_count(),
+            2,
+            "read, then dropped: the chunks are left"
+        );
+        assert_eq!(n0.release(std::slice::from_ref(&kept)), 0, "once only");
+    }
+
+    #[test]
+    fn a_persisted_output_released_before_it_is_computed_is_dropped_once_computed() {
+        let kept = kept_key();
+        let mut n0 = NodeScheduler::new(NodeId(0));
+        n0.install(one_task_plan(1, key(0, 5)));
+        let mut r0 = Recorder::default();
+        let mut req = request(5);
+        (req.plan, req.deliver, req.persist) = (1, None, Some(vec![kept.clone()]));
+        n0.run(req, &mut r0);
+        assert_eq!(n0.release(std::slice::from_ref(&kept)), 0);
+        n0.publish(key(0, 5), "chunk".to_string(), &mut r0);
+        assert_eq!(r0.submitted.len(), 1, "the producer ran");
+        assert_eq!(
+            n0.source_count(),
+            1,
+            "its output did not outlive its release"
+        );
         assert_eq!(n0.active_runs(), 0);
     }
 
