@@ -49,6 +49,16 @@ impl DType {
         self == DType::Bool
     }
 
+    /// The smallest and largest values of an integer dtype.
+    pub fn int_range(self) -> Option<(i128, i128)> {
+        match self {
+            DType::U8 => Some((0, u8::MAX.into())),
+            DType::I32 => Some((i32::MIN.into(), i32::MAX.into())),
+            DType::I64 => Some((i64::MIN.into(), i64::MAX.into())),
+            _ => None,
+        }
+    }
+
     /// The code used in encoded chunks.
     pub(crate) fn code(self) -> u8 {
         match self {
@@ -104,13 +114,15 @@ impl fmt::Display for DType {
     }
 }
 
-/// A scalar operand, typed weakly as in numpy 2 (NEP 50): it takes the dtype of the
-/// array it is combined with, unless its kind is higher (a float with an integer array
-/// gives float64; an integer with a bool array gives int64).
+/// A scalar operand, typed weakly as in numpy 2 (NEP 50), like a Python scalar: it
+/// takes the dtype of the array it is combined with, unless its kind is higher (a float
+/// with an integer array gives float64; an integer with a bool array gives int64).
+/// An integer is held as an `i128` so that every value of every integer dtype, and
+/// values beyond them (which comparisons take by value), can be written.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
 pub enum Scalar {
     Bool(bool),
-    Int(i64),
+    Int(i128),
     Float(f64),
 }
 
@@ -133,11 +145,21 @@ impl Scalar {
         }
     }
 
+    /// The value as a float64 (an integer rounded to the nearest float64).
     pub fn as_f64(self) -> f64 {
         match self {
             Scalar::Bool(b) => f64::from(u8::from(b)),
             Scalar::Int(i) => i as f64,
             Scalar::Float(x) => x,
+        }
+    }
+
+    /// Python's truth value: non-zero (NaN is true).
+    pub fn truthy(self) -> bool {
+        match self {
+            Scalar::Bool(b) => b,
+            Scalar::Int(i) => i != 0,
+            Scalar::Float(x) => x != 0.0,
         }
     }
 }
@@ -151,8 +173,9 @@ macro_rules! scalar_from {
         }
     )*};
 }
-scalar_from!(bool => Bool as bool, u8 => Int as i64, i32 => Int as i64, i64 => Int as i64,
-    f32 => Float as f64, f64 => Float as f64);
+scalar_from!(bool => Bool as bool, u8 => Int as i128, i32 => Int as i128,
+    i64 => Int as i128, u64 => Int as i128, i128 => Int as i128, f32 => Float as f64,
+    f64 => Float as f64);
 
 /// The result dtype of an operation over arrays of dtypes `arrays` and weak scalars
 /// `scalars` (numpy 2 rules).
@@ -196,7 +219,8 @@ impl TypedScalar {
     }
 
     /// `value` as `dtype`; an integer outside the dtype's range is an error (as in
-    /// numpy 2), a float becomes an integer only by an explicit cast elsewhere.
+    /// numpy 2), a float becomes an integer only by an explicit cast elsewhere. A float
+    /// dtype takes the nearest value (beyond its range: infinity, as numpy does).
     pub(crate) fn new(value: Scalar, dtype: DType) -> Result<TypedScalar> {
         let out_of_range =
             || ArrayError::InvalidArgument(format!("scalar {value:?} does not fit dtype {dtype}"));
@@ -205,7 +229,7 @@ impl TypedScalar {
             (s, DType::F32) => TypedScalar::F32(s.as_f64() as f32),
             (Scalar::Float(_), _) => return Err(out_of_range()),
             (Scalar::Bool(b), DType::Bool) => TypedScalar::Bool(b),
-            (Scalar::Bool(b), d) => TypedScalar::new(Scalar::Int(i64::from(b)), d)?,
+            (Scalar::Bool(b), d) => TypedScalar::new(Scalar::Int(i128::from(b)), d)?,
             (Scalar::Int(_), DType::Bool) => return Err(out_of_range()),
             (Scalar::Int(i), DType::U8) => {
                 TypedScalar::U8(i.try_into().map_err(|_| out_of_range())?)
@@ -213,7 +237,9 @@ impl TypedScalar {
             (Scalar::Int(i), DType::I32) => {
                 TypedScalar::I32(i.try_into().map_err(|_| out_of_range())?)
             }
-            (Scalar::Int(i), DType::I64) => TypedScalar::I64(i),
+            (Scalar::Int(i), DType::I64) => {
+                TypedScalar::I64(i.try_into().map_err(|_| out_of_range())?)
+            }
         })
     }
 
@@ -223,7 +249,7 @@ impl TypedScalar {
             TypedScalar::Bool(b) => Scalar::Bool(b),
             TypedScalar::U8(v) => Scalar::Int(v.into()),
             TypedScalar::I32(v) => Scalar::Int(v.into()),
-            TypedScalar::I64(v) => Scalar::Int(v),
+            TypedScalar::I64(v) => Scalar::Int(v.into()),
             TypedScalar::F32(v) => Scalar::Float(v.into()),
             TypedScalar::F64(v) => Scalar::Float(v),
         }

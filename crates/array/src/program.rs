@@ -36,6 +36,7 @@ pub(crate) enum BinaryFn {
     Ne,
     And,
     Or,
+    Xor,
 }
 
 impl UnaryFn {
@@ -83,6 +84,7 @@ impl BinaryFn {
             BinaryFn::Ne => "ne",
             BinaryFn::And => "logical_and",
             BinaryFn::Or => "logical_or",
+            BinaryFn::Xor => "logical_xor",
         }
     }
 
@@ -93,6 +95,11 @@ impl BinaryFn {
         )
     }
 
+    /// `logical_and`, `logical_or`, `logical_xor`: operands are taken as truth values.
+    pub fn is_logical(self) -> bool {
+        matches!(self, BinaryFn::And | BinaryFn::Or | BinaryFn::Xor)
+    }
+
     /// The result dtype for two operands of `dtype`, if the function supports it.
     pub fn result(self, dtype: DType) -> Option<DType> {
         match self {
@@ -101,7 +108,7 @@ impl BinaryFn {
             }
             BinaryFn::Div => dtype.is_float().then_some(dtype),
             BinaryFn::Maximum | BinaryFn::Minimum => Some(dtype),
-            BinaryFn::And | BinaryFn::Or => dtype.is_bool().then_some(dtype),
+            BinaryFn::And | BinaryFn::Or | BinaryFn::Xor => dtype.is_bool().then_some(dtype),
             _ => Some(DType::Bool),
         }
     }

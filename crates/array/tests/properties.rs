@@ -497,7 +497,7 @@ fn eval_ref(e: &Ew, leaves: &[Val; 3]) -> Val {
 
 fn build(e: &Ew, leaves: &[Array; 3]) -> Array {
     let scalar = |s: &Sc| match *s {
-        Sc::Int(v) => Operand::Scalar(Scalar::Int(v)),
+        Sc::Int(v) => Operand::Scalar(Scalar::Int(v.into())),
         Sc::Float(v) => Operand::Scalar(Scalar::Float(v)),
     };
     let bin = |op: Bin, a: Operand, b: Operand| -> Array {
@@ -569,13 +569,13 @@ fn rev(op: Bin, s: Scalar, b: &Operand) -> Array {
         unreachable!("one side is an array")
     };
     match (op, s) {
-        (Bin::Add, Scalar::Int(v)) => (v + b).unwrap(),
+        (Bin::Add, Scalar::Int(v)) => (v as i64 + b).unwrap(),
         (Bin::Add, Scalar::Float(v)) => (v + b).unwrap(),
-        (Bin::Sub, Scalar::Int(v)) => (v - b).unwrap(),
+        (Bin::Sub, Scalar::Int(v)) => (v as i64 - b).unwrap(),
         (Bin::Sub, Scalar::Float(v)) => (v - b).unwrap(),
-        (Bin::Mul, Scalar::Int(v)) => (v * b).unwrap(),
+        (Bin::Mul, Scalar::Int(v)) => (v as i64 * b).unwrap(),
         (Bin::Mul, Scalar::Float(v)) => (v * b).unwrap(),
-        (Bin::Div, Scalar::Int(v)) => (v / b).unwrap(),
+        (Bin::Div, Scalar::Int(v)) => (v as i64 / b).unwrap(),
         (Bin::Div, Scalar::Float(v)) => (v / b).unwrap(),
         (Bin::Max, s) => b.maximum(s).unwrap(),
         (Bin::Min, s) => b.minimum(s).unwrap(),

@@ -335,15 +335,15 @@ fn step(
                     o.extend(typed::<T>(x).iter().zip(typed::<T>(y)).map(|(&p, &q)| pick(p, q)));
                     Ok(())
                 }),
-                BinaryFn::And | BinaryFn::Or => {
+                BinaryFn::And | BinaryFn::Or | BinaryFn::Xor => {
                     let (p, q) = (typed::<bool>(x), typed::<bool>(y));
                     let o = typed_mut::<bool>(out);
-                    let and = f == BinaryFn::And;
-                    o.extend(
-                        p.iter()
-                            .zip(q)
-                            .map(|(&p, &q)| if and { p && q } else { p || q }),
-                    );
+                    let g: fn(bool, bool) -> bool = match f {
+                        BinaryFn::And => |p, q| p && q,
+                        BinaryFn::Or => |p, q| p || q,
+                        _ => |p, q| p != q,
+                    };
+                    o.extend(p.iter().zip(q).map(|(&p, &q)| g(p, q)));
                     Ok(())
                 }
                 BinaryFn::Div => for_float!(d, T => {

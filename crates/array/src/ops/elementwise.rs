@@ -1,5 +1,8 @@
 //! Element-wise operations: arithmetic, math functions, comparisons, logic, `where_`,
-//! `clip` and `astype`, with numpy's broadcasting and (NEP 50) type promotion, and the
+//! `clip` and `astype`, with numpy's broadcasting and (NEP 50) type promotion: a scalar
+//! is weak, like a Python scalar, and must fit the dtype it is computed in, except where
+//! numpy 2 takes it by value (comparisons, true division, logical operations, `clip`
+//! bounds that cannot clip). And the
 //! `std::ops` operators on arrays (which return `Result<Array>`; scalars as `f64` and
 //! `i64` only, so that literals infer: `&x + 1.0`, `2 * &x`).
 
@@ -15,20 +18,25 @@ fn unsupported(op: &'static str, dtype: DType) -> ArrayError {
 
 /// `f(a, b)` element-wise.
 pub(crate) fn binary(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
+    if f.is_logical() {
+        return logical(f, a, b);
+    }
     let operands = [a, b];
     let (dtypes, scalars) = operand_dtypes(&operands);
     let mut comp = result_dtype(&dtypes, &scalars);
-    // Scalars must fit the operation's dtype before true division moves to floats
-    // (numpy 2 refuses `uint8_array / -1` too).
-    for &s in &scalars {
-        TypedScalar::new(s, comp)?;
+    if f.is_comparison()
+        && let Some(known) = compare_out_of_range(f, &operands, comp)?
+    {
+        return Ok(known);
     }
     match f {
+        // True division of integers is float64 division of their values, whatever the
+        // range of the scalar (numpy 2: `uint8_array / 300`, `uint8_array / -1`).
         BinaryFn::Div if !comp.is_float() => comp = DType::F64,
-        BinaryFn::And | BinaryFn::Or => comp = DType::Bool,
         BinaryFn::Pow if comp.is_integer() => {
             if let Operand::Scalar(Scalar::Int(e)) = operands[1]
                 && e < 0
+                && TypedScalar::new(Scalar::Int(e), comp).is_ok()
             {
                 return Err(ArrayError::InvalidArgument(
                     "integers to negative integer powers are not allowed".into(),
@@ -51,6 +59,66 @@ pub(crate) fn binary(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
         grid,
         out,
     )))
+}
+
+/// `logical_and`, `logical_or`, `logical_xor`: each operand is taken as its truth value
+/// on its own (non-zero; NaN is true), whatever its dtype or range (numpy 2 defines
+/// `logical_and(int8_array, 1000)` and `logical_or(bool_array, 0.5)`).
+fn logical(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
+    let truth = |o: Operand| match o {
+        Operand::Scalar(s) => Operand::Scalar(Scalar::Bool(s.truthy())),
+        array => array,
+    };
+    let operands = [truth(a), truth(b)];
+    let (aligned, grid) = align(f.name(), &operands)?;
+    let args = aligned
+        .into_iter()
+        .map(|o| as_dtype(o, DType::Bool, &grid))
+        .collect::<Result<_>>()?;
+    Ok(Array::from_node(Node::new(
+        Kind::Map {
+            func: MapFn::Binary(f),
+            args,
+        },
+        grid,
+        DType::Bool,
+    )))
+}
+
+/// A comparison between an integer array and an integer scalar outside its dtype's
+/// range compares by value (numpy 2): every element is on the same side of the scalar,
+/// so the result is a constant of the array's shape. `None` when the scalar fits.
+fn compare_out_of_range(
+    f: BinaryFn,
+    operands: &[Operand; 2],
+    comp: DType,
+) -> Result<Option<Array>> {
+    let Some((min, max)) = comp.int_range() else {
+        return Ok(None);
+    };
+    let (array, scalar, scalar_left) = match operands {
+        [Operand::Array(a), Operand::Scalar(Scalar::Int(s))] => (a, *s, false),
+        [Operand::Scalar(Scalar::Int(s)), Operand::Array(a)] => (a, *s, true),
+        _ => return Ok(None),
+    };
+    // A bool array compares as int64, and numpy refuses an int beyond it there.
+    if (min..=max).contains(&scalar) || !array.dtype().is_integer() {
+        return Ok(None);
+    }
+    // Whether the right operand is the larger one, for every element.
+    let right_larger = (scalar > max) != scalar_left;
+    let value = match f {
+        BinaryFn::Lt | BinaryFn::Le => right_larger,
+        BinaryFn::Gt | BinaryFn::Ge => !right_larger,
+        BinaryFn::Eq => false,
+        _ => true,
+    };
+    let grid = array.grid().clone();
+    Ok(Some(Array::from_node(Node::new(
+        Kind::Const(TypedScalar::Bool(value)),
+        grid,
+        DType::Bool,
+    ))))
 }
 
 macro_rules! binary_methods {
@@ -79,7 +147,8 @@ impl Array {
         sub => Sub,
         /// `self * other`.
         mul => Mul,
-        /// True division `self / other` (integers divide as float64).
+        /// True division `self / other` (integers divide as float64; an integer scalar
+        /// counts by its value, even beyond the array's dtype: `uint8_array / 300`).
         div => Div,
         /// `self ** other` (an integer to a negative integer power is an error).
         pow => Pow,
@@ -87,22 +156,30 @@ impl Array {
         maximum => Maximum,
         /// The element-wise smaller (NaN if either is NaN).
         minimum => Minimum,
-        /// `self < other`, as bool.
+        /// `self < other`, as bool (an integer scalar beyond an integer array's
+        /// range compares by value).
         lt => Lt,
-        /// `self <= other`, as bool.
+        /// `self <= other`, as bool (an integer scalar beyond an integer array's
+        /// range compares by value).
         le => Le,
-        /// `self > other`, as bool.
+        /// `self > other`, as bool (an integer scalar beyond an integer array's
+        /// range compares by value).
         gt => Gt,
-        /// `self >= other`, as bool.
+        /// `self >= other`, as bool (an integer scalar beyond an integer array's
+        /// range compares by value).
         ge => Ge,
-        /// `self == other`, as bool.
+        /// `self == other`, as bool (an integer scalar beyond an integer array's
+        /// range compares by value).
         eq => Eq,
-        /// `self != other`, as bool.
+        /// `self != other`, as bool (an integer scalar beyond an integer array's
+        /// range compares by value).
         ne => Ne,
-        /// Both non-zero.
+        /// Both non-zero (each operand taken as its truth value, whatever its dtype).
         logical_and => And,
-        /// Either non-zero.
+        /// Either non-zero (each operand taken as its truth value, whatever its dtype).
         logical_or => Or,
+        /// Exactly one non-zero (each operand taken as its truth value).
+        logical_xor => Xor,
     }
 
     unary_methods! {
@@ -143,9 +220,31 @@ impl Array {
         )))
     }
 
-    /// Limits the values to `[min, max]` (numpy's `clip`: `minimum(maximum(x, min), max)`).
-    pub fn clip(&self, min: impl Into<Scalar>, max: impl Into<Scalar>) -> Result<Array> {
-        self.maximum(min.into())?.minimum(max.into())
+    /// Limits the values to `[min, max]` (numpy's `clip`: `minimum(maximum(x, min),
+    /// max)`; NaN stays NaN). As in numpy 2, an integer bound beyond an integer array's
+    /// range on the side that cannot clip anything (`clip(uint8_array, -5, 300)`) is no
+    /// bound, and one on the other side (`clip(uint8_array, 300, 400)`) is an error.
+    pub fn clip(&self, min: impl Into<Operand>, max: impl Into<Operand>) -> Result<Array> {
+        let range = self.dtype().int_range();
+        let beyond = |bound: &Operand, lower: bool| match (bound, range) {
+            (Operand::Scalar(Scalar::Int(v)), Some((lo, hi))) => {
+                if lower {
+                    *v < lo
+                } else {
+                    *v > hi
+                }
+            }
+            _ => false,
+        };
+        let (min, max) = (min.into(), max.into());
+        let mut out = self.clone();
+        if !beyond(&min, true) {
+            out = out.maximum(min)?;
+        }
+        if !beyond(&max, false) {
+            out = out.minimum(max)?;
+        }
+        Ok(out)
     }
 
     /// The array cast to `dtype` (Rust `as` semantics; non-zero is `true`).
@@ -154,7 +253,8 @@ impl Array {
     }
 
     /// `a` where `cond` is true (non-zero), `b` elsewhere (numpy's `where`), all three
-    /// broadcast together.
+    /// broadcast together. An integer scalar that does not fit the result dtype is an
+    /// error (numpy 2.4 wraps it around silently: `where(c, uint8_array, 300)` gives 44).
     pub fn where_(cond: &Array, a: impl Into<Operand>, b: impl Into<Operand>) -> Result<Array> {
         let operands = [Operand::from(cond), a.into(), b.into()];
         let (dtypes, scalars) = operand_dtypes(&operands[1..]);
