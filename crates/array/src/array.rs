@@ -161,14 +161,9 @@ impl Array {
         if chunks.len() == 1 {
             return Ok(chunks.pop().expect("one chunk").1);
         }
-        Ok(match self.dtype() {
-            DType::Bool => Chunk::Bool(assemble(grid, &chunks)),
-            DType::U8 => Chunk::U8(assemble(grid, &chunks)),
-            DType::I32 => Chunk::I32(assemble(grid, &chunks)),
-            DType::I64 => Chunk::I64(assemble(grid, &chunks)),
-            DType::F32 => Chunk::F32(assemble(grid, &chunks)),
-            DType::F64 => Chunk::F64(assemble(grid, &chunks)),
-        })
+        Ok(
+            crate::kernels::typed::for_dtype!(self.dtype(), T => Chunk::from(assemble::<T>(grid, &chunks))),
+        )
     }
 
     /// Starts computing the array and returns an array over the results (sources of

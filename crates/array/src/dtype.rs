@@ -1,7 +1,7 @@
 //! Element types, the [`Element`] trait that ties a Rust type to its [`DType`], scalars,
 //! and numpy-like type promotion.
 
-use crate::{ArrayError, Chunk, Result};
+use crate::{ArrayError, Chunk, F16, Result};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -10,20 +10,32 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum DType {
     Bool,
+    I8,
     U8,
+    I16,
+    U16,
     I32,
+    U32,
     I64,
+    U64,
+    F16,
     F32,
     F64,
 }
 
 impl DType {
-    /// Every dtype, in promotion order within each kind.
-    pub const ALL: [DType; 6] = [
+    /// Every dtype: bool, the integers by size (signed first), the floats by size.
+    pub const ALL: [DType; 12] = [
         DType::Bool,
+        DType::I8,
         DType::U8,
+        DType::I16,
+        DType::U16,
         DType::I32,
+        DType::U32,
         DType::I64,
+        DType::U64,
+        DType::F16,
         DType::F32,
         DType::F64,
     ];
@@ -31,18 +43,27 @@ impl DType {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
-            DType::Bool | DType::U8 => 1,
-            DType::I32 | DType::F32 => 4,
-            DType::I64 | DType::F64 => 8,
+            DType::Bool | DType::I8 | DType::U8 => 1,
+            DType::I16 | DType::U16 | DType::F16 => 2,
+            DType::I32 | DType::U32 | DType::F32 => 4,
+            DType::I64 | DType::U64 | DType::F64 => 8,
         }
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::F32 | DType::F64)
     }
 
     pub fn is_integer(self) -> bool {
-        matches!(self, DType::U8 | DType::I32 | DType::I64)
+        !self.is_float() && !self.is_bool()
+    }
+
+    pub fn is_signed_integer(self) -> bool {
+        matches!(self, DType::I8 | DType::I16 | DType::I32 | DType::I64)
+    }
+
+    pub fn is_unsigned_integer(self) -> bool {
+        matches!(self, DType::U8 | DType::U16 | DType::U32 | DType::U64)
     }
 
     pub fn is_bool(self) -> bool {
@@ -51,15 +72,18 @@ impl DType {
 
     /// The smallest and largest values of an integer dtype.
     pub fn int_range(self) -> Option<(i128, i128)> {
-        match self {
-            DType::U8 => Some((0, u8::MAX.into())),
-            DType::I32 => Some((i32::MIN.into(), i32::MAX.into())),
-            DType::I64 => Some((i64::MIN.into(), i64::MAX.into())),
-            _ => None,
+        if !self.is_integer() {
+            return None;
         }
+        let bits = 8 * self.size() as u32;
+        Some(if self.is_signed_integer() {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        })
     }
 
-    /// The code used in encoded chunks.
+    /// The code used in encoded chunks (the first six are those of the first format).
     pub(crate) fn code(self) -> u8 {
         match self {
             DType::Bool => 0,
@@ -68,41 +92,96 @@ impl DType {
             DType::I64 => 3,
             DType::F32 => 4,
             DType::F64 => 5,
+            DType::I8 => 6,
+            DType::I16 => 7,
+            DType::U16 => 8,
+            DType::U32 => 9,
+            DType::U64 => 10,
+            DType::F16 => 11,
         }
     }
 
     pub(crate) fn from_code(code: u8) -> Option<DType> {
-        DType::ALL.get(usize::from(code)).copied()
+        DType::ALL.into_iter().find(|d| d.code() == code)
     }
 
     /// numpy's name for the dtype.
     pub fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
+            DType::I8 => "int8",
             DType::U8 => "uint8",
+            DType::I16 => "int16",
+            DType::U16 => "uint16",
             DType::I32 => "int32",
+            DType::U32 => "uint32",
             DType::I64 => "int64",
+            DType::U64 => "uint64",
+            DType::F16 => "float16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
     }
 
-    /// The dtype of a binary operation between arrays of dtypes `self` and `other`
-    /// (numpy's `result_type` for arrays): bool < uint8 < int32 < int64 among integers,
-    /// float32 absorbs uint8, and any other mix of integers and floats is float64.
-    pub fn promote(self, other: DType) -> DType {
-        use DType::*;
-        match (self, other) {
-            (a, b) if a == b => a,
-            (Bool, x) | (x, Bool) => x,
-            (a, b) if a.is_integer() && b.is_integer() => a.max(b),
-            (F32, U8) | (U8, F32) => F32,
-            _ => F64,
+    /// The signed integer dtype of `bytes` bytes, if there is one.
+    fn signed(bytes: usize) -> Option<DType> {
+        match bytes {
+            1 => Some(DType::I8),
+            2 => Some(DType::I16),
+            4 => Some(DType::I32),
+            8 => Some(DType::I64),
+            _ => None,
         }
     }
 
-    /// The float dtype math functions (sqrt, exp, ...) and means compute in: floats keep
-    /// their precision, integers become float64.
+    /// The smallest float dtype that holds every value of integer (or bool) dtype
+    /// `self` exactly, or float64 (numpy's choice for math functions: `sqrt(int8)` is
+    /// float16, `sqrt(int16)` float32, `sqrt(int32)` float64).
+    pub fn math_float(self) -> DType {
+        match self {
+            d if d.is_float() => d,
+            d if d.size() == 1 => DType::F16,
+            d if d.size() == 2 => DType::F32,
+            _ => DType::F64,
+        }
+    }
+
+    /// The dtype of a binary operation between arrays of dtypes `self` and `other`
+    /// (numpy's `result_type`): integers of one signedness give the wider; mixed, the
+    /// signed one if wider, else the signed type twice the unsigned one's size (uint64
+    /// with any signed integer is float64); an integer with a float gives the wider of
+    /// the float and the float that holds the integer exactly ([`DType::math_float`]).
+    pub fn promote(self, other: DType) -> DType {
+        let (a, b) = (self, other);
+        if a == b || b.is_bool() {
+            return a;
+        }
+        if a.is_bool() {
+            return b;
+        }
+        let wider = |x: DType, y: DType| if x.size() >= y.size() { x } else { y };
+        match (a.is_float(), b.is_float()) {
+            (true, true) => wider(a, b),
+            (true, false) => wider(a, b.math_float()),
+            (false, true) => wider(b, a.math_float()),
+            (false, false) if a.is_signed_integer() == b.is_signed_integer() => wider(a, b),
+            (false, false) => {
+                let (signed, unsigned) = if a.is_signed_integer() {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                if signed.size() > unsigned.size() {
+                    signed
+                } else {
+                    DType::signed(2 * unsigned.size()).unwrap_or(DType::F64)
+                }
+            }
+        }
+    }
+
+    /// The float dtype means and variances compute in: floats keep their precision,
+    /// integers and bool become float64 (numpy's `mean`).
     pub(crate) fn float_for(self) -> DType {
         if self.is_float() { self } else { DType::F64 }
     }
@@ -173,9 +252,16 @@ macro_rules! scalar_from {
         }
     )*};
 }
-scalar_from!(bool => Bool as bool, u8 => Int as i128, i32 => Int as i128,
+scalar_from!(bool => Bool as bool, i8 => Int as i128, u8 => Int as i128,
+    i16 => Int as i128, u16 => Int as i128, i32 => Int as i128, u32 => Int as i128,
     i64 => Int as i128, u64 => Int as i128, i128 => Int as i128, f32 => Float as f64,
     f64 => Float as f64);
+
+impl From<F16> for Scalar {
+    fn from(v: F16) -> Scalar {
+        Scalar::Float(v.to_f64())
+    }
+}
 
 /// The result dtype of an operation over arrays of dtypes `arrays` and weak scalars
 /// `scalars` (numpy 2 rules).
@@ -199,23 +285,43 @@ pub(crate) fn result_dtype(arrays: &[DType], scalars: &[Scalar]) -> DType {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum TypedScalar {
     Bool(bool),
+    I8(i8),
     U8(u8),
+    I16(i16),
+    U16(u16),
     I32(i32),
+    U32(u32),
     I64(i64),
+    U64(u64),
+    F16(F16),
     F32(f32),
     F64(f64),
 }
 
+/// Runs `$body` with `$v` bound to the value inside a [`TypedScalar`].
+macro_rules! with_scalar {
+    ($value:expr, $v:ident => $body:expr) => {
+        match $value {
+            TypedScalar::Bool($v) => $body,
+            TypedScalar::I8($v) => $body,
+            TypedScalar::U8($v) => $body,
+            TypedScalar::I16($v) => $body,
+            TypedScalar::U16($v) => $body,
+            TypedScalar::I32($v) => $body,
+            TypedScalar::U32($v) => $body,
+            TypedScalar::I64($v) => $body,
+            TypedScalar::U64($v) => $body,
+            TypedScalar::F16($v) => $body,
+            TypedScalar::F32($v) => $body,
+            TypedScalar::F64($v) => $body,
+        }
+    };
+}
+pub(crate) use with_scalar;
+
 impl TypedScalar {
     pub fn dtype(self) -> DType {
-        match self {
-            TypedScalar::Bool(_) => DType::Bool,
-            TypedScalar::U8(_) => DType::U8,
-            TypedScalar::I32(_) => DType::I32,
-            TypedScalar::I64(_) => DType::I64,
-            TypedScalar::F32(_) => DType::F32,
-            TypedScalar::F64(_) => DType::F64,
-        }
+        with_scalar!(self, v => Element::dtype_of(v))
     }
 
     /// `value` as `dtype`; an integer outside the dtype's range is an error (as in
@@ -224,34 +330,46 @@ impl TypedScalar {
     pub(crate) fn new(value: Scalar, dtype: DType) -> Result<TypedScalar> {
         let out_of_range =
             || ArrayError::InvalidArgument(format!("scalar {value:?} does not fit dtype {dtype}"));
-        Ok(match (value, dtype) {
-            (s, DType::F64) => TypedScalar::F64(s.as_f64()),
-            (s, DType::F32) => TypedScalar::F32(s.as_f64() as f32),
-            (Scalar::Float(_), _) => return Err(out_of_range()),
-            (Scalar::Bool(b), DType::Bool) => TypedScalar::Bool(b),
-            (Scalar::Bool(b), d) => TypedScalar::new(Scalar::Int(i128::from(b)), d)?,
+        let wide = match (value, dtype) {
+            (Scalar::Float(_), d) if !d.is_float() => return Err(out_of_range()),
             (Scalar::Int(_), DType::Bool) => return Err(out_of_range()),
-            (Scalar::Int(i), DType::U8) => {
-                TypedScalar::U8(i.try_into().map_err(|_| out_of_range())?)
+            (Scalar::Int(i), d) if d.is_integer() => {
+                let (lo, hi) = d.int_range().expect("an integer dtype");
+                if !(lo..=hi).contains(&i) {
+                    return Err(out_of_range());
+                }
+                Wide::Int(i)
             }
-            (Scalar::Int(i), DType::I32) => {
-                TypedScalar::I32(i.try_into().map_err(|_| out_of_range())?)
-            }
-            (Scalar::Int(i), DType::I64) => {
-                TypedScalar::I64(i.try_into().map_err(|_| out_of_range())?)
-            }
+            // numpy converts a Python int to a float dtype through float64.
+            (s, d) if d.is_float() => Wide::F64(s.as_f64()),
+            (Scalar::Bool(b), _) => Wide::Bool(b),
+            (Scalar::Int(i), _) => Wide::Int(i),
+            (Scalar::Float(x), _) => Wide::F64(x),
+        };
+        Ok(match dtype {
+            DType::Bool => TypedScalar::Bool(bool::from_wide(wide)),
+            DType::I8 => TypedScalar::I8(i8::from_wide(wide)),
+            DType::U8 => TypedScalar::U8(u8::from_wide(wide)),
+            DType::I16 => TypedScalar::I16(i16::from_wide(wide)),
+            DType::U16 => TypedScalar::U16(u16::from_wide(wide)),
+            DType::I32 => TypedScalar::I32(i32::from_wide(wide)),
+            DType::U32 => TypedScalar::U32(u32::from_wide(wide)),
+            DType::I64 => TypedScalar::I64(i64::from_wide(wide)),
+            DType::U64 => TypedScalar::U64(u64::from_wide(wide)),
+            DType::F16 => TypedScalar::F16(F16::from_wide(wide)),
+            DType::F32 => TypedScalar::F32(f32::from_wide(wide)),
+            DType::F64 => TypedScalar::F64(f64::from_wide(wide)),
         })
     }
 
-    /// The weakly typed value (a u8, i32 or i64 as an int, an f32 as a float).
+    /// The weakly typed value (an integer as an int, a float as a float).
     pub fn to_scalar(self) -> Scalar {
-        match self {
-            TypedScalar::Bool(b) => Scalar::Bool(b),
-            TypedScalar::U8(v) => Scalar::Int(v.into()),
-            TypedScalar::I32(v) => Scalar::Int(v.into()),
-            TypedScalar::I64(v) => Scalar::Int(v.into()),
-            TypedScalar::F32(v) => Scalar::Float(v.into()),
-            TypedScalar::F64(v) => Scalar::Float(v),
+        match with_scalar!(self, v => v.to_wide()) {
+            Wide::Bool(b) => Scalar::Bool(b),
+            Wide::Int(i) => Scalar::Int(i),
+            Wide::F16(x) => Scalar::Float(x.to_f64()),
+            Wide::F32(x) => Scalar::Float(x.into()),
+            Wide::F64(x) => Scalar::Float(x),
         }
     }
 }
@@ -260,10 +378,23 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A Rust element type of arrays: `bool`, `u8`, `i32`, `i64`, `f32` or `f64`.
+/// Any element's value, without loss: what casts between element types go through.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wide {
+    Bool(bool),
+    Int(i128),
+    F16(F16),
+    F32(f32),
+    F64(f64),
+}
+
+/// A Rust element type of arrays: `bool`, `i8`, `u8`, `i16`, `u16`, `i32`, `u32`, `i64`,
+/// `u64`, [`F16`], `f32` or `f64`.
 ///
-/// Casts between element types follow Rust's `as` (floats to integers saturate, NaN
-/// becomes 0), except that anything non-zero becomes `true` as a bool.
+/// Casts between element types follow Rust's `as` (integers wrap, floats to integers
+/// saturate and NaN becomes 0; numpy leaves those undefined), except that anything
+/// non-zero becomes `true` as a bool, and a float becomes a float16 by one rounding.
 pub trait Element:
     Copy + Default + PartialOrd + fmt::Debug + Send + Sync + 'static + sealed::Sealed
 {
@@ -273,113 +404,196 @@ pub trait Element:
     fn chunk_ref(chunk: &Chunk) -> Option<&ArrayD<Self>>;
     fn from_chunk(chunk: Chunk) -> std::result::Result<ArrayD<Self>, Chunk>;
     fn typed_scalar(self) -> TypedScalar;
+    #[doc(hidden)]
+    fn to_wide(self) -> Wide;
+    #[doc(hidden)]
+    fn from_wide(value: Wide) -> Self;
+    /// Appends the little-endian bytes of the value.
+    #[doc(hidden)]
+    fn write_le(self, out: &mut Vec<u8>);
+    /// The value of its little-endian bytes (exactly `DTYPE.size()` of them; a bool
+    /// byte is 0 or 1).
+    #[doc(hidden)]
+    fn read_le(bytes: &[u8]) -> Self;
 
-    fn from_bool(v: bool) -> Self;
-    fn from_u8(v: u8) -> Self;
-    fn from_i32(v: i32) -> Self;
-    fn from_i64(v: i64) -> Self;
-    fn from_f32(v: f32) -> Self;
-    fn from_f64(v: f64) -> Self;
-    fn to_bool(self) -> bool;
-    fn to_u8(self) -> u8;
-    fn to_i32(self) -> i32;
-    fn to_i64(self) -> i64;
-    fn to_f32(self) -> f32;
-    fn to_f64(self) -> f64;
+    /// The dtype of a value (for macros over values of any element type).
+    #[doc(hidden)]
+    fn dtype_of(self) -> DType {
+        Self::DTYPE
+    }
 
     /// `self` as element type `U`.
     fn cast<U: Element>(self) -> U {
-        match U::DTYPE {
-            DType::Bool => U::from_bool(self.to_bool()),
-            DType::U8 => U::from_u8(self.to_u8()),
-            DType::I32 => U::from_i32(self.to_i32()),
-            DType::I64 => U::from_i64(self.to_i64()),
-            DType::F32 => U::from_f32(self.to_f32()),
-            DType::F64 => U::from_f64(self.to_f64()),
-        }
+        U::from_wide(self.to_wide())
+    }
+
+    /// `self` as `f64` (`cast::<f64>`).
+    fn to_f64(self) -> f64 {
+        self.cast()
+    }
+
+    /// `self` as `i64` (`cast::<i64>`).
+    fn to_i64(self) -> i64 {
+        self.cast()
+    }
+
+    /// `self` as `bool` (`cast::<bool>`: non-zero).
+    fn to_bool(self) -> bool {
+        self.cast()
     }
 }
 
-macro_rules! element {
-    ($t:ident, $variant:ident, $from_bool:expr, $to_bool:expr) => {
+macro_rules! element_common {
+    ($t:ty, $variant:ident) => {
         impl sealed::Sealed for $t {}
-        impl Element for $t {
-            const DTYPE: DType = DType::$variant;
 
-            fn into_chunk(array: ArrayD<Self>) -> Chunk {
-                Chunk::$variant(array)
-            }
-            fn chunk_ref(chunk: &Chunk) -> Option<&ArrayD<Self>> {
-                match chunk {
-                    Chunk::$variant(a) => Some(a),
-                    _ => None,
-                }
-            }
-            fn from_chunk(chunk: Chunk) -> std::result::Result<ArrayD<Self>, Chunk> {
-                match chunk {
-                    Chunk::$variant(a) => Ok(a),
-                    other => Err(other),
-                }
-            }
-            fn typed_scalar(self) -> TypedScalar {
-                TypedScalar::$variant(self)
-            }
-
-            fn from_bool(v: bool) -> Self {
-                $from_bool(v)
-            }
-            fn from_u8(v: u8) -> Self {
-                element!(@cast v, u8, $t)
-            }
-            fn from_i32(v: i32) -> Self {
-                element!(@cast v, i32, $t)
-            }
-            fn from_i64(v: i64) -> Self {
-                element!(@cast v, i64, $t)
-            }
-            fn from_f32(v: f32) -> Self {
-                element!(@cast v, f32, $t)
-            }
-            fn from_f64(v: f64) -> Self {
-                element!(@cast v, f64, $t)
-            }
-            fn to_bool(self) -> bool {
-                $to_bool(self)
-            }
-            fn to_u8(self) -> u8 {
-                element!(@cast self, $t, u8)
-            }
-            fn to_i32(self) -> i32 {
-                element!(@cast self, $t, i32)
-            }
-            fn to_i64(self) -> i64 {
-                element!(@cast self, $t, i64)
-            }
-            fn to_f32(self) -> f32 {
-                element!(@cast self, $t, f32)
-            }
-            fn to_f64(self) -> f64 {
-                element!(@cast self, $t, f64)
-            }
-        }
-    };
-    (@cast $v:expr, bool, $to:ident) => {
-        u8::from($v) as $to
-    };
-    (@cast $v:expr, $from:ident, bool) => {
-        $v != (0 as $from)
-    };
-    (@cast $v:expr, $from:ident, $to:ident) => {
-        $v as $to
+        const _: () = assert!(std::mem::size_of::<$t>() == DType::$variant.size_const());
     };
 }
 
-element!(bool, Bool, |v| v, |v| v);
-element!(u8, U8, u8::from, |v| v != 0);
-element!(i32, I32, i32::from, |v| v != 0);
-element!(i64, I64, i64::from, |v| v != 0);
-element!(f32, F32, |v| f32::from(u8::from(v)), |v| v != 0.0);
-element!(f64, F64, |v| f64::from(u8::from(v)), |v| v != 0.0);
+macro_rules! chunk_access {
+    ($variant:ident) => {
+        fn into_chunk(array: ArrayD<Self>) -> Chunk {
+            Chunk::$variant(array)
+        }
+        fn chunk_ref(chunk: &Chunk) -> Option<&ArrayD<Self>> {
+            match chunk {
+                Chunk::$variant(a) => Some(a),
+                _ => None,
+            }
+        }
+        fn from_chunk(chunk: Chunk) -> std::result::Result<ArrayD<Self>, Chunk> {
+            match chunk {
+                Chunk::$variant(a) => Ok(a),
+                other => Err(other),
+            }
+        }
+        fn typed_scalar(self) -> TypedScalar {
+            TypedScalar::$variant(self)
+        }
+    };
+}
+
+macro_rules! int_element {
+    ($($t:ident => $variant:ident),*) => {$(
+        element_common!($t, $variant);
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            chunk_access!($variant);
+            fn to_wide(self) -> Wide {
+                Wide::Int(self.into())
+            }
+            fn from_wide(value: Wide) -> Self {
+                match value {
+                    Wide::Bool(b) => <$t>::from(b),
+                    Wide::Int(i) => i as $t,
+                    Wide::F16(x) => x.to_f32() as $t,
+                    Wide::F32(x) => x as $t,
+                    Wide::F64(x) => x as $t,
+                }
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn read_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("the element's size"))
+            }
+        }
+    )*};
+}
+int_element!(i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32,
+    i64 => I64, u64 => U64);
+
+macro_rules! float_element {
+    ($($t:ident => $variant:ident),*) => {$(
+        element_common!($t, $variant);
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            chunk_access!($variant);
+            fn to_wide(self) -> Wide {
+                Wide::$variant(self)
+            }
+            fn from_wide(value: Wide) -> Self {
+                match value {
+                    Wide::Bool(b) => u8::from(b).into(),
+                    Wide::Int(i) => i as $t,
+                    Wide::F16(x) => x.to_f32() as $t,
+                    Wide::F32(x) => x as $t,
+                    Wide::F64(x) => x as $t,
+                }
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn read_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("the element's size"))
+            }
+        }
+    )*};
+}
+float_element!(f32 => F32, f64 => F64);
+
+element_common!(F16, F16);
+impl Element for F16 {
+    const DTYPE: DType = DType::F16;
+    chunk_access!(F16);
+    fn to_wide(self) -> Wide {
+        Wide::F16(self)
+    }
+    fn from_wide(value: Wide) -> Self {
+        match value {
+            Wide::Bool(b) => F16::from_f32(u8::from(b).into()),
+            Wide::Int(i) => F16::from_f64(i as f64),
+            Wide::F16(x) => x,
+            Wide::F32(x) => F16::from_f32(x),
+            Wide::F64(x) => F16::from_f64(x),
+        }
+    }
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_bits().to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> Self {
+        F16::from_bits(u16::from_le_bytes(
+            bytes.try_into().expect("the element's size"),
+        ))
+    }
+}
+
+element_common!(bool, Bool);
+impl Element for bool {
+    const DTYPE: DType = DType::Bool;
+    chunk_access!(Bool);
+    fn to_wide(self) -> Wide {
+        Wide::Bool(self)
+    }
+    fn from_wide(value: Wide) -> Self {
+        match value {
+            Wide::Bool(b) => b,
+            Wide::Int(i) => i != 0,
+            Wide::F16(x) => x.to_f32() != 0.0,
+            Wide::F32(x) => x != 0.0,
+            Wide::F64(x) => x != 0.0,
+        }
+    }
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.push(u8::from(self));
+    }
+    fn read_le(bytes: &[u8]) -> Self {
+        bytes[0] != 0
+    }
+}
+
+impl DType {
+    /// [`DType::size`] in constant contexts.
+    const fn size_const(self) -> usize {
+        match self {
+            DType::Bool | DType::I8 | DType::U8 => 1,
+            DType::I16 | DType::U16 | DType::F16 => 2,
+            DType::I32 | DType::U32 | DType::F32 => 4,
+            DType::I64 | DType::U64 | DType::F64 => 8,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -396,6 +610,20 @@ mod tests {
         assert_eq!(I64.promote(F32), F64);
         assert_eq!(F32.promote(F64), F64);
         assert_eq!(Bool.promote(Bool), Bool);
+        assert_eq!(I8.promote(U8), I16);
+        assert_eq!(U16.promote(I16), I32);
+        assert_eq!(U32.promote(I8), I64);
+        assert_eq!(U16.promote(I32), I32);
+        assert_eq!(U64.promote(I64), F64);
+        assert_eq!(U64.promote(I8), F64);
+        assert_eq!(U64.promote(U8), U64);
+        assert_eq!(I8.promote(F16), F16);
+        assert_eq!(U8.promote(F16), F16);
+        assert_eq!(I16.promote(F16), F32);
+        assert_eq!(U32.promote(F16), F64);
+        assert_eq!(I16.promote(F32), F32);
+        assert_eq!(F16.promote(F32), F32);
+        assert_eq!(Bool.promote(F16), F16);
         for a in DType::ALL {
             for b in DType::ALL {
                 assert_eq!(a.promote(b), b.promote(a));
@@ -425,6 +653,16 @@ mod tests {
         );
         assert!(TypedScalar::new(Scalar::Int(256), U8).is_err());
         assert!(TypedScalar::new(Scalar::Int(-1), U8).is_err());
+        assert!(TypedScalar::new(Scalar::Int(-129), I8).is_err());
+        assert_eq!(
+            TypedScalar::new(Scalar::Int(u64::MAX.into()), U64),
+            Ok(TypedScalar::U64(u64::MAX))
+        );
+        assert!(TypedScalar::new(Scalar::Int(1 << 64), U64).is_err());
+        assert_eq!(
+            TypedScalar::new(Scalar::Float(1e10), F16),
+            Ok(TypedScalar::F16(crate::F16::INFINITY))
+        );
         assert!(TypedScalar::new(Scalar::Float(1.5), I64).is_err());
         assert_eq!(
             TypedScalar::new(Scalar::Int(3), F32),
@@ -445,6 +683,14 @@ mod tests {
         assert!(!0u8.cast::<bool>());
         assert_eq!(true.cast::<f64>(), 1.0);
         assert_eq!(300i32.cast::<u8>(), 44);
+        assert_eq!((-1i8).cast::<u64>(), u64::MAX);
+        assert_eq!(u64::MAX.cast::<f32>(), 1.8446744e19);
+        assert_eq!(0.1f64.cast::<crate::F16>().to_bits(), 0x2e66);
+        assert_eq!(crate::F16::from_f32(2.5).cast::<i16>(), 2);
+        assert_eq!(70000u32.cast::<crate::F16>(), crate::F16::INFINITY);
+        for d in DType::ALL {
+            assert_eq!(DType::from_code(d.code()), Some(d));
+        }
         assert_eq!(i64::MAX.cast::<i64>(), i64::MAX);
     }
 }

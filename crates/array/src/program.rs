@@ -184,11 +184,12 @@ impl Reduction {
         }
     }
 
-    /// The dtype of the result for input of `dtype` (numpy's, except that every integer
-    /// sum is int64).
+    /// The dtype of the result for input of `dtype` (numpy's: sums of signed integers
+    /// and bool are int64, of unsigned integers uint64).
     pub fn result(self, dtype: DType) -> DType {
         match self {
             Reduction::Sum if dtype.is_float() => dtype,
+            Reduction::Sum if dtype.is_unsigned_integer() => DType::U64,
             Reduction::Sum | Reduction::Count => DType::I64,
             Reduction::Min | Reduction::Max => dtype,
             Reduction::Mean | Reduction::Var | Reduction::Std => dtype.float_for(),

@@ -5,9 +5,9 @@
 
 use super::read::Reader;
 use super::typed::{Buf, Float, Num, Typed, for_dtype, for_float, for_numeric, maximum, minimum};
-use crate::chunk::{Chunk, CowChunk, MAX_CHUNK_NDIM, ViewChunk, encode_slice, encode_view};
+use crate::chunk::{Chunk, CowChunk, MAX_CHUNK_NDIM, ViewChunk, encode_slice, encode_view, rewrap};
 use crate::codec;
-use crate::dtype::{DType, Element, TypedScalar};
+use crate::dtype::{DType, Element, TypedScalar, with_scalar};
 use crate::program::{BinaryFn, EvalParams, Instr, Program, UnaryFn};
 use bytes::Bytes;
 use ndarray::{ArrayD, IxDyn, Slice};
@@ -105,14 +105,7 @@ impl Value<'_> {
 }
 
 fn owned_view(c: &Chunk) -> ViewChunk<'_> {
-    match c {
-        Chunk::Bool(a) => ViewChunk::Bool(a.view()),
-        Chunk::U8(a) => ViewChunk::U8(a.view()),
-        Chunk::I32(a) => ViewChunk::I32(a.view()),
-        Chunk::I64(a) => ViewChunk::I64(a.view()),
-        Chunk::F32(a) => ViewChunk::F32(a.view()),
-        Chunk::F64(a) => ViewChunk::F64(a.view()),
-    }
+    rewrap!(Chunk, ViewChunk, c, a => a.view())
 }
 
 pub(crate) fn value<'a>(
@@ -275,14 +268,7 @@ fn typed_mut<T: Typed>(buf: &mut Buf) -> &mut Vec<T> {
 }
 
 fn buf_dtype(buf: &Buf) -> DType {
-    match buf {
-        Buf::Bool(_) => DType::Bool,
-        Buf::U8(_) => DType::U8,
-        Buf::I32(_) => DType::I32,
-        Buf::I64(_) => DType::I64,
-        Buf::F32(_) => DType::F32,
-        Buf::F64(_) => DType::F64,
-    }
+    buf.dtype()
 }
 
 /// Computes one step of a program on one tile of `m` elements.
@@ -383,14 +369,7 @@ fn fill_const(c: TypedScalar, out: &mut Buf, m: usize) {
     fn fill<T: Typed>(v: T, out: &mut Buf, m: usize) {
         typed_mut::<T>(out).resize(m, v);
     }
-    match c {
-        TypedScalar::Bool(v) => fill(v, out, m),
-        TypedScalar::U8(v) => fill(v, out, m),
-        TypedScalar::I32(v) => fill(v, out, m),
-        TypedScalar::I64(v) => fill(v, out, m),
-        TypedScalar::F32(v) => fill(v, out, m),
-        TypedScalar::F64(v) => fill(v, out, m),
-    }
+    with_scalar!(c, v => fill(v, out, m))
 }
 
 fn unary_num<T: Num>(f: UnaryFn, s: &[T], o: &mut Vec<T>) {

@@ -1,124 +1,98 @@
 //! Typed element operations behind dynamically typed buffers: what the program
 //! evaluator runs on each tile of elements.
 
-use crate::chunk::ViewChunk;
+use crate::F16;
+use crate::chunk::{CowChunk, ViewChunk};
 use crate::dtype::{DType, Element};
-use ndarray::ArrayViewD;
+use ndarray::{ArrayViewD, CowArray, IxDyn};
 
 /// A tile of values of one dtype.
 #[derive(Debug, Clone)]
 pub(crate) enum Buf {
     Bool(Vec<bool>),
+    I8(Vec<i8>),
     U8(Vec<u8>),
+    I16(Vec<i16>),
+    U16(Vec<u16>),
     I32(Vec<i32>),
+    U32(Vec<u32>),
     I64(Vec<i64>),
+    U64(Vec<u64>),
+    F16(Vec<F16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
 }
 
 impl Buf {
     pub fn with_capacity(dtype: DType, capacity: usize) -> Buf {
-        match dtype {
-            DType::Bool => Buf::Bool(Vec::with_capacity(capacity)),
-            DType::U8 => Buf::U8(Vec::with_capacity(capacity)),
-            DType::I32 => Buf::I32(Vec::with_capacity(capacity)),
-            DType::I64 => Buf::I64(Vec::with_capacity(capacity)),
-            DType::F32 => Buf::F32(Vec::with_capacity(capacity)),
-            DType::F64 => Buf::F64(Vec::with_capacity(capacity)),
-        }
+        for_dtype!(dtype, T => T::wrap_buf(Vec::with_capacity(capacity)))
     }
+
+    pub fn dtype(&self) -> DType {
+        macro_rules! dtype_of {
+            ($($variant:ident),*) => {
+                match self { $(Buf::$variant(_) => DType::$variant,)* }
+            };
+        }
+        dtype_of!(Bool, I8, U8, I16, U16, I32, U32, I64, U64, F16, F32, F64)
+    }
+}
+
+/// Runs `$body` with the type alias `$t` set to the element type of `$dtype`, for the
+/// dtypes listed before `;` (as `Variant => type`), and `$other` for the rest.
+macro_rules! dispatch {
+    ($dtype:expr, $t:ident => $body:expr, $other:expr; $($variant:ident => $ty:ty),*) => {
+        match $dtype {
+            $($crate::DType::$variant => {
+                type $t = $ty;
+                $body
+            })*
+            #[allow(unreachable_patterns)]
+            _ => $other,
+        }
+    };
 }
 
 /// Runs `$body` with the type alias `$t` set to the element type of `$dtype`.
 macro_rules! for_dtype {
     ($dtype:expr, $t:ident => $body:expr) => {
-        match $dtype {
-            $crate::DType::Bool => {
-                type $t = bool;
-                $body
-            }
-            $crate::DType::U8 => {
-                type $t = u8;
-                $body
-            }
-            $crate::DType::I32 => {
-                type $t = i32;
-                $body
-            }
-            $crate::DType::I64 => {
-                type $t = i64;
-                $body
-            }
-            $crate::DType::F32 => {
-                type $t = f32;
-                $body
-            }
-            $crate::DType::F64 => {
-                type $t = f64;
-                $body
-            }
-        }
+        $crate::kernels::typed::dispatch!($dtype, $t => $body, unreachable!("every dtype");
+            Bool => bool, I8 => i8, U8 => u8, I16 => i16, U16 => u16, I32 => i32,
+            U32 => u32, I64 => i64, U64 => u64, F16 => $crate::F16, F32 => f32, F64 => f64)
     };
 }
 
 /// As [`for_dtype`] over the numeric dtypes; `$other` for bool.
 macro_rules! for_numeric {
     ($dtype:expr, $t:ident => $body:expr, $other:expr) => {
-        match $dtype {
-            $crate::DType::Bool => $other,
-            $crate::DType::U8 => {
-                type $t = u8;
-                $body
-            }
-            $crate::DType::I32 => {
-                type $t = i32;
-                $body
-            }
-            $crate::DType::I64 => {
-                type $t = i64;
-                $body
-            }
-            $crate::DType::F32 => {
-                type $t = f32;
-                $body
-            }
-            $crate::DType::F64 => {
-                type $t = f64;
-                $body
-            }
-        }
+        $crate::kernels::typed::dispatch!($dtype, $t => $body, $other;
+            I8 => i8, U8 => u8, I16 => i16, U16 => u16, I32 => i32, U32 => u32,
+            I64 => i64, U64 => u64, F16 => $crate::F16, F32 => f32, F64 => f64)
     };
 }
 
 /// As [`for_dtype`] over the float dtypes; `$other` for the rest.
 macro_rules! for_float {
     ($dtype:expr, $t:ident => $body:expr, $other:expr) => {
-        match $dtype {
-            $crate::DType::F32 => {
-                type $t = f32;
-                $body
-            }
-            $crate::DType::F64 => {
-                type $t = f64;
-                $body
-            }
-            _ => $other,
-        }
+        $crate::kernels::typed::dispatch!($dtype, $t => $body, $other;
+            F16 => $crate::F16, F32 => f32, F64 => f64)
     };
 }
 
-pub(crate) use {for_dtype, for_float, for_numeric};
+pub(crate) use {dispatch, for_dtype, for_float, for_numeric};
 
-/// Access to the typed contents of [`Buf`] and [`ViewChunk`].
+/// Access to the typed contents of [`Buf`], [`ViewChunk`] and [`CowChunk`].
 pub(crate) trait Typed: Element {
     fn vec(buf: &Buf) -> Option<&Vec<Self>>;
     fn vec_mut(buf: &mut Buf) -> Option<&mut Vec<Self>>;
+    fn wrap_buf(v: Vec<Self>) -> Buf;
     fn view<'a, 'b>(chunk: &'b ViewChunk<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
     fn wrap_view(view: ArrayViewD<'_, Self>) -> ViewChunk<'_>;
+    fn wrap_cow(array: CowArray<'_, Self, IxDyn>) -> CowChunk<'_>;
 }
 
 macro_rules! typed {
-    ($t:ty, $variant:ident) => {
+    ($($t:ty => $variant:ident),*) => {$(
         impl Typed for $t {
             fn vec(buf: &Buf) -> Option<&Vec<Self>> {
                 match buf {
@@ -132,6 +106,9 @@ macro_rules! typed {
                     _ => None,
                 }
             }
+            fn wrap_buf(v: Vec<Self>) -> Buf {
+                Buf::$variant(v)
+            }
             fn view<'a, 'b>(chunk: &'b ViewChunk<'a>) -> Option<&'b ArrayViewD<'a, Self>> {
                 match chunk {
                     ViewChunk::$variant(v) => Some(v),
@@ -141,15 +118,14 @@ macro_rules! typed {
             fn wrap_view(view: ArrayViewD<'_, Self>) -> ViewChunk<'_> {
                 ViewChunk::$variant(view)
             }
+            fn wrap_cow(array: CowArray<'_, Self, IxDyn>) -> CowChunk<'_> {
+                CowChunk::$variant(array)
+            }
         }
-    };
+    )*};
 }
-typed!(bool, Bool);
-typed!(u8, U8);
-typed!(i32, I32);
-typed!(i64, I64);
-typed!(f32, F32);
-typed!(f64, F64);
+typed!(bool => Bool, i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32,
+    i64 => I64, u64 => U64, F16 => F16, f32 => F32, f64 => F64);
 
 /// The larger of two values; NaN if either is NaN (numpy's `maximum`).
 pub(crate) fn maximum<T: PartialOrd + Copy>(a: T, b: T) -> T {
@@ -218,9 +194,14 @@ macro_rules! int_num {
         }
     };
 }
+int_num!(i8, i8::wrapping_neg, i8::wrapping_abs, |v| v < 0);
 int_num!(u8, u8::wrapping_neg, |v| v, |_| false);
+int_num!(i16, i16::wrapping_neg, i16::wrapping_abs, |v| v < 0);
+int_num!(u16, u16::wrapping_neg, |v| v, |_| false);
 int_num!(i32, i32::wrapping_neg, i32::wrapping_abs, |v| v < 0);
+int_num!(u32, u32::wrapping_neg, |v| v, |_| false);
 int_num!(i64, i64::wrapping_neg, i64::wrapping_abs, |v| v < 0);
+int_num!(u64, u64::wrapping_neg, |v| v, |_| false);
 
 macro_rules! float_num {
     ($t:ty) => {
@@ -268,6 +249,57 @@ macro_rules! float_num {
 }
 float_num!(f32);
 float_num!(f64);
+
+/// float16 computes in f32 and rounds once, as numpy's float16 loops do.
+fn via_f32(x: F16, f: impl Fn(f32) -> f32) -> F16 {
+    F16::from_f32(f(x.to_f32()))
+}
+
+fn via_f32_2(x: F16, y: F16, f: impl Fn(f32, f32) -> f32) -> F16 {
+    F16::from_f32(f(x.to_f32(), y.to_f32()))
+}
+
+impl Num for F16 {
+    fn add(self, other: Self) -> Self {
+        via_f32_2(self, other, |a, b| a + b)
+    }
+    fn sub(self, other: Self) -> Self {
+        via_f32_2(self, other, |a, b| a - b)
+    }
+    fn mul(self, other: Self) -> Self {
+        via_f32_2(self, other, |a, b| a * b)
+    }
+    fn pow(self, other: Self) -> Result<Self, String> {
+        Ok(via_f32_2(self, other, f32::powf))
+    }
+    fn neg(self) -> Self {
+        F16::from_bits(self.to_bits() ^ 0x8000)
+    }
+    fn abs(self) -> Self {
+        F16::from_bits(self.to_bits() & 0x7fff)
+    }
+}
+
+impl Float for F16 {
+    fn div(self, other: Self) -> Self {
+        via_f32_2(self, other, |a, b| a / b)
+    }
+    fn sqrt(self) -> Self {
+        via_f32(self, f32::sqrt)
+    }
+    fn exp(self) -> Self {
+        via_f32(self, f32::exp)
+    }
+    fn ln(self) -> Self {
+        via_f32(self, f32::ln)
+    }
+    fn sin(self) -> Self {
+        via_f32(self, f32::sin)
+    }
+    fn cos(self) -> Self {
+        via_f32(self, f32::cos)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -183,19 +183,20 @@ impl Array {
     }
 
     unary_methods! {
-        /// `-self` (not for bool).
+        /// `-self` (integers wrap around; not for bool).
         neg => Neg,
-        /// `|self|` (not for bool).
+        /// `|self|` (integers wrap around: `abs(int8(-128))` is -128; bool is unchanged).
         abs => Abs,
-        /// Square root (integers compute as float64; not for bool).
+        /// Square root (integers and bool compute in the smallest float that holds them,
+        /// as numpy: int8 and bool in float16, int16 in float32, wider in float64).
         sqrt => Sqrt,
-        /// `e ** self` (integers compute as float64; not for bool).
+        /// `e ** self` (integers and bool as for [`Array::sqrt`]).
         exp => Exp,
-        /// Natural logarithm (integers compute as float64; not for bool).
+        /// Natural logarithm (integers and bool as for [`Array::sqrt`]).
         log => Log,
-        /// Sine (integers compute as float64; not for bool).
+        /// Sine (integers and bool as for [`Array::sqrt`]).
         sin => Sin,
-        /// Cosine (integers compute as float64; not for bool).
+        /// Cosine (integers and bool as for [`Array::sqrt`]).
         cos => Cos,
         /// Zero elements, as bool.
         logical_not => Not,
@@ -205,9 +206,9 @@ impl Array {
         let dtype = self.dtype();
         let comp = match f {
             UnaryFn::Not => DType::Bool,
-            _ if dtype.is_bool() => return Err(unsupported(f.name(), dtype)),
+            UnaryFn::Abs if dtype.is_bool() => return Ok(self.clone()),
             UnaryFn::Neg | UnaryFn::Abs => dtype,
-            _ => dtype.float_for(),
+            _ => dtype.math_float(),
         };
         let out = f.result(comp).ok_or(unsupported(f.name(), comp))?;
         Ok(Array::from_node(Node::new(
