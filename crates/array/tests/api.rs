@@ -286,7 +286,7 @@ fn bad_input_gives_clear_errors() {
         })
     ));
     assert!(matches!(
-        mask.add(&mask),
+        mask.sub(&mask),
         Err(ArrayError::UnsupportedDType { .. })
     ));
     assert!(matches!(

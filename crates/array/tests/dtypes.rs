@@ -147,8 +147,9 @@ impl Elem for bool {
     }
     fn arith(op: Op, x: Self, y: Self) -> Self {
         match op {
-            Op::Max => x || y,
-            _ => unreachable!("no arithmetic on bool"),
+            Op::Max | Op::Add => x || y,
+            Op::Mul => x && y,
+            _ => unreachable!("no subtraction of bools"),
         }
     }
 }
@@ -255,8 +256,8 @@ proptest! {
         if matches!(op, Op::Div) && !comp.is_float() {
             comp = DType::F64;
         }
-        if comp == DType::Bool && matches!(op, Op::Add | Op::Sub | Op::Mul) {
-            prop_assert!(result.is_err(), "arithmetic on bools must be refused");
+        if comp == DType::Bool && matches!(op, Op::Sub) {
+            prop_assert!(result.is_err(), "bools do not subtract");
             return Ok(());
         }
         let result = result.unwrap();

@@ -127,16 +127,18 @@ macro_rules! typed {
 typed!(bool => Bool, i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32,
     i64 => I64, u64 => U64, F16 => F16, f32 => F32, f64 => F64);
 
-/// The larger of two values; NaN if either is NaN (numpy's `maximum`).
+/// The larger of two values; NaN if either is NaN; of two equal values the second
+/// (numpy's `maximum`: `maximum(0.0, -0.0)` is `-0.0`).
 pub(crate) fn maximum<T: PartialOrd + Copy>(a: T, b: T) -> T {
     #[allow(clippy::eq_op)] // a != a is the generic NaN test
-    if a != a || (b == b && a >= b) { a } else { b }
+    if a != a || (b == b && a > b) { a } else { b }
 }
 
-/// The smaller of two values; NaN if either is NaN (numpy's `minimum`).
+/// The smaller of two values; NaN if either is NaN; of two equal values the second
+/// (numpy's `minimum`).
 pub(crate) fn minimum<T: PartialOrd + Copy>(a: T, b: T) -> T {
     #[allow(clippy::eq_op)] // a != a is the generic NaN test
-    if a != a || (b == b && a <= b) { a } else { b }
+    if a != a || (b == b && a < b) { a } else { b }
 }
 
 /// Arithmetic of the numeric element types (integers wrap around, as in numpy).

@@ -29,10 +29,16 @@ pub(crate) fn binary(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
     {
         return Ok(known);
     }
+    let mut f = f;
     match f {
         // True division of integers is float64 division of their values, whatever the
         // range of the scalar (numpy 2: `uint8_array / 300`, `uint8_array / -1`).
         BinaryFn::Div if !comp.is_float() => comp = DType::F64,
+        // numpy adds bools as `or`, multiplies them as `and`, raises them to a power
+        // in int8.
+        BinaryFn::Add if comp.is_bool() => f = BinaryFn::Or,
+        BinaryFn::Mul if comp.is_bool() => f = BinaryFn::And,
+        BinaryFn::Pow if comp.is_bool() => comp = DType::I8,
         BinaryFn::Pow if comp.is_integer() => {
             if let Operand::Scalar(Scalar::Int(e)) = operands[1]
                 && e < 0
@@ -141,20 +147,23 @@ macro_rules! unary_methods {
 
 impl Array {
     binary_methods! {
-        /// `self + other`.
+        /// `self + other` (integers wrap around; bools add as `or`, as in numpy).
         add => Add,
-        /// `self - other`.
+        /// `self - other` (integers wrap around; not for bools).
         sub => Sub,
-        /// `self * other`.
+        /// `self * other` (integers wrap around; bools multiply as `and`).
         mul => Mul,
         /// True division `self / other` (integers divide as float64; an integer scalar
         /// counts by its value, even beyond the array's dtype: `uint8_array / 300`).
         div => Div,
-        /// `self ** other` (an integer to a negative integer power is an error).
+        /// `self ** other` (an integer to a negative integer power is an error; bools
+        /// compute in int8, as in numpy).
         pow => Pow,
-        /// The element-wise larger (NaN if either is NaN).
+        /// The element-wise larger (NaN if either is NaN; of two equal values, the
+        /// second, as numpy: `maximum(0.0, -0.0)` is `-0.0`).
         maximum => Maximum,
-        /// The element-wise smaller (NaN if either is NaN).
+        /// The element-wise smaller (NaN if either is NaN; of two equal values, the
+        /// second).
         minimum => Minimum,
         /// `self < other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
