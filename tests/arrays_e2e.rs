@@ -2,6 +2,8 @@
 //! with the in-thread runner, for both partitioners; persisted arrays live as long as
 //! the arrays using them; everything is released afterwards.
 
+#[path = "arrays/differential/mod.rs"]
+mod differential;
 mod support;
 
 use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
@@ -283,4 +285,76 @@ fn persisting_over_dropped_persisted_arrays_across_four_nodes_completes() {
             support::assert_drained(&cluster);
         }
     });
+}
+
+/// The differential tests' cluster: sources spread over its nodes.
+struct ClusterTarget {
+    runner: ClusterRunner,
+    nodes: Vec<NodeId>,
+}
+
+impl differential::Target for ClusterTarget {
+    fn runner(&self) -> &dyn GraphRunner {
+        &self.runner
+    }
+    fn publish(&self, key: SourceKey, bytes: bytes::Bytes, spread: usize) {
+        let node = self.nodes[spread % self.nodes.len()];
+        self.runner.publish(key, node, bytes).unwrap();
+    }
+    fn release_before(&self, timestep: i64) {
+        self.runner.release_before(timestep).unwrap();
+    }
+}
+
+/// Runs `count` differential cases from `seed` on a cluster of 3 nodes (or replays the
+/// case `DOREISA_DIFF_REPLAY` names).
+fn differential_run(seed: u64, count: u64) {
+    let (seed, count) = match std::env::var("DOREISA_DIFF_REPLAY") {
+        Ok(replay) => (replay.parse().expect("a seed"), 1),
+        Err(_) => (seed, count),
+    };
+    let cluster = cluster(3);
+    let runner = ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy)
+        .unwrap()
+        .with_timeout(Duration::from_secs(60));
+    let target = ClusterTarget {
+        runner,
+        nodes: cluster.nodes(),
+    };
+    let started = std::time::Instant::now();
+    let summary = differential::run(&target, seed, count);
+    eprintln!(
+        "{} differential cases from seed {seed} ({} where numpy raises, {} nodes) in {:.1?}",
+        summary.cases,
+        summary.raised,
+        summary.nodes,
+        started.elapsed()
+    );
+    assert_eq!(summary.cases, count);
+}
+
+/// Random expressions over every dtype, shape and chunking agree with numpy 2's
+/// semantics on a cluster of 3 nodes (a failure prints its shrunk form and seed).
+#[test]
+fn random_expressions_agree_with_numpy_semantics() {
+    within(Duration::from_secs(600), || {
+        differential_run(0x5eed_0001, 2_000)
+    });
+}
+
+/// The long run: `cargo test --release --test arrays_e2e differential_long -- --ignored
+/// --nocapture` (`DOREISA_DIFF_SEED` to change the seed).
+#[test]
+#[ignore]
+fn differential_long() {
+    let seed = std::env::var("DOREISA_DIFF_SEED")
+        .map(|s| s.parse().expect("a seed"))
+        .unwrap_or_else(|_| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        });
+    eprintln!("seed {seed}");
+    differential_run(seed, 100_000);
 }
