@@ -356,5 +356,7 @@ fn differential_long() {
                 .as_secs()
         });
     eprintln!("seed {seed}");
-    differential_run(seed, 100_000);
+    let count =
+        std::env::var("DOREISA_DIFF_CASES").map_or(100_000, |c| c.parse().expect("a count"));
+    differential_run(seed, count);
 }

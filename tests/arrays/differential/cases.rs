@@ -372,7 +372,7 @@ impl Gen {
             (before as isize, (before + span) as isize)
         } else {
             // Walking down from the last selected index.
-            let first = (len - 1 - before) as isize;
+            let first = len as isize - 1 - before as isize;
             (first, first - span as isize)
         };
         let negative = self.rng.chance(0.3);

@@ -70,7 +70,7 @@ fn truth(e: El) -> El {
         El::I(i) => El::B(i != 0),
         El::F(x, err) if err > 0.0 && x.abs() <= err => El::X,
         El::F(x, _) => El::B(x != 0.0),
-        El::X => El::X,
+        other => other,
     }
 }
 
@@ -103,7 +103,7 @@ pub fn unary(f: Un, v: &Val) -> Res {
 }
 
 fn math(f: Un, d: DType, e: El) -> El {
-    let El::F(x, err) = e else { return El::X };
+    let El::F(x, err) = e else { return e };
     let r = match f {
         Un::Sqrt => in_dtype(d, x, f64::sqrt, f32::sqrt),
         Un::Exp => in_dtype(d, x, f64::exp, f32::exp),
@@ -197,12 +197,6 @@ pub fn binary(f: Bin, a: &Val, b: Other<'_>) -> Res {
         let out = zip_map(&[&a_val, &b_val], |e| compare(f, e[0], e[1]))?;
         return Ok(Val::new(DType::Bool, out));
     }
-    if op == Bin::Pow && is_int(comp) {
-        let negative = b_val.a.iter().any(|e| matches!(e, El::I(i) if *i < 0));
-        if negative {
-            return raise("Integers to negative integer powers are not allowed.");
-        }
-    }
     let out = zip_map(&[&a_val, &b_val], |e| arith(op, comp, e[0], e[1]))?;
     Ok(Val::new(comp, out))
 }
@@ -270,6 +264,7 @@ fn arith(f: Bin, d: DType, x: El, y: El) -> El {
             Bin::Add => wrap(d, p + q),
             Bin::Sub => wrap(d, p - q),
             Bin::Mul => wrap(d, p.wrapping_mul(q)),
+            Bin::Pow if q < 0 => return raising(),
             Bin::Pow => int_pow(d, p, q),
             Bin::Max => p.max(q),
             _ => p.min(q),
@@ -363,6 +358,9 @@ pub fn reduce(f: Red, v: &Val, axes: &[usize], keepdims: bool, ddof: u32) -> Res
 }
 
 fn reduce_lane(f: Red, d: DType, rd: DType, lane: &[El], ddof: u32) -> El {
+    if lane.contains(&El::E) {
+        return El::E;
+    }
     if lane.contains(&El::X) {
         return El::X;
     }

@@ -21,6 +21,25 @@ pub enum El {
     F(f64, f64),
     /// Undefined or undecidable: anything matches.
     X,
+    /// An element whose computation raises in numpy (an integer to a negative power).
+    /// The array layer computes only the elements an expression reads, so it must fail
+    /// if such an element is read, and may or may not if one is computed elsewhere.
+    E,
+}
+
+thread_local! {
+    static RAISED_SOMEWHERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// An element that raises (see [`El::E`]).
+pub fn raising() -> El {
+    RAISED_SOMEWHERE.with(|r| r.set(true));
+    El::E
+}
+
+/// Whether an element raised since the last call (and forgets it).
+pub fn take_raised() -> bool {
+    RAISED_SOMEWHERE.with(|r| r.replace(false))
 }
 
 /// A value numpy computes: its dtype and elements.
@@ -164,12 +183,13 @@ pub fn wrap(d: DType, v: i128) -> i128 {
 pub fn cast(e: El, d: DType) -> El {
     match (e, d) {
         (El::X, _) => El::X,
+        (El::E, _) => El::E,
         (e, DType::Bool) => match e {
             El::B(b) => El::B(b),
             El::I(i) => El::B(i != 0),
             El::F(x, err) if err > 0.0 && (x.abs() <= err || x.is_nan()) => El::X,
             El::F(x, _) => El::B(x != 0.0),
-            El::X => El::X,
+            other => other,
         },
         (El::B(b), d) if is_int(d) => El::I(i128::from(b)),
         (El::I(i), d) if is_int(d) => El::I(wrap(d, i)),
@@ -177,7 +197,8 @@ pub fn cast(e: El, d: DType) -> El {
             let t = x.trunc();
             let (lo, hi) = int_min_max(d);
             let near_step = err > 0.0 && (x - err).trunc() != (x + err).trunc();
-            if !x.is_finite() || t < lo as f64 || t > hi as f64 || near_step {
+            // In i128, where every integer bound is exact (as f64, 2^63 - 1 is 2^63).
+            if !x.is_finite() || (t as i128) < lo || (t as i128) > hi || near_step {
                 El::X
             } else {
                 El::I(t as i128)
@@ -251,7 +272,11 @@ impl Val {
     }
 
     pub fn has_x(&self) -> bool {
-        self.a.iter().any(|e| *e == El::X)
+        self.a.iter().any(|e| matches!(e, El::X | El::E))
+    }
+
+    pub fn has_e(&self) -> bool {
+        self.a.iter().any(|e| *e == El::E)
     }
 }
 
@@ -284,7 +309,11 @@ pub fn zip_map(vals: &[&Val], f: impl Fn(&[El]) -> El) -> Res<ArrayD<El>> {
     let out: Vec<El> = (0..n)
         .map(|i| {
             let args: Vec<El> = flat.iter().map(|a| a[i]).collect();
-            f(&args)
+            if args.contains(&El::E) {
+                El::E
+            } else {
+                f(&args)
+            }
         })
         .collect();
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("sized"))
@@ -361,7 +390,7 @@ pub fn floats(lane: &[El]) -> Option<Vec<(f64, f64)>> {
             El::F(x, err) => Some((x, err)),
             El::I(i) => Some((i as f64, 0.0)),
             El::B(b) => Some((f64::from(u8::from(b)), 0.0)),
-            El::X => None,
+            El::X | El::E => None,
         })
         .collect()
 }

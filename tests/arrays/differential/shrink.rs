@@ -123,7 +123,12 @@ pub fn shrink(target: &dyn Target, case: Case, failure: Failure, timestep: i64) 
         }
         break;
     }
-    (prune(case), failure)
+    let case = prune(case);
+    // The failure again, in the pruned case's numbering.
+    let failure = check(target, &case, "shrunk", timestep)
+        .err()
+        .unwrap_or(failure);
+    (case, failure)
 }
 
 /// The case without the sources its expression no longer reads.

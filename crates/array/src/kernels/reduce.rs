@@ -83,6 +83,10 @@ fn sum_axes<T: Copy>(
     zero: T,
     add: impl Fn(T, T) -> T + Copy,
 ) -> ArrayD<T> {
+    if axes.is_empty() {
+        // A sum of one element still adds it to zero: `-0.0` becomes `0.0`, as in numpy.
+        return a.mapv(|v| add(zero, v));
+    }
     reduce_axes(a, axes, |a, axis| {
         a.fold_axis(axis, zero, |&acc, &v| add(acc, v))
             .insert_axis(axis)
