@@ -10,12 +10,37 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum UnaryFn {
     Neg,
     Abs,
+    Sign,
     Sqrt,
     Exp,
+    Expm1,
     Log,
+    Log2,
+    Log10,
+    Log1p,
     Sin,
     Cos,
+    Tan,
+    Arcsin,
+    Arccos,
+    Arctan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Arcsinh,
+    Arccosh,
+    Arctanh,
+    Floor,
+    Ceil,
+    Trunc,
+    /// To the nearest integer, ties to even (numpy's `round` / `rint`).
+    Round,
+    IsNan,
+    IsFinite,
+    IsInf,
     Not,
+    /// Bitwise not.
+    Invert,
 }
 
 /// Element-wise functions of two operands of one dtype.
@@ -25,6 +50,8 @@ pub(crate) enum BinaryFn {
     Sub,
     Mul,
     Div,
+    FloorDiv,
+    Mod,
     Pow,
     Maximum,
     Minimum,
@@ -37,30 +64,79 @@ pub(crate) enum BinaryFn {
     And,
     Or,
     Xor,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
 }
 
 impl UnaryFn {
     pub fn name(self) -> &'static str {
         match self {
-            UnaryFn::Neg => "neg",
+            UnaryFn::Neg => "negative",
             UnaryFn::Abs => "abs",
+            UnaryFn::Sign => "sign",
             UnaryFn::Sqrt => "sqrt",
             UnaryFn::Exp => "exp",
+            UnaryFn::Expm1 => "expm1",
             UnaryFn::Log => "log",
+            UnaryFn::Log2 => "log2",
+            UnaryFn::Log10 => "log10",
+            UnaryFn::Log1p => "log1p",
             UnaryFn::Sin => "sin",
             UnaryFn::Cos => "cos",
+            UnaryFn::Tan => "tan",
+            UnaryFn::Arcsin => "arcsin",
+            UnaryFn::Arccos => "arccos",
+            UnaryFn::Arctan => "arctan",
+            UnaryFn::Sinh => "sinh",
+            UnaryFn::Cosh => "cosh",
+            UnaryFn::Tanh => "tanh",
+            UnaryFn::Arcsinh => "arcsinh",
+            UnaryFn::Arccosh => "arccosh",
+            UnaryFn::Arctanh => "arctanh",
+            UnaryFn::Floor => "floor",
+            UnaryFn::Ceil => "ceil",
+            UnaryFn::Trunc => "trunc",
+            UnaryFn::Round => "round",
+            UnaryFn::IsNan => "isnan",
+            UnaryFn::IsFinite => "isfinite",
+            UnaryFn::IsInf => "isinf",
             UnaryFn::Not => "logical_not",
+            UnaryFn::Invert => "invert",
         }
     }
 
-    /// The result dtype for an operand of `dtype`, if the function supports it.
+    /// Functions of floats only (integers compute in a float first).
+    pub fn is_float_math(self) -> bool {
+        !matches!(
+            self,
+            UnaryFn::Neg
+                | UnaryFn::Abs
+                | UnaryFn::Sign
+                | UnaryFn::Floor
+                | UnaryFn::Ceil
+                | UnaryFn::Trunc
+                | UnaryFn::Round
+                | UnaryFn::IsNan
+                | UnaryFn::IsFinite
+                | UnaryFn::IsInf
+                | UnaryFn::Not
+                | UnaryFn::Invert
+        )
+    }
+
+    /// The result dtype for an operand of `dtype`, if the kernel supports it.
     pub fn result(self, dtype: DType) -> Option<DType> {
         let ok = match self {
-            UnaryFn::Neg | UnaryFn::Abs => !dtype.is_bool(),
-            UnaryFn::Sqrt | UnaryFn::Exp | UnaryFn::Log | UnaryFn::Sin | UnaryFn::Cos => {
-                dtype.is_float()
-            }
+            UnaryFn::Neg | UnaryFn::Abs | UnaryFn::Sign => !dtype.is_bool(),
             UnaryFn::Not => dtype.is_bool(),
+            UnaryFn::Invert => dtype.is_integer(),
+            UnaryFn::IsNan | UnaryFn::IsFinite | UnaryFn::IsInf => {
+                return dtype.is_float().then_some(DType::Bool);
+            }
+            _ => dtype.is_float(),
         };
         ok.then_some(dtype)
     }
@@ -70,21 +146,28 @@ impl BinaryFn {
     pub fn name(self) -> &'static str {
         match self {
             BinaryFn::Add => "add",
-            BinaryFn::Sub => "sub",
-            BinaryFn::Mul => "mul",
-            BinaryFn::Div => "div",
-            BinaryFn::Pow => "pow",
+            BinaryFn::Sub => "subtract",
+            BinaryFn::Mul => "multiply",
+            BinaryFn::Div => "true_divide",
+            BinaryFn::FloorDiv => "floor_divide",
+            BinaryFn::Mod => "remainder",
+            BinaryFn::Pow => "power",
             BinaryFn::Maximum => "maximum",
             BinaryFn::Minimum => "minimum",
-            BinaryFn::Lt => "lt",
-            BinaryFn::Le => "le",
-            BinaryFn::Gt => "gt",
-            BinaryFn::Ge => "ge",
-            BinaryFn::Eq => "eq",
-            BinaryFn::Ne => "ne",
+            BinaryFn::Lt => "less",
+            BinaryFn::Le => "less_equal",
+            BinaryFn::Gt => "greater",
+            BinaryFn::Ge => "greater_equal",
+            BinaryFn::Eq => "equal",
+            BinaryFn::Ne => "not_equal",
             BinaryFn::And => "logical_and",
             BinaryFn::Or => "logical_or",
             BinaryFn::Xor => "logical_xor",
+            BinaryFn::BitAnd => "bitwise_and",
+            BinaryFn::BitOr => "bitwise_or",
+            BinaryFn::BitXor => "bitwise_xor",
+            BinaryFn::Shl => "left_shift",
+            BinaryFn::Shr => "right_shift",
         }
     }
 
@@ -100,15 +183,22 @@ impl BinaryFn {
         matches!(self, BinaryFn::And | BinaryFn::Or | BinaryFn::Xor)
     }
 
-    /// The result dtype for two operands of `dtype`, if the function supports it.
+    /// The result dtype for two operands of `dtype`, if the kernel supports it.
     pub fn result(self, dtype: DType) -> Option<DType> {
         match self {
-            BinaryFn::Add | BinaryFn::Sub | BinaryFn::Mul | BinaryFn::Pow => {
-                (!dtype.is_bool()).then_some(dtype)
-            }
+            BinaryFn::Add
+            | BinaryFn::Sub
+            | BinaryFn::Mul
+            | BinaryFn::Pow
+            | BinaryFn::FloorDiv
+            | BinaryFn::Mod => (!dtype.is_bool()).then_some(dtype),
             BinaryFn::Div => dtype.is_float().then_some(dtype),
             BinaryFn::Maximum | BinaryFn::Minimum => Some(dtype),
             BinaryFn::And | BinaryFn::Or | BinaryFn::Xor => dtype.is_bool().then_some(dtype),
+            BinaryFn::BitAnd | BinaryFn::BitOr | BinaryFn::BitXor => {
+                (!dtype.is_float()).then_some(dtype)
+            }
+            BinaryFn::Shl | BinaryFn::Shr => dtype.is_integer().then_some(dtype),
             _ => Some(DType::Bool),
         }
     }

@@ -281,7 +281,7 @@ fn bad_input_gives_clear_errors() {
     assert!(matches!(
         mask.neg(),
         Err(ArrayError::UnsupportedDType {
-            op: "neg",
+            op: "negative",
             dtype: DType::Bool
         })
     ));

@@ -215,16 +215,7 @@ impl Gen {
         loop {
             match self.rng.below(17) {
                 0 | 1 => {
-                    let f = self.rng.pick(&[
-                        Un::Neg,
-                        Un::Abs,
-                        Un::Sqrt,
-                        Un::Exp,
-                        Un::Log,
-                        Un::Sin,
-                        Un::Cos,
-                        Un::Not,
-                    ]);
+                    let f = self.rng.pick(&Un::ALL);
                     return Expr::Unary(f, Box::new(self.expr(shape, d)));
                 }
                 2..=4 => {
@@ -319,24 +310,7 @@ impl Gen {
     }
 
     fn bin(&mut self) -> Bin {
-        self.rng.pick(&[
-            Bin::Add,
-            Bin::Sub,
-            Bin::Mul,
-            Bin::Div,
-            Bin::Pow,
-            Bin::Max,
-            Bin::Min,
-            Bin::Lt,
-            Bin::Le,
-            Bin::Gt,
-            Bin::Ge,
-            Bin::Eq,
-            Bin::Ne,
-            Bin::And,
-            Bin::Or,
-            Bin::Xor,
-        ])
+        self.rng.pick(&Bin::ALL)
     }
 
     /// A slice (or an index) of a longer array that gives `shape`.

@@ -127,37 +127,47 @@ fn reduction(op: Red) -> Reduction {
     }
 }
 
-fn un_name(f: Un) -> &'static str {
-    match f {
-        Un::Neg => "negative",
-        Un::Abs => "abs",
-        Un::Sqrt => "sqrt",
-        Un::Exp => "exp",
-        Un::Log => "log",
-        Un::Sin => "sin",
-        Un::Cos => "cos",
-        Un::Not => "logical_not",
-    }
+fn un_name(f: Un) -> String {
+    format!("{f:?}").to_lowercase()
 }
 
-fn bin_name(f: Bin) -> &'static str {
+fn bin_name(f: Bin) -> String {
+    format!("{f:?}").to_lowercase()
+}
+
+fn un_call(f: Un, a: &Array) -> Result<Array, ArrayError> {
     match f {
-        Bin::Add => "add",
-        Bin::Sub => "subtract",
-        Bin::Mul => "multiply",
-        Bin::Div => "true_divide",
-        Bin::Pow => "power",
-        Bin::Max => "maximum",
-        Bin::Min => "minimum",
-        Bin::Lt => "less",
-        Bin::Le => "less_equal",
-        Bin::Gt => "greater",
-        Bin::Ge => "greater_equal",
-        Bin::Eq => "equal",
-        Bin::Ne => "not_equal",
-        Bin::And => "logical_and",
-        Bin::Or => "logical_or",
-        Bin::Xor => "logical_xor",
+        Un::Neg => a.neg(),
+        Un::Abs => a.abs(),
+        Un::Sign => a.sign(),
+        Un::Sqrt => a.sqrt(),
+        Un::Exp => a.exp(),
+        Un::Expm1 => a.expm1(),
+        Un::Log => a.log(),
+        Un::Log2 => a.log2(),
+        Un::Log10 => a.log10(),
+        Un::Log1p => a.log1p(),
+        Un::Sin => a.sin(),
+        Un::Cos => a.cos(),
+        Un::Tan => a.tan(),
+        Un::Arcsin => a.arcsin(),
+        Un::Arccos => a.arccos(),
+        Un::Arctan => a.arctan(),
+        Un::Sinh => a.sinh(),
+        Un::Cosh => a.cosh(),
+        Un::Tanh => a.tanh(),
+        Un::Arcsinh => a.arcsinh(),
+        Un::Arccosh => a.arccosh(),
+        Un::Arctanh => a.arctanh(),
+        Un::Floor => a.floor(),
+        Un::Ceil => a.ceil(),
+        Un::Trunc => a.trunc(),
+        Un::Round => a.round(),
+        Un::IsNan => a.isnan(),
+        Un::IsFinite => a.isfinite(),
+        Un::IsInf => a.isinf(),
+        Un::Not => a.logical_not(),
+        Un::Invert => a.invert(),
     }
 }
 
@@ -179,6 +189,13 @@ fn call(f: Bin, a: &Array, b: doreisa_array::Operand) -> Result<Array, ArrayErro
         Bin::And => a.logical_and(b),
         Bin::Or => a.logical_or(b),
         Bin::Xor => a.logical_xor(b),
+        Bin::FloorDiv => a.floor_divide(b),
+        Bin::Mod => a.remainder(b),
+        Bin::BitAnd => a.bitwise_and(b),
+        Bin::BitOr => a.bitwise_or(b),
+        Bin::BitXor => a.bitwise_xor(b),
+        Bin::Shl => a.left_shift(b),
+        Bin::Shr => a.right_shift(b),
     }
 }
 
@@ -216,16 +233,7 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
         },
         Expr::Unary(f, x) => {
             let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| match f {
-                Un::Neg => a.neg(),
-                Un::Abs => a.abs(),
-                Un::Sqrt => a.sqrt(),
-                Un::Exp => a.exp(),
-                Un::Log => a.log(),
-                Un::Sin => a.sin(),
-                Un::Cos => a.cos(),
-                Un::Not => a.logical_not(),
-            });
+            let array = lift(&x, &|a| un_call(*f, a));
             let val = x.val.and_then(|v| ops::unary(*f, &v));
             Both {
                 array,

@@ -2,7 +2,9 @@
 //! `fn(params, inputs) -> Result<Bytes, String>` over encoded chunks; parameters are
 //! the types of [`crate::program`], encoded by [`crate::codec`].
 
+mod arith;
 mod eval;
+mod funcs;
 mod read;
 mod reduce;
 pub(crate) mod typed;

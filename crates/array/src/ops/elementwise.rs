@@ -38,7 +38,11 @@ pub(crate) fn binary(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
         // in int8.
         BinaryFn::Add if comp.is_bool() => f = BinaryFn::Or,
         BinaryFn::Mul if comp.is_bool() => f = BinaryFn::And,
-        BinaryFn::Pow if comp.is_bool() => comp = DType::I8,
+        BinaryFn::Pow | BinaryFn::FloorDiv | BinaryFn::Mod | BinaryFn::Shl | BinaryFn::Shr
+            if comp.is_bool() =>
+        {
+            comp = DType::I8
+        }
         BinaryFn::Pow if comp.is_integer() => {
             if let Operand::Scalar(Scalar::Int(e)) = operands[1]
                 && e < 0
@@ -189,6 +193,23 @@ impl Array {
         logical_or => Or,
         /// Exactly one non-zero (each operand taken as its truth value).
         logical_xor => Xor,
+        /// numpy's `floor_divide` (`//`): the quotient rounded down; integers by zero
+        /// give 0 (and `MIN // -1` gives `MIN`), floats follow numpy's `divmod`.
+        floor_divide => FloorDiv,
+        /// numpy's `remainder` (`%`): the sign of the divisor, as in Python; integers by
+        /// zero give 0, floats by zero NaN.
+        remainder => Mod,
+        /// Bitwise and (integers and bools).
+        bitwise_and => BitAnd,
+        /// Bitwise or (integers and bools).
+        bitwise_or => BitOr,
+        /// Bitwise exclusive or (integers and bools).
+        bitwise_xor => BitXor,
+        /// `self << other` on integers; a count past the width (or negative) gives 0.
+        left_shift => Shl,
+        /// `self >> other` on integers (arithmetic for signed ones); a count past the
+        /// width gives 0, or -1 for a negative value.
+        right_shift => Shr,
     }
 
     unary_methods! {
@@ -196,28 +217,91 @@ impl Array {
         neg => Neg,
         /// `|self|` (integers wrap around: `abs(int8(-128))` is -128; bool is unchanged).
         abs => Abs,
-        /// Square root (integers and bool compute in the smallest float that holds them,
-        /// as numpy: int8 and bool in float16, int16 in float32, wider in float64).
+        /// -1, 0 or 1 in the array's dtype (NaN stays NaN; not for bool).
+        sign => Sign,
+        /// Square root. Integers and bool compute in the smallest float that holds them,
+        /// as numpy: int8, uint8 and bool in float16, int16 and uint16 in float32, wider
+        /// ones in float64; so do all the float functions below.
         sqrt => Sqrt,
-        /// `e ** self` (integers and bool as for [`Array::sqrt`]).
+        /// `e ** self`.
         exp => Exp,
-        /// Natural logarithm (integers and bool as for [`Array::sqrt`]).
+        /// `e ** self - 1`, accurate near 0.
+        expm1 => Expm1,
+        /// Natural logarithm.
         log => Log,
-        /// Sine (integers and bool as for [`Array::sqrt`]).
+        /// Base-2 logarithm.
+        log2 => Log2,
+        /// Base-10 logarithm.
+        log10 => Log10,
+        /// `log(1 + self)`, accurate near 0.
+        log1p => Log1p,
+        /// Sine.
         sin => Sin,
-        /// Cosine (integers and bool as for [`Array::sqrt`]).
+        /// Cosine.
         cos => Cos,
+        /// Tangent.
+        tan => Tan,
+        /// Inverse sine.
+        arcsin => Arcsin,
+        /// Inverse cosine.
+        arccos => Arccos,
+        /// Inverse tangent.
+        arctan => Arctan,
+        /// Hyperbolic sine.
+        sinh => Sinh,
+        /// Hyperbolic cosine.
+        cosh => Cosh,
+        /// Hyperbolic tangent.
+        tanh => Tanh,
+        /// Inverse hyperbolic sine.
+        arcsinh => Arcsinh,
+        /// Inverse hyperbolic cosine.
+        arccosh => Arccosh,
+        /// Inverse hyperbolic tangent.
+        arctanh => Arctanh,
+        /// Rounded down (integers and bools are unchanged, as in numpy 2).
+        floor => Floor,
+        /// Rounded up (integers and bools are unchanged).
+        ceil => Ceil,
+        /// Rounded toward zero (integers and bools are unchanged).
+        trunc => Trunc,
+        /// Rounded to the nearest integer, halves to even (numpy's `round` with
+        /// `decimals=0`, and `rint`); integers and bools are unchanged.
+        round => Round,
+        /// Whether each element is NaN, as bool (never, for integers and bools).
+        isnan => IsNan,
+        /// Whether each element is finite, as bool.
+        isfinite => IsFinite,
+        /// Whether each element is infinite, as bool.
+        isinf => IsInf,
         /// Zero elements, as bool.
         logical_not => Not,
+        /// Bitwise not (`~`) of integers; `not` of bools.
+        invert => Invert,
     }
 
     fn unary(&self, f: UnaryFn) -> Result<Array> {
         let dtype = self.dtype();
-        let comp = match f {
-            UnaryFn::Not => DType::Bool,
+        let constant = |value: bool| {
+            Ok(Array::from_node(Node::new(
+                Kind::Const(TypedScalar::Bool(value)),
+                self.node.grid.clone(),
+                DType::Bool,
+            )))
+        };
+        let (f, comp) = match f {
+            UnaryFn::Not => (f, DType::Bool),
             UnaryFn::Abs if dtype.is_bool() => return Ok(self.clone()),
-            UnaryFn::Neg | UnaryFn::Abs => dtype,
-            _ => dtype.math_float(),
+            UnaryFn::Floor | UnaryFn::Ceil | UnaryFn::Trunc | UnaryFn::Round
+                if !dtype.is_float() =>
+            {
+                return Ok(self.clone());
+            }
+            UnaryFn::IsNan | UnaryFn::IsInf if !dtype.is_float() => return constant(false),
+            UnaryFn::IsFinite if !dtype.is_float() => return constant(true),
+            UnaryFn::Invert if dtype.is_bool() => (UnaryFn::Not, DType::Bool),
+            _ if f.is_float_math() => (f, dtype.math_float()),
+            _ => (f, dtype),
         };
         let out = f.result(comp).ok_or(unsupported(f.name(), comp))?;
         Ok(Array::from_node(Node::new(
@@ -339,6 +423,20 @@ operator!(Add, add, Add, f64, i64);
 operator!(Sub, sub, Sub, f64, i64);
 operator!(Mul, mul, Mul, f64, i64);
 operator!(Div, div, Div, f64, i64);
+operator!(Rem, rem, Mod, f64, i64);
+operator!(BitAnd, bitand, BitAnd, i64);
+operator!(BitOr, bitor, BitOr, i64);
+operator!(BitXor, bitxor, BitXor, i64);
+operator!(Shl, shl, Shl, i64);
+operator!(Shr, shr, Shr, i64);
+
+impl std::ops::Not for &Array {
+    type Output = Result<Array>;
+    /// numpy's `~`: bitwise not of integers, `not` of bools.
+    fn not(self) -> Result<Array> {
+        self.invert()
+    }
+}
 
 impl std::ops::Neg for &Array {
     type Output = Result<Array>;
