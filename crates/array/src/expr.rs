@@ -291,10 +291,12 @@ impl OutAxis {
     }
 }
 
-/// Checks that `axis` is an axis of an `ndim`-d array.
-pub(crate) fn check_axis(axis: usize, ndim: usize) -> Result<usize> {
-    if axis < ndim {
-        Ok(axis)
+/// Axis `axis` of an `ndim`-d array, counting from the end when negative (numpy's
+/// `axis=-1` is the last).
+pub(crate) fn check_axis(axis: isize, ndim: usize) -> Result<usize> {
+    let at = if axis < 0 { axis + ndim as isize } else { axis };
+    if (0..ndim as isize).contains(&at) {
+        Ok(at as usize)
     } else {
         Err(ArrayError::AxisOutOfRange { axis, ndim })
     }

@@ -295,6 +295,11 @@ fn bad_input_gives_clear_errors() {
     ));
     assert!(matches!(x.flip(2), Err(ArrayError::AxisOutOfRange { .. })));
     assert!(matches!(
+        x.flip(-3),
+        Err(ArrayError::AxisOutOfRange { axis: -3, ndim: 2 })
+    ));
+    assert!(x.flip(-2).is_ok(), "axis -2 of a 2-d array is axis 0");
+    assert!(matches!(
         x.transpose(&[0, 0]),
         Err(ArrayError::InvalidArgument(_))
     ));

@@ -199,6 +199,20 @@ fn call(f: Bin, a: &Array, b: doreisa_array::Operand) -> Result<Array, ArrayErro
     }
 }
 
+/// `axis` of an `ndim`-d array, counted from the end for every other axis (numpy's
+/// negative axes).
+fn signed(axis: usize, ndim: usize) -> isize {
+    if (axis + ndim) % 2 == 1 {
+        axis as isize - ndim as isize
+    } else {
+        axis as isize
+    }
+}
+
+fn signed_all(axes: &[usize], ndim: usize) -> Vec<isize> {
+    axes.iter().map(|&a| signed(a, ndim)).collect()
+}
+
 fn scalar_text(s: Scalar) -> String {
     match s {
         Scalar::Bool(b) => if b { "True" } else { "False" }.into(),
@@ -323,7 +337,7 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
         }
         Expr::Flip(x, axis) => {
             let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| a.flip(*axis));
+            let array = lift(&x, &|a| a.flip(signed(*axis, a.ndim())));
             let val = x.val.and_then(|v| check_axes(&v, &[*axis], 0)).map(|v| {
                 let n = v.a.shape()[*axis];
                 let idx: Vec<usize> = (0..n).rev().collect();
@@ -337,7 +351,7 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
         }
         Expr::Transpose(x, perm) => {
             let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| a.transpose(perm));
+            let array = lift(&x, &|a| a.transpose(&signed_all(perm, a.ndim())));
             let is_perm = |v: &Val| {
                 let mut p = perm.clone();
                 p.sort_unstable();
@@ -368,7 +382,7 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
         }
         Expr::ExpandDims(x, axis) => {
             let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| a.expand_dims(*axis));
+            let array = lift(&x, &|a| a.expand_dims(signed(*axis, a.ndim() + 1)));
             let val = x
                 .val
                 .and_then(|v| check_axes(&v, &[*axis], 1))
@@ -381,7 +395,7 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
         }
         Expr::Squeeze(x, axes) => {
             let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| a.squeeze(axes));
+            let array = lift(&x, &|a| a.squeeze(&signed_all(axes, a.ndim())));
             let ones = |v: Val| {
                 if axes.iter().all(|&ax| v.a.shape()[ax] == 1) {
                     Ok(v)
@@ -432,9 +446,9 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
                 .collect::<Result<Vec<_>, _>>()
                 .and_then(|xs| {
                     if stack {
-                        Array::stack(&xs, *axis)
+                        Array::stack(&xs, signed(*axis, xs.first().map_or(0, |x| x.ndim()) + 1))
                     } else {
-                        Array::concatenate(&xs, *axis)
+                        Array::concatenate(&xs, signed(*axis, xs.first().map_or(0, |x| x.ndim())))
                     }
                 });
             let fits = |vs: Vec<Val>| {
@@ -500,8 +514,9 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
             split_every,
         } => {
             let x = eval(x, arrays, sources);
+            let ndim = x.val.as_ref().map_or(0, |v| v.a.ndim());
             let options = ReduceOptions {
-                axes: axes.clone(),
+                axes: axes.as_ref().map(|a| signed_all(a, ndim)),
                 keepdims: *keepdims,
                 ddof: *ddof,
                 split_every: *split_every,

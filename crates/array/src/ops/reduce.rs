@@ -11,8 +11,8 @@ use crate::{Array, ArrayError, Result};
 /// of freedom, and the fan-in of the reduction tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReduceOptions {
-    /// The axes to reduce; `None` for all.
-    pub axes: Option<Vec<usize>>,
+    /// The axes to reduce (negative ones count from the end); `None` for all.
+    pub axes: Option<Vec<isize>>,
     /// Keep reduced axes with length 1.
     pub keepdims: bool,
     /// Variance divides by `n - ddof`.
@@ -34,7 +34,7 @@ impl Default for ReduceOptions {
 
 impl ReduceOptions {
     /// Over `axes`.
-    pub fn axes(axes: &[usize]) -> Self {
+    pub fn axes(axes: &[isize]) -> Self {
         ReduceOptions {
             axes: Some(axes.to_vec()),
             ..Default::default()
@@ -66,7 +66,7 @@ macro_rules! reductions {
 
         $(#[$doc])*
         /// Over `axes` only.
-        pub fn $some(&self, axes: &[usize]) -> Result<Array> {
+        pub fn $some(&self, axes: &[isize]) -> Result<Array> {
             self.reduce(Reduction::$op, &ReduceOptions::axes(axes))
         }
     )*};

@@ -168,20 +168,24 @@ impl Array {
         Ok(Array::from_node(reindex(node, Reindex { out, fixed })?))
     }
 
-    /// The array reversed along `axis`.
-    pub fn flip(&self, axis: usize) -> Result<Array> {
-        check_axis(axis, self.ndim())?;
+    /// The array reversed along `axis` (negative: from the end).
+    pub fn flip(&self, axis: isize) -> Result<Array> {
+        let axis = check_axis(axis, self.ndim())?;
         let mut args = vec![SliceArg::FULL; axis + 1];
         args[axis] = SliceArg::FULL.step(-1);
         self.slice(&args)
     }
 
-    /// The axes permuted: axis `i` of the result is axis `axes[i]` of `self`.
-    pub fn transpose(&self, axes: &[usize]) -> Result<Array> {
+    /// The axes permuted: axis `i` of the result is axis `axes[i]` of `self` (negative:
+    /// from the end).
+    pub fn transpose(&self, axes: &[isize]) -> Result<Array> {
         let ndim = self.ndim();
         let mut seen = vec![false; ndim];
-        for &a in axes {
-            check_axis(a, ndim)?;
+        let axes = axes
+            .iter()
+            .map(|&a| check_axis(a, ndim))
+            .collect::<Result<Vec<usize>>>()?;
+        for &a in &axes {
             if std::mem::replace(&mut seen[a], true) {
                 return Err(ArrayError::InvalidArgument(format!(
                     "axes {axes:?} repeat axis {a}"
@@ -209,13 +213,14 @@ impl Array {
 
     /// The axes reversed (numpy's `.T`).
     pub fn t(&self) -> Result<Array> {
-        let axes: Vec<usize> = (0..self.ndim()).rev().collect();
+        let axes: Vec<isize> = (0..self.ndim() as isize).rev().collect();
         self.transpose(&axes)
     }
 
-    /// A new axis of length 1 at `axis` (which may be `ndim`).
-    pub fn expand_dims(&self, axis: usize) -> Result<Array> {
-        check_axis(axis, self.ndim() + 1)?;
+    /// A new axis of length 1 at `axis` of the result (negative: from the end, numpy's
+    /// `expand_dims(x, -1)` appends one).
+    pub fn expand_dims(&self, axis: isize) -> Result<Array> {
+        let axis = check_axis(axis, self.ndim() + 1)?;
         let grid = &self.node.grid;
         let mut out: Vec<OutAxis> = (0..self.ndim())
             .map(|a| OutAxis::identity(grid, a))
@@ -224,11 +229,11 @@ impl Array {
         self.reindexed(out)
     }
 
-    /// Drops `axes`, which must have length 1.
-    pub fn squeeze(&self, axes: &[usize]) -> Result<Array> {
+    /// Drops `axes` (negative: from the end), which must have length 1.
+    pub fn squeeze(&self, axes: &[isize]) -> Result<Array> {
         let mut args = vec![SliceArg::FULL; self.ndim()];
         for &a in axes {
-            check_axis(a, self.ndim())?;
+            let a = check_axis(a, self.ndim())?;
             if self.shape()[a] != 1 {
                 return Err(ArrayError::ShapeMismatch {
                     op: "squeeze",
@@ -265,12 +270,12 @@ impl Array {
 
     /// The arrays one after another along `axis` (their other extents must agree;
     /// dtypes promote, chunkings of the other axes are refined to agree).
-    pub fn concatenate(arrays: &[Array], axis: usize) -> Result<Array> {
+    pub fn concatenate(arrays: &[Array], axis: isize) -> Result<Array> {
         let Some(first) = arrays.first() else {
             return Err(ArrayError::InvalidArgument("nothing to concatenate".into()));
         };
         let ndim = first.ndim();
-        check_axis(axis, ndim)?;
+        let axis = check_axis(axis, ndim)?;
         for a in arrays {
             let same = a.ndim() == ndim
                 && (0..ndim).all(|i| i == axis || a.shape()[i] == first.shape()[i]);
@@ -325,8 +330,9 @@ impl Array {
         )))
     }
 
-    /// The arrays (of one shape) stacked along a new axis `axis`.
-    pub fn stack(arrays: &[Array], axis: usize) -> Result<Array> {
+    /// The arrays (of one shape) stacked along a new axis `axis` of the result
+    /// (negative: from the end).
+    pub fn stack(arrays: &[Array], axis: isize) -> Result<Array> {
         let expanded = arrays
             .iter()
             .map(|a| a.expand_dims(axis))
