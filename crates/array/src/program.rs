@@ -252,6 +252,7 @@ pub(crate) struct EvalParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Reduction {
     Sum,
+    Prod,
     Mean,
     Min,
     Max,
@@ -259,41 +260,104 @@ pub enum Reduction {
     Std,
     /// The number of elements that are not NaN.
     Count,
+    /// Whether any element is non-zero (NaN counts as non-zero).
+    Any,
+    /// Whether every element is non-zero.
+    All,
+    /// The index of the first smallest element (NaN counts as smallest).
+    ArgMin,
+    /// The index of the first largest element (NaN counts as largest).
+    ArgMax,
+    /// The sum, NaN counted as zero.
+    NanSum,
+    /// The mean of the elements that are not NaN.
+    NanMean,
+    /// The minimum of the elements that are not NaN (NaN if all are).
+    NanMin,
+    /// The maximum of the elements that are not NaN (NaN if all are).
+    NanMax,
+    /// The variance of the elements that are not NaN.
+    NanVar,
+    /// The standard deviation of the elements that are not NaN.
+    NanStd,
 }
 
 impl Reduction {
     pub fn name(self) -> &'static str {
         match self {
             Reduction::Sum => "sum",
+            Reduction::Prod => "prod",
             Reduction::Mean => "mean",
             Reduction::Min => "min",
             Reduction::Max => "max",
             Reduction::Var => "var",
             Reduction::Std => "std",
             Reduction::Count => "count",
+            Reduction::Any => "any",
+            Reduction::All => "all",
+            Reduction::ArgMin => "argmin",
+            Reduction::ArgMax => "argmax",
+            Reduction::NanSum => "nansum",
+            Reduction::NanMean => "nanmean",
+            Reduction::NanMin => "nanmin",
+            Reduction::NanMax => "nanmax",
+            Reduction::NanVar => "nanvar",
+            Reduction::NanStd => "nanstd",
         }
     }
 
-    /// The dtype of the result for input of `dtype` (numpy's: sums of signed integers
-    /// and bool are int64, of unsigned integers uint64).
+    /// The dtype of the result for input of `dtype` (numpy's: sums and products of
+    /// signed integers and bool are int64, of unsigned integers uint64).
     pub fn result(self, dtype: DType) -> DType {
         match self {
-            Reduction::Sum if dtype.is_float() => dtype,
-            Reduction::Sum if dtype.is_unsigned_integer() => DType::U64,
-            Reduction::Sum | Reduction::Count => DType::I64,
-            Reduction::Min | Reduction::Max => dtype,
-            Reduction::Mean | Reduction::Var | Reduction::Std => dtype.float_for(),
+            Reduction::Sum | Reduction::Prod | Reduction::NanSum => {
+                if dtype.is_float() {
+                    dtype
+                } else if dtype.is_unsigned_integer() {
+                    DType::U64
+                } else {
+                    DType::I64
+                }
+            }
+            Reduction::Count | Reduction::ArgMin | Reduction::ArgMax => DType::I64,
+            Reduction::Any | Reduction::All => DType::Bool,
+            Reduction::Min | Reduction::Max | Reduction::NanMin | Reduction::NanMax => dtype,
+            Reduction::Mean
+            | Reduction::Var
+            | Reduction::Std
+            | Reduction::NanMean
+            | Reduction::NanVar
+            | Reduction::NanStd => dtype.float_for(),
         }
     }
 
     /// Values per element in a partial result (mean: count and sum; var/std: count,
-    /// mean and sum of squared deviations), 1 when the partial is the plain value.
+    /// mean and sum of squared deviations; argmin/argmax: value and index), 1 when the
+    /// partial is the plain value.
     pub fn partial_width(self) -> usize {
         match self {
-            Reduction::Mean => 2,
-            Reduction::Var | Reduction::Std => 3,
+            Reduction::Mean | Reduction::NanMean | Reduction::ArgMin | Reduction::ArgMax => 2,
+            Reduction::Var | Reduction::Std | Reduction::NanVar | Reduction::NanStd => 3,
             _ => 1,
         }
+    }
+
+    /// Reductions without an identity: an empty axis is an error.
+    pub fn needs_elements(self) -> bool {
+        matches!(
+            self,
+            Reduction::Min
+                | Reduction::Max
+                | Reduction::NanMin
+                | Reduction::NanMax
+                | Reduction::ArgMin
+                | Reduction::ArgMax
+        )
+    }
+
+    /// argmin and argmax (over one axis or all).
+    pub fn is_arg(self) -> bool {
+        matches!(self, Reduction::ArgMin | Reduction::ArgMax)
     }
 }
 
@@ -313,6 +377,10 @@ pub(crate) struct ReduceChunkParams {
     pub shape: Vec<usize>,
     pub program: Program,
     pub axes: Vec<usize>,
+    /// For argmin/argmax: where the chunk starts in the reduced array, and that
+    /// array's extents along `axes` (indices are global, flat over `axes`).
+    pub offset: Vec<usize>,
+    pub extents: Vec<usize>,
     pub finalize: Option<Finalize>,
 }
 

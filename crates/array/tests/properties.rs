@@ -876,7 +876,7 @@ fn reduce_ref(
                 Reduction::Max => (l.iter().copied().reduce(nan_max).unwrap(), 0.0),
                 Reduction::Var => (var, sq),
                 Reduction::Std => (var.sqrt(), 1e3 * sq.sqrt()),
-                Reduction::Count => unreachable!("handled above"),
+                other => unreachable!("{other:?} is not generated here"),
             }
         })
         .unzip();

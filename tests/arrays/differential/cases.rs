@@ -374,15 +374,7 @@ impl Gen {
     }
 
     fn reduction(&mut self, shape: &[usize], d: u32) -> Expr {
-        let op = self.rng.pick(&[
-            Red::Sum,
-            Red::Mean,
-            Red::Min,
-            Red::Max,
-            Red::Var,
-            Red::Std,
-            Red::Count,
-        ]);
+        let op = self.rng.pick(&Red::ALL);
         let keepdims = self.rng.chance(0.3);
         let ddof = self.rng.below(2) as u32;
         let split_every = 2 + self.rng.below(3);
@@ -391,14 +383,18 @@ impl Gen {
             let mut inner = shape.to_vec();
             let mut axes = Vec::new();
             for (i, &n) in shape.iter().enumerate() {
-                if n == 1 && self.rng.chance(0.7) {
+                if n == 1 && self.rng.chance(0.7) && (!op.is_arg() || axes.is_empty()) {
                     inner[i] = 1 + self.rng.below(5);
                     axes.push(i);
                 }
             }
             (inner, axes)
         } else {
-            let extra = 1 + self.rng.below(2);
+            let extra = if op.is_arg() {
+                1
+            } else {
+                1 + self.rng.below(2)
+            };
             let mut inner = shape.to_vec();
             let mut axes = Vec::new();
             for _ in 0..extra {

@@ -124,6 +124,17 @@ fn reduction(op: Red) -> Reduction {
         Red::Var => Reduction::Var,
         Red::Std => Reduction::Std,
         Red::Count => Reduction::Count,
+        Red::Prod => Reduction::Prod,
+        Red::Any => Reduction::Any,
+        Red::All => Reduction::All,
+        Red::ArgMin => Reduction::ArgMin,
+        Red::ArgMax => Reduction::ArgMax,
+        Red::NanSum => Reduction::NanSum,
+        Red::NanMean => Reduction::NanMean,
+        Red::NanMin => Reduction::NanMin,
+        Red::NanMax => Reduction::NanMax,
+        Red::NanVar => Reduction::NanVar,
+        Red::NanStd => Reduction::NanStd,
     }
 }
 
@@ -526,6 +537,9 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
                 .val
                 .and_then(|v| check_axes(&v, axes.as_deref().unwrap_or(&[]), 0))
                 .and_then(|v| {
+                    if op.is_arg() && axes.as_ref().is_some_and(|a| a.len() != 1) {
+                        return raise("argmin/argmax take one axis or none");
+                    }
                     let all: Vec<usize> = axes.clone().unwrap_or_else(|| (0..v.a.ndim()).collect());
                     ops::reduce(*op, &v, &all, *keepdims, *ddof)
                 });

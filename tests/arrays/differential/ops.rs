@@ -137,12 +137,50 @@ impl Bin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Red {
     Sum,
+    Prod,
     Mean,
     Min,
     Max,
     Var,
     Std,
     Count,
+    Any,
+    All,
+    ArgMin,
+    ArgMax,
+    NanSum,
+    NanMean,
+    NanMin,
+    NanMax,
+    NanVar,
+    NanStd,
+}
+
+impl Red {
+    pub const ALL: [Red; 18] = [
+        Red::Sum,
+        Red::Prod,
+        Red::Mean,
+        Red::Min,
+        Red::Max,
+        Red::Var,
+        Red::Std,
+        Red::Count,
+        Red::Any,
+        Red::All,
+        Red::ArgMin,
+        Red::ArgMax,
+        Red::NanSum,
+        Red::NanMean,
+        Red::NanMin,
+        Red::NanMax,
+        Red::NanVar,
+        Red::NanStd,
+    ];
+
+    pub fn is_arg(self) -> bool {
+        matches!(self, Red::ArgMin | Red::ArgMax)
+    }
 }
 
 impl Bin {
@@ -582,10 +620,11 @@ pub fn clip(v: &Val, lo: Scalar, hi: Scalar) -> Res {
 
 pub fn reduce_dtype(f: Red, d: DType) -> DType {
     match f {
-        Red::Sum if is_float(d) => d,
-        Red::Sum if is_int(d) && !int_info(d).1 => DType::U64,
-        Red::Sum | Red::Count => DType::I64,
-        Red::Min | Red::Max => d,
+        Red::Sum | Red::Prod | Red::NanSum if is_float(d) => d,
+        Red::Sum | Red::Prod | Red::NanSum if is_int(d) && !int_info(d).1 => DType::U64,
+        Red::Sum | Red::Prod | Red::NanSum | Red::Count | Red::ArgMin | Red::ArgMax => DType::I64,
+        Red::Any | Red::All => DType::Bool,
+        Red::Min | Red::Max | Red::NanMin | Red::NanMax => d,
         _ if is_float(d) => d,
         _ => DType::F64,
     }
@@ -593,7 +632,8 @@ pub fn reduce_dtype(f: Red, d: DType) -> DType {
 
 pub fn reduce(f: Red, v: &Val, axes: &[usize], keepdims: bool, ddof: u32) -> Res {
     let d = v.dtype;
-    if matches!(f, Red::Min | Red::Max) && axes.iter().any(|&x| v.a.shape()[x] == 0) {
+    let needs = matches!(f, Red::Min | Red::Max | Red::NanMin | Red::NanMax) || f.is_arg();
+    if needs && axes.iter().any(|&x| v.a.shape()[x] == 0) {
         return raise("zero-size array to reduction operation which has no identity");
     }
     let rd = reduce_dtype(f, d);
@@ -605,6 +645,10 @@ pub fn reduce(f: Red, v: &Val, axes: &[usize], keepdims: bool, ddof: u32) -> Res
     Ok(Val::new(rd, shaped(&shape, els)))
 }
 
+fn is_nan_el(e: &El) -> bool {
+    matches!(e, El::F(x, _) if x.is_nan())
+}
+
 fn reduce_lane(f: Red, d: DType, rd: DType, lane: &[El], ddof: u32) -> El {
     if lane.contains(&El::E) {
         return El::E;
@@ -612,23 +656,65 @@ fn reduce_lane(f: Red, d: DType, rd: DType, lane: &[El], ddof: u32) -> El {
     if lane.contains(&El::X) {
         return El::X;
     }
+    // The NaN-ignoring reductions are the plain ones over the other elements.
+    let kept: Vec<El>;
+    let (f, lane) = match f {
+        Red::NanSum | Red::NanMean | Red::NanMin | Red::NanMax | Red::NanVar | Red::NanStd => {
+            kept = lane.iter().copied().filter(|e| !is_nan_el(e)).collect();
+            let plain = match f {
+                Red::NanSum => Red::Sum,
+                Red::NanMean => Red::Mean,
+                Red::NanMin => Red::Min,
+                Red::NanMax => Red::Max,
+                Red::NanVar => Red::Var,
+                _ => Red::Std,
+            };
+            if kept.is_empty() && matches!(plain, Red::Min | Red::Max) {
+                return El::F(f64::NAN, 0.0);
+            }
+            (plain, kept.as_slice())
+        }
+        _ => (f, lane),
+    };
     let n = lane.len();
     match f {
-        Red::Count => El::I(
-            lane.iter()
-                .filter(|e| !matches!(e, El::F(x, _) if x.is_nan()))
-                .count() as i128,
-        ),
-        Red::Sum if !is_float(d) => {
-            let total: i128 = lane
-                .iter()
-                .map(|e| match *e {
+        Red::Count => El::I(lane.iter().filter(|e| !is_nan_el(e)).count() as i128),
+        Red::Any | Red::All => {
+            let mut truths = Vec::with_capacity(n);
+            for e in lane {
+                truths.push(match *e {
+                    El::B(b) => b,
+                    El::I(i) => i != 0,
+                    El::F(x, err) if err > 0.0 && x.abs() <= err => return El::X,
+                    El::F(x, _) => x != 0.0,
+                    _ => return El::X,
+                });
+            }
+            El::B(if f == Red::Any {
+                truths.iter().any(|&t| t)
+            } else {
+                truths.iter().all(|&t| t)
+            })
+        }
+        Red::ArgMin | Red::ArgMax => arg_lane(f == Red::ArgMax, lane),
+        Red::Sum | Red::Prod if !is_float(d) => {
+            let mut acc: i128 = if f == Red::Sum { 0 } else { 1 };
+            for e in lane {
+                let v = match *e {
                     El::I(i) => i,
                     El::B(b) => i128::from(b),
                     _ => 0,
-                })
-                .sum();
-            El::I(wrap(rd, total))
+                };
+                acc = wrap(
+                    rd,
+                    if f == Red::Sum {
+                        acc + v
+                    } else {
+                        acc.wrapping_mul(v)
+                    },
+                );
+            }
+            El::I(acc)
         }
         Red::Min | Red::Max if !is_float(d) => {
             let pick = |x: El, y: El| match (x, y) {
@@ -651,8 +737,87 @@ fn reduce_lane(f: Red, d: DType, rd: DType, lane: &[El], ddof: u32) -> El {
             };
             El::F(r, err)
         }
+        Red::Prod => float_prod(rd, &floats(lane).expect("no X")),
         _ => float_stat(f, rd, &floats(lane).expect("no X"), n, ddof),
     }
+}
+
+/// The index of the first extreme (NaN first), or `X` if the errors could reorder.
+fn arg_lane(max: bool, lane: &[El]) -> El {
+    let mut best: Option<(usize, El)> = None;
+    for (i, &e) in lane.iter().enumerate() {
+        if matches!(e, El::F(_, err) if err > 0.0) {
+            return El::X;
+        }
+        let better = match best {
+            None => true,
+            Some((_, b)) => match (b, e) {
+                (El::F(p, _), _) if p.is_nan() => false,
+                (_, El::F(q, _)) if q.is_nan() => true,
+                (El::F(p, _), El::F(q, _)) => {
+                    if max {
+                        q > p
+                    } else {
+                        q < p
+                    }
+                }
+                (El::I(p), El::I(q)) => {
+                    if max {
+                        q > p
+                    } else {
+                        q < p
+                    }
+                }
+                (El::B(p), El::B(q)) => {
+                    if max {
+                        q & !p
+                    } else {
+                        p & !q
+                    }
+                }
+                _ => return El::X,
+            },
+        };
+        if better {
+            best = Some((i, e));
+        }
+    }
+    El::I(best.expect("non-empty").0 as i128)
+}
+
+/// A product of floats: exact-ish in f64 with a relative bound, `X` where partial
+/// products may overflow or underflow in one order and not another.
+fn float_prod(rd: DType, xs: &[(f64, f64)]) -> El {
+    if xs.iter().any(|p| p.1 > 0.0) {
+        return El::X;
+    }
+    if xs.iter().any(|p| p.0.is_nan()) {
+        return El::F(f64::NAN, 0.0);
+    }
+    let zero = xs.iter().any(|p| p.0 == 0.0);
+    let inf = xs.iter().any(|p| p.0.is_infinite());
+    if zero && inf {
+        return El::F(f64::NAN, 0.0);
+    }
+    let big: f64 = xs.iter().map(|p| p.0.abs().max(1.0).log2()).sum();
+    let small: f64 = xs
+        .iter()
+        .filter(|p| p.0 != 0.0)
+        .map(|p| p.0.abs().min(1.0).log2())
+        .sum();
+    let limit = max_finite(rd).log2();
+    if !inf && (big >= limit - 1.0 || small <= -limit + 2.0) {
+        return El::X;
+    }
+    let prod: f64 = xs.iter().map(|p| p.0).product();
+    let v = round_to(rd, prod);
+    let n = xs.len() as f64;
+    let tol = if xs.len() <= 1 || inf || zero {
+        0.0
+    } else {
+        v.abs() * 2.0 * n * eps(rd) + 2.0 * ulp(rd, v)
+    };
+    El::F(v, tol)
 }
 
 /// Sums, means, variances and deviations of floats, with their error bounds.

@@ -5,6 +5,7 @@
 mod arith;
 mod eval;
 mod funcs;
+mod partial;
 mod read;
 mod reduce;
 pub(crate) mod typed;

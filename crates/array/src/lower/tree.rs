@@ -37,11 +37,22 @@ impl Lowering {
         for src in leaves {
             let lazy = self.lowered(x, &src);
             let mut inputs = TaskInputs::default();
+            let (offset, extents) = if op.is_arg() {
+                let offset = x.grid.chunk_offset(&src);
+                (
+                    axes.iter().map(|&a| offset[a]).collect(),
+                    axes.iter().map(|&a| x.shape[a]).collect(),
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
             let params = ReduceChunkParams {
                 op: *op,
                 shape: lazy.shape.clone(),
                 program: compile(&lazy, &mut inputs),
                 axes: axes.clone(),
+                offset,
+                extents,
                 finalize: (total == 1).then(|| finalize.clone()),
             };
             level.push(

@@ -43,20 +43,23 @@ pub(crate) fn binary(f: BinaryFn, a: Operand, b: Operand) -> Result<Array> {
         {
             comp = DType::I8
         }
-        BinaryFn::Pow if comp.is_integer() => {
-            if let Operand::Scalar(Scalar::Int(e)) = operands[1]
-                && e < 0
-                && TypedScalar::new(Scalar::Int(e), comp).is_ok()
-            {
-                return Err(ArrayError::InvalidArgument(
-                    "integers to negative integer powers are not allowed".into(),
-                ));
-            }
-        }
         _ => {}
     }
     let out = f.result(comp).ok_or(unsupported(f.name(), comp))?;
     let (aligned, grid) = align(f.name(), &operands)?;
+    // numpy refuses an integer to a negative power element by element: at once here,
+    // for a scalar exponent over a non-empty array.
+    if f == BinaryFn::Pow
+        && comp.is_integer()
+        && grid.shape().iter().product::<usize>() > 0
+        && let Operand::Scalar(Scalar::Int(e)) = operands[1]
+        && e < 0
+        && TypedScalar::new(Scalar::Int(e), comp).is_ok()
+    {
+        return Err(ArrayError::InvalidArgument(
+            "integers to negative integer powers are not allowed".into(),
+        ));
+    }
     let args = aligned
         .into_iter()
         .map(|o| as_dtype(o, comp, &grid))

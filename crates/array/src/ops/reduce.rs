@@ -1,6 +1,8 @@
-//! Reductions (sum, mean, min, max, var, std, count) over all or some axes. They lower
-//! to trees: one task per chunk reduces it to a partial result, then combine tasks
-//! merge up to `split_every` partials each (Dask's name) until one is left.
+//! Reductions (sum, prod, mean, min, max, var, std, count, any, all, argmin, argmax and
+//! the NaN-ignoring nansum, nanmean, nanmin, nanmax, nanvar, nanstd) over all or some
+//! axes. They lower to trees, as Dask's do: one task per chunk reduces it to a partial
+//! result, then combine tasks merge up to `split_every` partials each until one is
+//! left; nothing is gathered on one node.
 
 use crate::expr::{Kind, Node, check_axis};
 use crate::grid::Grid;
@@ -74,13 +76,15 @@ macro_rules! reductions {
 
 impl Array {
     reductions! {
-        /// The sum (integers and bool sum as int64).
+        /// The sum (integers and bool sum as int64, unsigned integers as uint64).
         sum, sum_axes => Sum;
-        /// The mean (float64 unless the array is float32).
+        /// The product (integers wrap around; dtypes as for [`Array::sum`]).
+        prod, prod_axes => Prod;
+        /// The mean (float64 unless the array is of a float dtype).
         mean, mean_axes => Mean;
-        /// The minimum (NaN if any element is NaN).
+        /// The minimum (NaN if any element is NaN; an error over an empty axis).
         min, min_axes => Min;
-        /// The maximum (NaN if any element is NaN).
+        /// The maximum (NaN if any element is NaN; an error over an empty axis).
         max, max_axes => Max;
         /// The variance (`ddof` 0; see [`Array::reduce`] for others).
         var, var_axes => Var;
@@ -88,6 +92,57 @@ impl Array {
         std, std_axes => Std;
         /// The number of elements that are not NaN, as int64.
         count, count_axes => Count;
+        /// Whether any element is non-zero (NaN is), as bool.
+        any, any_axes => Any;
+        /// Whether every element is non-zero, as bool.
+        all, all_axes => All;
+        /// The sum of the elements that are not NaN.
+        nansum, nansum_axes => NanSum;
+        /// The mean of the elements that are not NaN (NaN where all are).
+        nanmean, nanmean_axes => NanMean;
+        /// The minimum of the elements that are not NaN (NaN where all are).
+        nanmin, nanmin_axes => NanMin;
+        /// The maximum of the elements that are not NaN (NaN where all are).
+        nanmax, nanmax_axes => NanMax;
+        /// The variance of the elements that are not NaN (`ddof` 0).
+        nanvar, nanvar_axes => NanVar;
+        /// The standard deviation of the elements that are not NaN (`ddof` 0).
+        nanstd, nanstd_axes => NanStd;
+    }
+
+    /// The index of the first smallest element of the flattened array, as int64 (NaN
+    /// counts as smallest, as in numpy). Computed as a tree of (value, index) pairs.
+    ///
+    /// ```
+    /// # use doreisa_array::{Array, Chunk, Grid, encode_chunks, kernels};
+    /// # use doreisa_sched::LocalRunner;
+    /// # let runner = LocalRunner::new(kernels());
+    /// # let grid = Grid::regular(&[2, 3], &[1, 2])?;
+    /// # let data = ndarray::array![[3.0, 1.0, 4.0], [1.0, 5.0, 9.0]].into_dyn();
+    /// # for (key, bytes) in encode_chunks("x", 0, &Chunk::from(data), &grid)? { runner.insert(key, bytes); }
+    /// let x = Array::source("x", 0, &[2, 3], grid, doreisa_array::DType::F64)?;
+    /// assert_eq!(x.argmin()?.compute(&runner)?.scalar::<i64>()?, 1); // the first 1.0
+    /// assert_eq!(x.argmax_axis(1)?.compute(&runner)?.into_array::<i64>()?.into_raw_vec_and_offset().0, [2, 2]);
+    /// # Ok::<(), doreisa_array::ArrayError>(())
+    /// ```
+    pub fn argmin(&self) -> Result<Array> {
+        self.reduce(Reduction::ArgMin, &ReduceOptions::default())
+    }
+
+    /// The index of the first largest element of the flattened array, as int64 (NaN
+    /// counts as largest).
+    pub fn argmax(&self) -> Result<Array> {
+        self.reduce(Reduction::ArgMax, &ReduceOptions::default())
+    }
+
+    /// The index along `axis` of the first smallest element of each lane.
+    pub fn argmin_axis(&self, axis: isize) -> Result<Array> {
+        self.reduce(Reduction::ArgMin, &ReduceOptions::axes(&[axis]))
+    }
+
+    /// The index along `axis` of the first largest element of each lane.
+    pub fn argmax_axis(&self, axis: isize) -> Result<Array> {
+        self.reduce(Reduction::ArgMax, &ReduceOptions::axes(&[axis]))
     }
 
     /// Reduces with `op` as `options` say.
@@ -113,9 +168,14 @@ impl Array {
                 options.split_every
             )));
         }
-        if matches!(op, Reduction::Min | Reduction::Max)
-            && axes.iter().any(|&a| self.shape()[a] == 0)
-        {
+        if op.is_arg() && options.axes.as_ref().is_some_and(|a| a.len() != 1) {
+            return Err(ArrayError::InvalidArgument(format!(
+                "{} reduces one axis or all of them, not {:?}",
+                op.name(),
+                options.axes
+            )));
+        }
+        if op.needs_elements() && axes.iter().any(|&a| self.shape()[a] == 0) {
             return Err(ArrayError::InvalidArgument(format!(
                 "{} of an empty axis has no identity",
                 op.name()
