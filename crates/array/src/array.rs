@@ -225,6 +225,7 @@ impl fmt::Debug for Array {
             Kind::Concat { axis, .. } => format!("concatenate on axis {axis}"),
             Kind::Rechunk { .. } => "rechunk".into(),
             Kind::Reduce { op, axes, .. } => format!("{} over {axes:?}", op.name()),
+            Kind::Histogram { edges, .. } => format!("histogram of {} bins", edges.len() - 1),
             Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
         };
         f.debug_struct("Array")

@@ -48,6 +48,13 @@ pub(crate) enum Kind {
         ddof: u32,
         split_every: usize,
     },
+    /// Counts of the elements of `x` in the bins between consecutive `edges` (the last
+    /// bin closed), summed in a tree: one chunk of int64.
+    Histogram {
+        x: Arc<Node>,
+        edges: Arc<[f64]>,
+        split_every: usize,
+    },
     /// A registered kernel applied to the chunks at each position of `xs` (cut alike).
     MapBlocks {
         xs: Vec<Arc<Node>>,
@@ -86,7 +93,10 @@ impl Node {
             Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => {
                 xs.iter().collect()
             }
-            Kind::Reindex { x, .. } | Kind::Rechunk { x } | Kind::Reduce { x, .. } => vec![x],
+            Kind::Reindex { x, .. }
+            | Kind::Rechunk { x }
+            | Kind::Reduce { x, .. }
+            | Kind::Histogram { x, .. } => vec![x],
         }
     }
 }
@@ -108,7 +118,10 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
     match std::mem::replace(kind, Kind::Const(TypedScalar::Bool(false))) {
         Kind::Source { .. } | Kind::Const(_) => Vec::new(),
         Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => xs,
-        Kind::Reindex { x, .. } | Kind::Rechunk { x } | Kind::Reduce { x, .. } => vec![x],
+        Kind::Reindex { x, .. }
+        | Kind::Rechunk { x }
+        | Kind::Reduce { x, .. }
+        | Kind::Histogram { x, .. } => vec![x],
     }
 }
 

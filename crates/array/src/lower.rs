@@ -190,6 +190,10 @@ impl Lowering {
                 let input = self.reduce(node, pos);
                 Lazy::leaf(input, shape, node.dtype)
             }
+            Kind::Histogram { .. } => {
+                let input = self.histogram(node);
+                Lazy::leaf(input, shape, node.dtype)
+            }
             Kind::MapBlocks { xs, kernel, params } => {
                 let inputs = xs.iter().map(|x| self.materialize(x, pos)).collect();
                 let input = self.graph.task(kernel, params.to_vec(), inputs);
@@ -253,6 +257,7 @@ fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
             .into_iter()
             .map(|src| (x.clone(), src))
             .collect(),
+        Kind::Histogram { x, .. } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
     }
 }
 

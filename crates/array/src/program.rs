@@ -390,3 +390,12 @@ pub(crate) struct CombineParams {
     pub op: Reduction,
     pub finalize: Option<Finalize>,
 }
+
+/// Parameters of `array.histogram_chunk`: count the value of `program` in the bins
+/// between consecutive `edges`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HistogramParams {
+    pub shape: Vec<usize>,
+    pub program: Program,
+    pub edges: Vec<f64>,
+}

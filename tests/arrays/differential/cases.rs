@@ -213,7 +213,7 @@ impl Gen {
         let d = depth - 1;
         let ndim = shape.len();
         loop {
-            match self.rng.below(17) {
+            match self.rng.below(18) {
                 0 | 1 => {
                     let f = self.rng.pick(&Un::ALL);
                     return Expr::Unary(f, Box::new(self.expr(shape, d)));
@@ -304,6 +304,24 @@ impl Gen {
                     return Expr::Rechunk(Box::new(self.expr(shape, d)), chunks);
                 }
                 16 => return self.reduction(shape, d),
+                17 if ndim == 1 && shape[0] > 0 => {
+                    let ndim = self.rng.below(3) + 1;
+                    let inner = self.shape(ndim);
+                    let range = self.rng.pick(&[
+                        (-2.0, 2.0),
+                        (0.0, 1.0),
+                        (-4.5, 4.5),
+                        (1.0, 1.0),
+                        (-1e300, 1e300),
+                        (2.0, 1.0),
+                        (0.0, f64::INFINITY),
+                    ]);
+                    return Expr::Histogram {
+                        x: Box::new(self.expr(&inner, d)),
+                        bins: shape[0],
+                        range,
+                    };
+                }
                 _ => {}
             }
         }

@@ -48,6 +48,11 @@ pub enum Expr {
     Concat(Vec<Expr>, usize),
     Stack(Vec<Expr>, usize),
     Rechunk(Box<Expr>, Vec<Vec<usize>>),
+    Histogram {
+        x: Box<Expr>,
+        bins: usize,
+        range: (f64, f64),
+    },
     Reduce {
         op: Red,
         x: Box<Expr>,
@@ -77,6 +82,7 @@ impl Expr {
             | Expr::Squeeze(x, _)
             | Expr::BroadcastTo(x, _)
             | Expr::Rechunk(x, _)
+            | Expr::Histogram { x, .. }
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -98,6 +104,7 @@ impl Expr {
             | Expr::Squeeze(x, _)
             | Expr::BroadcastTo(x, _)
             | Expr::Rechunk(x, _)
+            | Expr::Histogram { x, .. }
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -514,6 +521,18 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
                 array,
                 val: x.val.and_then(fits),
                 text: format!("rechunk({}, {chunks:?})", x.text),
+            }
+        }
+        Expr::Histogram { x, bins, range } => {
+            let x = eval(x, arrays, sources);
+            let array = lift(&x, &|a| {
+                a.histogram(*bins, *range).map(|(counts, _)| counts)
+            });
+            let val = x.val.and_then(|v| ops::histogram(&v, *bins, *range));
+            Both {
+                array,
+                val,
+                text: format!("np.histogram({}, {bins}, range={range:?})[0]", x.text),
             }
         }
         Expr::Reduce {

@@ -961,3 +961,52 @@ pub fn take(a: &ArrayD<El>, axis: usize, indices: &[usize]) -> ArrayD<El> {
 pub fn index_axis(a: &ArrayD<El>, axis: usize, index: usize) -> ArrayD<El> {
     a.index_axis(Axis(axis), index).to_owned()
 }
+
+/// numpy's `histogram(v, bins, range)[0]`.
+pub fn histogram(v: &Val, bins: usize, range: (f64, f64)) -> Res {
+    let (mut lo, mut hi) = range;
+    if !(lo.is_finite() && hi.is_finite()) {
+        return raise("supplied range is not finite");
+    }
+    if lo > hi {
+        return raise("max must be larger than min in range parameter");
+    }
+    if lo == hi {
+        (lo, hi) = (lo - 0.5, hi + 0.5);
+    }
+    let bin_dtype = if is_float(v.dtype) {
+        v.dtype
+    } else {
+        DType::F64
+    };
+    // numpy's linspace: in float64, the last edge set to `hi`, then cast.
+    let step = (hi - lo) / bins as f64;
+    let edges: Vec<f64> = (0..=bins)
+        .map(|i| if i == bins { hi } else { i as f64 * step + lo })
+        .map(|e| round_to(bin_dtype, e))
+        .collect();
+    let mut counts = vec![El::I(0); bins];
+    for e in v.a.iter() {
+        let x = match *e {
+            El::E => return Ok(Val::new(DType::I64, shaped(&[bins], vec![El::E; bins]))),
+            El::X => return Ok(Val::new(DType::I64, shaped(&[bins], vec![El::X; bins]))),
+            El::F(_, err) if err > 0.0 => {
+                return Ok(Val::new(DType::I64, shaped(&[bins], vec![El::X; bins])));
+            }
+            El::F(x, _) => x,
+            El::I(i) => i as f64,
+            El::B(b) => f64::from(u8::from(b)),
+        };
+        if x.is_nan() || x < edges[0] || x > edges[bins] {
+            continue;
+        }
+        let mut i = 0;
+        while i + 1 < bins && edges[i + 1] <= x {
+            i += 1;
+        }
+        if let El::I(c) = &mut counts[i] {
+            *c += 1;
+        }
+    }
+    Ok(Val::new(DType::I64, shaped(&[bins], counts)))
+}

@@ -5,6 +5,7 @@
 mod arith;
 mod eval;
 mod funcs;
+mod histogram;
 mod partial;
 mod read;
 mod reduce;
@@ -23,6 +24,8 @@ pub const EVAL: &str = "array.eval";
 pub const REDUCE_CHUNK: &str = "array.reduce_chunk";
 /// Merges partial results (and finalizes at the root of a reduction tree).
 pub const REDUCE_COMBINE: &str = "array.reduce_combine";
+/// Counts one chunk's elements in histogram bins (merged by [`REDUCE_COMBINE`]).
+pub const HISTOGRAM_CHUNK: &str = "array.histogram_chunk";
 
 /// Registers the array kernels.
 pub fn register_kernels(registry: &mut KernelRegistry) {
@@ -30,6 +33,7 @@ pub fn register_kernels(registry: &mut KernelRegistry) {
     registry.register(EVAL, eval::eval);
     registry.register(REDUCE_CHUNK, reduce::reduce_chunk);
     registry.register(REDUCE_COMBINE, reduce::reduce_combine);
+    registry.register(HISTOGRAM_CHUNK, histogram::histogram_chunk);
 }
 
 /// A registry holding the array kernels only.

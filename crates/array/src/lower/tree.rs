@@ -7,8 +7,8 @@ use super::lazy::{TaskInputs, compile};
 use crate::codec;
 use crate::expr::{Kind, Node};
 use crate::grid::positions;
-use crate::kernels::{REDUCE_CHUNK, REDUCE_COMBINE};
-use crate::program::{CombineParams, Finalize, ReduceChunkParams};
+use crate::kernels::{HISTOGRAM_CHUNK, REDUCE_CHUNK, REDUCE_COMBINE};
+use crate::program::{CombineParams, Finalize, HistogramParams, ReduceChunkParams, Reduction};
 use doreisa_sched::Input;
 use std::sync::Arc;
 
@@ -70,6 +70,53 @@ impl Lowering {
                         let params = CombineParams {
                             op: *op,
                             finalize: last.then(|| finalize.clone()),
+                        };
+                        self.graph
+                            .task(REDUCE_COMBINE, codec::encode(&params), group.to_vec())
+                    }
+                })
+                .collect();
+        }
+        level[0]
+    }
+}
+
+impl Lowering {
+    /// The task computing histogram `node` (whose input chunks are lowered): counts per
+    /// chunk, summed in a tree.
+    pub(super) fn histogram(&mut self, node: &Arc<Node>) -> Input {
+        let Kind::Histogram {
+            x,
+            edges,
+            split_every,
+        } = &node.kind
+        else {
+            unreachable!("called on histograms")
+        };
+        let mut level: Vec<Input> = x
+            .grid
+            .positions()
+            .map(|src| {
+                let lazy = self.lowered(x, &src);
+                let mut inputs = TaskInputs::default();
+                let params = HistogramParams {
+                    shape: lazy.shape.clone(),
+                    program: compile(&lazy, &mut inputs),
+                    edges: edges.to_vec(),
+                };
+                self.graph
+                    .task(HISTOGRAM_CHUNK, codec::encode(&params), inputs.list)
+            })
+            .collect();
+        while level.len() > 1 {
+            level = level
+                .chunks(*split_every)
+                .map(|group| match group {
+                    [one] => *one,
+                    _ => {
+                        let params = CombineParams {
+                            op: Reduction::Sum,
+                            finalize: None,
                         };
                         self.graph
                             .task(REDUCE_COMBINE, codec::encode(&params), group.to_vec())

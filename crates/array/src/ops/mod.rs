@@ -2,6 +2,7 @@
 //! operands to one shape, one chunking and one dtype.
 
 mod elementwise;
+mod histogram;
 mod map_blocks;
 mod reduce;
 mod structure;
