@@ -236,6 +236,10 @@ pub fn unary(f: Un, v: &Val) -> Res {
         }),
         Un::Neg | Un::Sign if d == DType::Bool => raise(format!("{f:?} of bools")),
         Un::Abs if d == DType::Bool => Ok(v.clone()),
+        Un::Round if d == DType::Bool => {
+            let x = v.cast(DType::F16);
+            Ok(Val::new(DType::F16, x.a.mapv(|e| math(f, DType::F16, e))))
+        }
         Un::Floor | Un::Ceil | Un::Trunc | Un::Round if !is_float(d) => Ok(v.clone()),
         Un::IsNan => Ok(to_bool(&f64::is_nan, false)),
         Un::IsFinite => Ok(to_bool(&f64::is_finite, true)),

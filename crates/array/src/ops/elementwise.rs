@@ -269,7 +269,7 @@ impl Array {
         /// Rounded toward zero (integers and bools are unchanged).
         trunc => Trunc,
         /// Rounded to the nearest integer, halves to even (numpy's `round` with
-        /// `decimals=0`, and `rint`); integers and bools are unchanged.
+        /// `decimals=0`); integers are unchanged, bools become float16 (as numpy's).
         round => Round,
         /// Whether each element is NaN, as bool (never, for integers and bools).
         isnan => IsNan,
@@ -295,6 +295,8 @@ impl Array {
         let (f, comp) = match f {
             UnaryFn::Not => (f, DType::Bool),
             UnaryFn::Abs if dtype.is_bool() => return Ok(self.clone()),
+            // numpy rounds bools through rint: in float16.
+            UnaryFn::Round if dtype.is_bool() => (f, DType::F16),
             UnaryFn::Floor | UnaryFn::Ceil | UnaryFn::Trunc | UnaryFn::Round
                 if !dtype.is_float() =>
             {
