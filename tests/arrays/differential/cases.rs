@@ -213,7 +213,7 @@ impl Gen {
         let d = depth - 1;
         let ndim = shape.len();
         loop {
-            match self.rng.below(18) {
+            match self.rng.below(19) {
                 0 | 1 => {
                     let f = self.rng.pick(&Un::ALL);
                     return Expr::Unary(f, Box::new(self.expr(shape, d)));
@@ -269,6 +269,12 @@ impl Gen {
                     if let Some(axis) = shape.iter().position(|&n| n == 1) {
                         let mut inner = shape.to_vec();
                         inner.remove(axis);
+                        if self.rng.chance(0.5) {
+                            // x[:, ..., np.newaxis]
+                            let mut args = vec![SliceArg::FULL; axis];
+                            args.push(SliceArg::NewAxis);
+                            return Expr::Slice(Box::new(self.expr(&inner, d)), args);
+                        }
                         return Expr::ExpandDims(Box::new(self.expr(&inner, d)), axis);
                     }
                     let axis = self.rng.below(ndim + 1);
@@ -304,6 +310,13 @@ impl Gen {
                     return Expr::Rechunk(Box::new(self.expr(shape, d)), chunks);
                 }
                 16 => return self.reduction(shape, d),
+                18 if ndim > 0 => {
+                    let axis = self.rng.below(ndim);
+                    let n = 1 + self.rng.below(2);
+                    let mut inner = shape.to_vec();
+                    inner[axis] += n;
+                    return Expr::Diff(Box::new(self.expr(&inner, d)), n, axis);
+                }
                 17 if ndim == 1 && shape[0] > 0 => {
                     let ndim = self.rng.below(3) + 1;
                     let inner = self.shape(ndim);
@@ -337,6 +350,8 @@ impl Gen {
         let count = shape[axis];
         let mut inner = shape.to_vec();
         let mut args = vec![SliceArg::FULL; axis + 1];
+        // x[..., arg] for the last axis, now and then.
+        let ellipsis = axis + 1 == shape.len() && axis > 0 && self.rng.chance(0.3);
         if self.rng.chance(0.25) {
             // An index into a new axis at `axis`.
             let len = 1 + self.rng.below(4);
@@ -387,6 +402,9 @@ impl Gen {
                 stop: Some(before as isize),
                 step: 1,
             };
+        }
+        if ellipsis {
+            args = vec![SliceArg::Ellipsis, args[axis]];
         }
         Expr::Slice(Box::new(self.expr(&inner, d)), args)
     }

@@ -48,6 +48,7 @@ pub enum Expr {
     Concat(Vec<Expr>, usize),
     Stack(Vec<Expr>, usize),
     Rechunk(Box<Expr>, Vec<Vec<usize>>),
+    Diff(Box<Expr>, usize, usize),
     Histogram {
         x: Box<Expr>,
         bins: usize,
@@ -83,6 +84,7 @@ impl Expr {
             | Expr::BroadcastTo(x, _)
             | Expr::Rechunk(x, _)
             | Expr::Histogram { x, .. }
+            | Expr::Diff(x, ..)
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -105,6 +107,7 @@ impl Expr {
             | Expr::BroadcastTo(x, _)
             | Expr::Rechunk(x, _)
             | Expr::Histogram { x, .. }
+            | Expr::Diff(x, ..)
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -244,6 +247,8 @@ fn scalar_text(s: Scalar) -> String {
 fn slice_text(args: &[SliceArg]) -> String {
     let one = |a: &SliceArg| match *a {
         SliceArg::Index(i) => i.to_string(),
+        SliceArg::NewAxis => "np.newaxis".into(),
+        SliceArg::Ellipsis => "...".into(),
         SliceArg::Range { start, stop, step } => {
             let o = |v: Option<isize>| v.map_or(String::new(), |v| v.to_string());
             format!("{}:{}:{step}", o(start), o(stop))
@@ -523,6 +528,38 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
                 text: format!("rechunk({}, {chunks:?})", x.text),
             }
         }
+        Expr::Diff(x, n, axis) => {
+            let x = eval(x, arrays, sources);
+            let array = lift(&x, &|a| a.diff(*n, signed(*axis, a.ndim())));
+            let val = x
+                .val
+                .and_then(|v| check_axes(&v, &[*axis], 0))
+                .and_then(|mut v| {
+                    for _ in 0..*n {
+                        let len = v.a.shape()[*axis];
+                        let later = Val::new(
+                            v.dtype,
+                            ops::take(&v.a, *axis, &(1.min(len)..len).collect::<Vec<_>>()),
+                        );
+                        let earlier = Val::new(
+                            v.dtype,
+                            ops::take(&v.a, *axis, &(0..len.saturating_sub(1)).collect::<Vec<_>>()),
+                        );
+                        let f = if v.dtype == DType::Bool {
+                            Bin::Ne
+                        } else {
+                            Bin::Sub
+                        };
+                        v = ops::binary(f, &later, Other::Val(&earlier))?;
+                    }
+                    Ok(v)
+                });
+            Both {
+                array,
+                val,
+                text: format!("np.diff({}, {n}, {axis})", x.text),
+            }
+        }
         Expr::Histogram { x, bins, range } => {
             let x = eval(x, arrays, sources);
             let array = lift(&x, &|a| {
@@ -585,12 +622,35 @@ fn check_axes(v: &Val, axes: &[usize], extra: usize) -> Res {
 }
 
 fn slice_ref(v: &Val, args: &[SliceArg]) -> Res {
-    if args.len() > v.a.ndim() {
+    let consuming = args
+        .iter()
+        .filter(|a| matches!(a, SliceArg::Range { .. } | SliceArg::Index(_)))
+        .count();
+    let ellipses = args.iter().filter(|a| **a == SliceArg::Ellipsis).count();
+    if consuming > v.a.ndim() || ellipses > 1 {
         return raise("too many indices for array");
+    }
+    // Expand `...` (or the missing trailing axes) into `:`.
+    let mut expanded = Vec::new();
+    for &arg in args {
+        if arg == SliceArg::Ellipsis {
+            expanded.extend(std::iter::repeat_n(SliceArg::FULL, v.a.ndim() - consuming));
+        } else {
+            expanded.push(arg);
+        }
+    }
+    if ellipses == 0 {
+        expanded.extend(std::iter::repeat_n(SliceArg::FULL, v.a.ndim() - consuming));
     }
     let mut a = v.a.clone();
     let mut dropped = Vec::new();
-    for (axis, arg) in args.iter().enumerate() {
+    let mut new_axes = Vec::new();
+    let mut axis = 0;
+    for (out, arg) in expanded.iter().enumerate() {
+        if *arg == SliceArg::NewAxis {
+            new_axes.push(out);
+            continue;
+        }
         let n = a.shape()[axis];
         match *arg {
             SliceArg::Index(i) => {
@@ -606,10 +666,23 @@ fn slice_ref(v: &Val, args: &[SliceArg]) -> Res {
             SliceArg::Range { start, stop, step } => {
                 a = ops::take(&a, axis, &ops::slice_indices(n, start, stop, step));
             }
+            _ => unreachable!("expanded"),
         }
+        axis += 1;
     }
     for &(axis, index) in dropped.iter().rev() {
         a = ops::index_axis(&a, axis, index);
+    }
+    // New axes at their places in the result (their positions count dropped axes
+    // out, as numpy's do).
+    let dropped_before = |out: usize| {
+        expanded[..out]
+            .iter()
+            .filter(|x| matches!(x, SliceArg::Index(_)))
+            .count()
+    };
+    for &out in &new_axes {
+        a = a.insert_axis(Axis(out - dropped_before(out)));
     }
     Ok(Val::new(v.dtype, a))
 }

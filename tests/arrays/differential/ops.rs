@@ -518,6 +518,9 @@ fn shift(d: DType, f: Bin, a: i128, n: i128) -> i128 {
 }
 
 fn arith(f: Bin, d: DType, x: El, y: El) -> El {
+    if f == Bin::Pow && is_int(d) && matches!(y, El::I(q) if q < 0) {
+        return raising();
+    }
     match (x, y) {
         (El::B(p), El::B(q)) => El::B(match f {
             Bin::Or => p || q,

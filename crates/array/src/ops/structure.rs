@@ -9,8 +9,10 @@ use crate::grid::{Grid, common_refinement};
 use crate::{Array, ArrayError, Result};
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
-/// One axis of a [`Array::slice`]: numpy's `start:stop:step` (negative bounds count
-/// from the end; a negative step walks backwards) or an index that drops the axis.
+/// One entry of a [`Array::slice`]: numpy's `start:stop:step` (negative bounds count
+/// from the end; a negative step walks backwards), an index that drops the axis,
+/// `np.newaxis` (a new axis of length 1, consuming none) or `...` (as many `:` as the
+/// other entries leave axes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SliceArg {
     Range {
@@ -19,6 +21,8 @@ pub enum SliceArg {
         step: isize,
     },
     Index(isize),
+    NewAxis,
+    Ellipsis,
 }
 
 impl SliceArg {
@@ -61,6 +65,9 @@ impl SliceArg {
             }
             SliceArg::Range { step: 0, .. } => {
                 return Err(ArrayError::BadSlice("slice step cannot be zero".into()));
+            }
+            SliceArg::NewAxis | SliceArg::Ellipsis => {
+                unreachable!("expanded before resolving")
             }
             SliceArg::Range { start, stop, step } => (start, stop, step),
         };
@@ -138,21 +145,58 @@ impl From<isize> for SliceArg {
 }
 
 impl Array {
-    /// Basic indexing: one [`SliceArg`] per leading axis (missing ones are `:`).
-    /// Only the chunks the selection overlaps are read.
+    /// numpy's basic indexing: one [`SliceArg`] per axis, from the first (missing
+    /// trailing ones are `:`), with `NewAxis` and one `Ellipsis` where numpy takes
+    /// `np.newaxis` and `...`. Only the chunks the selection overlaps are read: the
+    /// result is a view, read inside whatever consumes it.
+    ///
+    /// ```
+    /// # use doreisa_array::{Array, Chunk, DType, Grid, SliceArg, encode_chunks, kernels};
+    /// # use doreisa_sched::LocalRunner;
+    /// # let runner = LocalRunner::new(kernels());
+    /// # let grid = Grid::regular(&[3, 4], &[2, 2])?;
+    /// # let data = ndarray::Array::from_shape_fn((3, 4), |(i, j)| (4 * i + j) as i64).into_dyn();
+    /// # for (key, bytes) in encode_chunks("x", 0, &Chunk::from(data), &grid)? { runner.insert(key, bytes); }
+    /// let x = Array::source("x", 0, &[3, 4], grid, DType::I64)?;
+    /// // x[..., ::-2, np.newaxis]
+    /// let y = x.slice(&[SliceArg::Ellipsis, SliceArg::FULL.step(-2), SliceArg::NewAxis])?;
+    /// assert_eq!(y.shape(), &[3, 2, 1]);
+    /// let values = y.compute(&runner)?.into_array::<i64>()?;
+    /// assert_eq!(values.into_raw_vec_and_offset().0, [3, 1, 7, 5, 11, 9]);
+    /// # Ok::<(), doreisa_array::ArrayError>(())
+    /// ```
     pub fn slice(&self, args: &[SliceArg]) -> Result<Array> {
         let node = &self.node;
-        if args.len() > node.ndim() {
+        let consuming = args
+            .iter()
+            .filter(|a| matches!(a, SliceArg::Range { .. } | SliceArg::Index(_)))
+            .count();
+        let ellipses = args.iter().filter(|a| **a == SliceArg::Ellipsis).count();
+        if consuming > node.ndim() || ellipses > 1 {
             return Err(ArrayError::BadSlice(format!(
-                "{} indices for {} dimensions",
-                args.len(),
+                "{consuming} indices ({ellipses} ellipses) for {} dimensions",
                 node.ndim()
             )));
         }
-        let mut out = Vec::with_capacity(node.ndim());
+        let mut expanded: Vec<SliceArg> = Vec::with_capacity(args.len() + node.ndim());
+        for &arg in args {
+            if arg == SliceArg::Ellipsis {
+                expanded.extend(std::iter::repeat_n(SliceArg::FULL, node.ndim() - consuming));
+            } else {
+                expanded.push(arg);
+            }
+        }
+        if ellipses == 0 {
+            expanded.extend(std::iter::repeat_n(SliceArg::FULL, node.ndim() - consuming));
+        }
+        let mut out = Vec::with_capacity(expanded.len());
         let mut fixed = Vec::new();
-        for axis in 0..node.ndim() {
-            let arg = args.get(axis).copied().unwrap_or(SliceArg::FULL);
+        let mut axis = 0;
+        for arg in expanded {
+            if arg == SliceArg::NewAxis {
+                out.push(OutAxis::New { lens: vec![1] });
+                continue;
+            }
             let (first, step, count) = arg.resolve(node.shape[axis])?;
             if let SliceArg::Index(_) = arg {
                 let (chunk, index) = node.grid.locate(axis, first);
@@ -164,8 +208,39 @@ impl Array {
             } else {
                 out.push(OutAxis::select(&node.grid, axis, first, step, count));
             }
+            axis += 1;
         }
         Ok(Array::from_node(reindex(node, Reindex { out, fixed })?))
+    }
+
+    /// numpy's `diff(x, n, axis)`: `x[1:] - x[:-1]` along `axis`, `n` times (bools:
+    /// `x[1:] != x[:-1]`, as numpy). The two slices are views of the same chunks, so
+    /// this moves no data but the one element each chunk borrows from the next.
+    pub fn diff(&self, n: usize, axis: isize) -> Result<Array> {
+        let axis = check_axis(axis, self.ndim())?;
+        let mut out = self.clone();
+        for _ in 0..n {
+            let len = out.shape()[axis] as isize;
+            let mut later = vec![SliceArg::FULL; axis + 1];
+            let mut earlier = later.clone();
+            later[axis] = SliceArg::Range {
+                start: Some(1.min(len)),
+                stop: None,
+                step: 1,
+            };
+            earlier[axis] = SliceArg::Range {
+                start: None,
+                stop: Some((len - 1).max(0)),
+                step: 1,
+            };
+            let (later, earlier) = (out.slice(&later)?, out.slice(&earlier)?);
+            out = if out.dtype().is_bool() {
+                later.ne(&earlier)?
+            } else {
+                later.sub(&earlier)?
+            };
+        }
+        Ok(out)
     }
 
     /// The array reversed along `axis` (negative: from the end).
