@@ -226,6 +226,11 @@ impl fmt::Debug for Array {
             Kind::Rechunk { .. } => "rechunk".into(),
             Kind::Reduce { op, axes, .. } => format!("{} over {axes:?}", op.name()),
             Kind::Histogram { edges, .. } => format!("histogram of {} bins", edges.len() - 1),
+            Kind::Reshape { .. } => "reshape".into(),
+            Kind::Scan { axis, prod, .. } => {
+                format!("{} along {axis}", if *prod { "cumprod" } else { "cumsum" })
+            }
+            Kind::Range(spec) => format!("{spec:?}"),
             Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
         };
         f.debug_struct("Array")

@@ -4,7 +4,7 @@
 
 use crate::dtype::{DType, TypedScalar};
 use crate::grid::Grid;
-use crate::program::{BinaryFn, Reduction, UnaryFn};
+use crate::program::{BinaryFn, RangeSpec, Reduction, UnaryFn};
 use crate::view::{View, ViewAxis};
 use crate::{ArrayError, Result};
 use doreisa_sched::Persisted;
@@ -48,6 +48,17 @@ pub(crate) enum Kind {
         ddof: u32,
         split_every: usize,
     },
+    /// `x` (cut in blocks of whole rows: only its first axis split) read in C order and
+    /// cut again by the node's grid (only its first axis split): `reshape`.
+    Reshape { x: Arc<Node> },
+    /// Cumulative sums or products along `axis` (chunks scanned, then carried).
+    Scan {
+        x: Arc<Node>,
+        axis: usize,
+        prod: bool,
+    },
+    /// Evenly spaced values (`arange`, `linspace`), computed where they are needed.
+    Range(RangeSpec),
     /// Counts of the elements of `x` in the bins between consecutive `edges` (the last
     /// bin closed), summed in a tree: one chunk of int64.
     Histogram {
@@ -96,7 +107,10 @@ impl Node {
             Kind::Reindex { x, .. }
             | Kind::Rechunk { x }
             | Kind::Reduce { x, .. }
+            | Kind::Reshape { x }
+            | Kind::Scan { x, .. }
             | Kind::Histogram { x, .. } => vec![x],
+            Kind::Range(_) => Vec::new(),
         }
     }
 }
@@ -121,7 +135,10 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
         Kind::Reindex { x, .. }
         | Kind::Rechunk { x }
         | Kind::Reduce { x, .. }
+        | Kind::Reshape { x }
+        | Kind::Scan { x, .. }
         | Kind::Histogram { x, .. } => vec![x],
+        Kind::Range(_) => Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! tasks need is materialized once instead (see [`find_roots`]).
 
 mod lazy;
+mod shape;
 mod tree;
 
 use crate::Result;
@@ -34,6 +35,7 @@ pub(crate) fn lower(root: &Arc<Node>) -> Result<TaskGraph> {
         roots: find_roots(root),
         lazies: FxHashMap::default(),
         materialized: FxHashMap::default(),
+        scans: FxHashMap::default(),
     };
     for pos in root.grid.positions() {
         let lazy = lowering.chunk(root, &pos)?;
@@ -64,6 +66,8 @@ pub(crate) struct Lowering {
     roots: FxHashSet<usize>,
     lazies: FxHashMap<ChunkKey, Lazy>,
     materialized: FxHashMap<ChunkKey, Input>,
+    /// Scans of chunks on their own (`false`) and the carries into them (`true`).
+    scans: FxHashMap<(usize, Vec<usize>, bool), Input>,
 }
 
 impl Lowering {
@@ -194,6 +198,9 @@ impl Lowering {
                 let input = self.histogram(node);
                 Lazy::leaf(input, shape, node.dtype)
             }
+            Kind::Reshape { x } => self.reshape(node, x, pos),
+            Kind::Scan { .. } => self.scan(node, pos),
+            Kind::Range(_) => self.range(node, pos),
             Kind::MapBlocks { xs, kernel, params } => {
                 let inputs = xs.iter().map(|x| self.materialize(x, pos)).collect();
                 let input = self.graph.task(kernel, params.to_vec(), inputs);
@@ -258,6 +265,18 @@ fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
             .map(|src| (x.clone(), src))
             .collect(),
         Kind::Histogram { x, .. } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
+        Kind::Reshape { x } => shape::reshape_runs(node, x, pos)
+            .into_iter()
+            .map(|(src, ..)| (x.clone(), src))
+            .collect(),
+        Kind::Scan { x, axis, .. } => (0..=pos[*axis])
+            .map(|j| {
+                let mut src = pos.to_vec();
+                src[*axis] = j;
+                (x.clone(), src)
+            })
+            .collect(),
+        Kind::Range(_) => Vec::new(),
     }
 }
 

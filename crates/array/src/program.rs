@@ -399,3 +399,50 @@ pub(crate) struct HistogramParams {
     pub program: Program,
     pub edges: Vec<f64>,
 }
+
+/// Evenly spaced values: element `i` of the whole array (C order, 1-d) is numpy's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) enum RangeSpec {
+    /// `arange` of integers: `start + i * step`.
+    IntSteps { start: i64, step: i64 },
+    /// `arange` of floats: `start + i * delta`, with numpy's `delta = (start + step) -
+    /// start`.
+    FloatSteps { start: f64, delta: f64 },
+    /// `linspace(start, stop, num)`: `i * step + start` with `step = (stop - start) /
+    /// div` (or `i / div * (stop - start) + start` when the step is 0), the last
+    /// element `stop` when `endpoint`.
+    Linspace {
+        start: f64,
+        stop: f64,
+        num: usize,
+        endpoint: bool,
+    },
+}
+
+/// Parameters of `array.range`: elements `offset .. offset + len` of a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RangeParams {
+    pub spec: RangeSpec,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Parameters of `array.flat_pieces`: an output chunk of `shape` filled in C order by
+/// runs of the inputs' elements (input, first element, count), one after another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FlatParams {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub pieces: Vec<(u32, u64, u64)>,
+}
+
+/// Parameters of `array.scan`: the cumulative sum or product of the value of
+/// `program` along `axis`, in `dtype`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ScanParams {
+    pub shape: Vec<usize>,
+    pub program: Program,
+    pub axis: usize,
+    pub prod: bool,
+    pub dtype: DType,
+}

@@ -213,7 +213,7 @@ impl Gen {
         let d = depth - 1;
         let ndim = shape.len();
         loop {
-            match self.rng.below(19) {
+            match self.rng.below(23) {
                 0 | 1 => {
                     let f = self.rng.pick(&Un::ALL);
                     return Expr::Unary(f, Box::new(self.expr(shape, d)));
@@ -310,6 +310,60 @@ impl Gen {
                     return Expr::Rechunk(Box::new(self.expr(shape, d)), chunks);
                 }
                 16 => return self.reduction(shape, d),
+                19 => {
+                    let n: usize = shape.iter().product();
+                    let inner = self.reshaped(n, shape);
+                    let mut spec: Vec<isize> = shape.iter().map(|&e| e as isize).collect();
+                    if !spec.is_empty() && n > 0 && self.rng.chance(0.4) {
+                        let at = self.rng.below(spec.len());
+                        spec[at] = -1;
+                    }
+                    return Expr::Reshape(Box::new(self.expr(&inner, d)), spec);
+                }
+                20 if ndim > 0 => {
+                    let axis = self.rng.below(ndim);
+                    let prod = self.rng.chance(0.3);
+                    return Expr::Scan(Box::new(self.expr(shape, d)), axis, prod);
+                }
+                21 => {
+                    let chunks = shape
+                        .iter()
+                        .map(|&n| 1 + self.rng.below(n.max(1)))
+                        .collect();
+                    let value = scalar(&mut self.rng);
+                    let dtype = self.rng.chance(0.5).then(|| self.rng.pick(&DType::ALL));
+                    return Expr::Full(shape.to_vec(), chunks, value, dtype);
+                }
+                22 if ndim == 1 => {
+                    let n = shape[0];
+                    let chunk = 1 + self.rng.below(n.max(1));
+                    if self.rng.chance(0.5) {
+                        let endpoint = self.rng.chance(0.7);
+                        let (a, b) =
+                            self.rng
+                                .pick(&[(0.0, 1.0), (-2.5, 7.0), (1.0, 1.0), (3.0, -3.0)]);
+                        return Expr::Linspace(a, b, n, endpoint, chunk);
+                    }
+                    if self.rng.chance(0.5) {
+                        let start = self.rng.below(7) as i128 - 3;
+                        let step = self.rng.pick(&[1i128, 2, -1, -3]);
+                        let stop = start + step * n as i128;
+                        return Expr::Arange(
+                            Scalar::Int(start),
+                            Scalar::Int(stop),
+                            Scalar::Int(step),
+                            chunk,
+                        );
+                    }
+                    let (start, step) = self.rng.pick(&[(0.1, 0.1), (-1.0, 0.25), (2.0, -0.3)]);
+                    let stop = start + step * (n as f64 - 0.5);
+                    return Expr::Arange(
+                        Scalar::Float(start),
+                        Scalar::Float(stop),
+                        Scalar::Float(step),
+                        chunk,
+                    );
+                }
                 18 if ndim > 0 => {
                     let axis = self.rng.below(ndim);
                     let n = 1 + self.rng.below(2);
@@ -337,6 +391,23 @@ impl Gen {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Another shape of `n` elements than `shape`: flat, reversed, or axes merged.
+    fn reshaped(&mut self, n: usize, shape: &[usize]) -> Vec<usize> {
+        match self.rng.below(3) {
+            0 => vec![n],
+            1 => shape.iter().rev().copied().collect(),
+            _ if n > 0 => {
+                let d = 1 + self.rng.below(n.min(4));
+                if n.is_multiple_of(d) {
+                    vec![d, n / d]
+                } else {
+                    vec![1, n]
+                }
+            }
+            _ => vec![0, 2],
         }
     }
 

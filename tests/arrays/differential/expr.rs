@@ -49,6 +49,16 @@ pub enum Expr {
     Stack(Vec<Expr>, usize),
     Rechunk(Box<Expr>, Vec<Vec<usize>>),
     Diff(Box<Expr>, usize, usize),
+    /// `reshape(x, shape)` (one extent may be -1).
+    Reshape(Box<Expr>, Vec<isize>),
+    /// `cumsum` (false) or `cumprod` (true) along an axis.
+    Scan(Box<Expr>, usize, bool),
+    /// `full(shape, value, dtype)` cut in chunks.
+    Full(Vec<usize>, Vec<usize>, Scalar, Option<DType>),
+    /// `arange(start, stop, step)` in chunks of the last number.
+    Arange(Scalar, Scalar, Scalar, usize),
+    /// `linspace(start, stop, num, endpoint)` in chunks of the last number.
+    Linspace(f64, f64, usize, bool, usize),
     Histogram {
         x: Box<Expr>,
         bins: usize,
@@ -68,7 +78,7 @@ impl Expr {
     /// The direct operands.
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Src(_) => Vec::new(),
+            Expr::Src(_) | Expr::Full(..) | Expr::Arange(..) | Expr::Linspace(..) => Vec::new(),
             Expr::Binary(_, a, b) => vec![a, b],
             Expr::Where(c, a, b) => vec![c, a, b],
             Expr::Concat(xs, _) | Expr::Stack(xs, _) => xs.iter().collect(),
@@ -85,13 +95,15 @@ impl Expr {
             | Expr::Rechunk(x, _)
             | Expr::Histogram { x, .. }
             | Expr::Diff(x, ..)
+            | Expr::Reshape(x, _)
+            | Expr::Scan(x, ..)
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
 
     pub fn children_mut(&mut self) -> Vec<&mut Expr> {
         match self {
-            Expr::Src(_) => Vec::new(),
+            Expr::Src(_) | Expr::Full(..) | Expr::Arange(..) | Expr::Linspace(..) => Vec::new(),
             Expr::Binary(_, a, b) => vec![a, b],
             Expr::Where(c, a, b) => vec![c, a, b],
             Expr::Concat(xs, _) | Expr::Stack(xs, _) => xs.iter_mut().collect(),
@@ -108,6 +120,8 @@ impl Expr {
             | Expr::Rechunk(x, _)
             | Expr::Histogram { x, .. }
             | Expr::Diff(x, ..)
+            | Expr::Reshape(x, _)
+            | Expr::Scan(x, ..)
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -560,6 +574,57 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
                 text: format!("np.diff({}, {n}, {axis})", x.text),
             }
         }
+        Expr::Reshape(x, shape) => {
+            let x = eval(x, arrays, sources);
+            let array = lift(&x, &|a| a.reshape(shape));
+            let val = x.val.and_then(|v| ops::reshape(&v, shape));
+            Both {
+                array,
+                val,
+                text: format!("np.reshape({}, {shape:?})", x.text),
+            }
+        }
+        Expr::Scan(x, axis, prod) => {
+            let x = eval(x, arrays, sources);
+            let array = lift(&x, &|a| {
+                let axis = signed(*axis, a.ndim());
+                if *prod {
+                    a.cumprod(axis)
+                } else {
+                    a.cumsum(axis)
+                }
+            });
+            let val = x
+                .val
+                .and_then(|v| check_axes(&v, &[*axis], 0))
+                .and_then(|v| ops::scan(&v, *axis, *prod));
+            let name = if *prod { "cumprod" } else { "cumsum" };
+            Both {
+                array,
+                val,
+                text: format!("np.{name}({}, {axis})", x.text),
+            }
+        }
+        Expr::Full(shape, chunks, value, dtype) => Both {
+            array: Array::full(shape, chunks, *value, *dtype),
+            val: ops::full(shape, *value, *dtype),
+            text: format!("np.full({shape:?}, {}, {dtype:?})", scalar_text(*value)),
+        },
+        Expr::Arange(start, stop, step, chunk) => Both {
+            array: Array::arange(*start, *stop, *step, *chunk),
+            val: ops::arange(*start, *stop, *step),
+            text: format!(
+                "np.arange({}, {}, {})",
+                scalar_text(*start),
+                scalar_text(*stop),
+                scalar_text(*step)
+            ),
+        },
+        Expr::Linspace(start, stop, num, endpoint, chunk) => Both {
+            array: Array::linspace(*start, *stop, *num, *endpoint, *chunk),
+            val: Ok(ops::linspace(*start, *stop, *num, *endpoint)),
+            text: format!("np.linspace({start:?}, {stop:?}, {num}, endpoint={endpoint})"),
+        },
         Expr::Histogram { x, bins, range } => {
             let x = eval(x, arrays, sources);
             let array = lift(&x, &|a| {

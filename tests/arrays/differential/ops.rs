@@ -1017,3 +1017,136 @@ pub fn histogram(v: &Val, bins: usize, range: (f64, f64)) -> Res {
     }
     Ok(Val::new(DType::I64, shaped(&[bins], counts)))
 }
+
+/// numpy's `reshape` (C order; one extent may be -1).
+pub fn reshape(v: &Val, shape: &[isize]) -> Res {
+    let size = v.a.len();
+    let known: usize = shape
+        .iter()
+        .filter(|&&n| n >= 0)
+        .map(|&n| n as usize)
+        .product();
+    let unknown = shape.iter().filter(|&&n| n < 0).count();
+    let target: Vec<usize> = match unknown {
+        0 => shape.iter().map(|&n| n as usize).collect(),
+        1 if known > 0 && size.is_multiple_of(known) => shape
+            .iter()
+            .map(|&n| if n < 0 { size / known } else { n as usize })
+            .collect(),
+        _ => return raise("cannot reshape"),
+    };
+    if target.iter().product::<usize>() != size {
+        return raise("cannot reshape");
+    }
+    let flat: Vec<El> = v.a.iter().copied().collect();
+    Ok(Val::new(v.dtype, shaped(&target, flat)))
+}
+
+/// numpy's `cumsum` / `cumprod` along `axis`.
+pub fn scan(v: &Val, axis: usize, prod: bool) -> Res {
+    let d = v.dtype;
+    let rd = reduce_dtype(Red::Sum, d);
+    let x = v.cast(rd);
+    let shape = x.shape();
+    let out = from_fn(&shape, |i| {
+        let prefix: Vec<El> = (0..=i[axis])
+            .map(|k| {
+                let mut at = i.to_vec();
+                at[axis] = k;
+                x.a[IxDyn(&at)]
+            })
+            .collect();
+        if prefix.contains(&El::E) {
+            return El::E;
+        }
+        if prefix.contains(&El::X) {
+            return El::X;
+        }
+        if prefix.len() == 1 {
+            // The first element is itself (numpy's accumulate adds nothing to it).
+            return prefix[0];
+        }
+        if !is_float(rd) {
+            let mut acc: i128 = if prod { 1 } else { 0 };
+            for e in &prefix {
+                let v = match *e {
+                    El::I(i) => i,
+                    El::B(b) => i128::from(b),
+                    _ => 0,
+                };
+                acc = wrap(rd, if prod { acc.wrapping_mul(v) } else { acc + v });
+            }
+            return El::I(acc);
+        }
+        let xs = floats(&prefix).expect("no X");
+        if prod {
+            float_prod(rd, &xs)
+        } else {
+            // In the dtype, step by step, within a chunk; in another order across.
+            float_stat(Red::Sum, rd, &xs, xs.len(), 0)
+        }
+    });
+    Ok(Val::new(rd, out))
+}
+
+pub fn full(shape: &[usize], value: Scalar, dtype: Option<DType>) -> Res {
+    let d = dtype.unwrap_or(match value {
+        Scalar::Bool(_) => DType::Bool,
+        Scalar::Int(_) => DType::I64,
+        Scalar::Float(_) => DType::F64,
+    });
+    let el = scalar_el(value, d).or_else(|r| match (value, d) {
+        // A bool fills any dtype (zeros, ones).
+        (Scalar::Bool(b), _) => Ok(cast(El::B(b), d)),
+        _ => Err(r),
+    })?;
+    Ok(Val::new(d, from_fn(shape, |_| el)))
+}
+
+pub fn arange(start: Scalar, stop: Scalar, step: Scalar) -> Res {
+    let int = |s: Scalar| match s {
+        Scalar::Int(i) => Some(i),
+        Scalar::Bool(b) => Some(i128::from(b)),
+        Scalar::Float(_) => None,
+    };
+    if let (Some(a), Some(b), Some(s)) = (int(start), int(stop), int(step)) {
+        if s == 0 {
+            return raise("arange step 0");
+        }
+        let mut values = Vec::new();
+        let mut v = a;
+        while (s > 0 && v < b) || (s < 0 && v > b) {
+            values.push(El::I(v));
+            v += s;
+        }
+        let n = values.len();
+        return Ok(Val::new(DType::I64, shaped(&[n], values)));
+    }
+    let (a, b, s) = (start.as_f64(), stop.as_f64(), step.as_f64());
+    if s == 0.0 || !(a.is_finite() && b.is_finite() && s.is_finite()) {
+        return raise("bad arange");
+    }
+    let n = ((b - a) / s).ceil().max(0.0) as usize;
+    let delta = (a + s) - a;
+    let values = (0..n).map(|i| El::F(a + i as f64 * delta, 0.0)).collect();
+    Ok(Val::new(DType::F64, shaped(&[n], values)))
+}
+
+pub fn linspace(start: f64, stop: f64, num: usize, endpoint: bool) -> Val {
+    let div = if endpoint { num.saturating_sub(1) } else { num } as f64;
+    let delta = stop - start;
+    let step = delta / div;
+    let values = (0..num)
+        .map(|i| {
+            let v = if endpoint && num > 1 && i == num - 1 {
+                stop
+            } else if step == 0.0 {
+                i as f64 / div * delta + start
+            } else {
+                i as f64 * step + start
+            };
+            El::F(v, 0.0)
+        })
+        .collect();
+    Val::new(DType::F64, shaped(&[num], values))
+}

@@ -9,6 +9,7 @@ mod histogram;
 mod partial;
 mod read;
 mod reduce;
+mod shape;
 pub(crate) mod typed;
 
 use bytes::Bytes;
@@ -24,6 +25,12 @@ pub const EVAL: &str = "array.eval";
 pub const REDUCE_CHUNK: &str = "array.reduce_chunk";
 /// Merges partial results (and finalizes at the root of a reduction tree).
 pub const REDUCE_COMBINE: &str = "array.reduce_combine";
+/// Elements of `arange` / `linspace` (no input).
+pub const RANGE: &str = "array.range";
+/// An output chunk filled in C order by runs of its inputs' elements (reshape).
+pub const FLAT_PIECES: &str = "array.flat_pieces";
+/// The cumulative sum or product of one chunk along an axis.
+pub const SCAN: &str = "array.scan";
 /// Counts one chunk's elements in histogram bins (merged by [`REDUCE_COMBINE`]).
 pub const HISTOGRAM_CHUNK: &str = "array.histogram_chunk";
 
@@ -34,6 +41,9 @@ pub fn register_kernels(registry: &mut KernelRegistry) {
     registry.register(REDUCE_CHUNK, reduce::reduce_chunk);
     registry.register(REDUCE_COMBINE, reduce::reduce_combine);
     registry.register(HISTOGRAM_CHUNK, histogram::histogram_chunk);
+    registry.register(RANGE, shape::range);
+    registry.register(FLAT_PIECES, shape::flat_pieces);
+    registry.register(SCAN, shape::scan);
 }
 
 /// A registry holding the array kernels only.

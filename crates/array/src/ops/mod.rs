@@ -5,6 +5,7 @@ mod elementwise;
 mod histogram;
 mod map_blocks;
 mod reduce;
+mod shape;
 mod structure;
 
 pub use reduce::ReduceOptions;
