@@ -7,6 +7,7 @@ use crate::dtype::{DType, Element, Scalar};
 use crate::expr::{Kind, Node};
 use crate::grid::Grid;
 use crate::lower;
+use crate::ops::doc_fixture;
 use crate::{ArrayError, Result};
 use doreisa_sched::{GraphRunner, SourceKey, TaskGraph};
 use ndarray::{ArrayD, IxDyn, Slice};
@@ -130,6 +131,7 @@ impl Array {
     }
 
     /// Computes the whole array.
+    #[doc = concat!("```\n", doc_fixture!(f), "let c = (&x + 1.0)?.compute(&runner)?;\nassert_eq!(c.into_array::<f64>()?.into_raw_vec_and_offset().0, [-0.5, 1.0, 1.5, 3.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn compute(&self, runner: &dyn GraphRunner) -> Result<Chunk> {
         let graph = self.lower()?;
         let outputs = runner.compute(&graph)?;
@@ -169,6 +171,7 @@ impl Array {
     /// Starts computing the array and returns an array over the results (sources of
     /// later graphs), which stay alive as long as the returned array or any array built
     /// from it does.
+    #[doc = concat!("```\n", doc_fixture!(f), "let squares = (&x * &x)?.persist(&runner)?; // computing now, kept where computed\nassert_eq!(squares.sum()?.compute(&runner)?.scalar::<f64>()?, 6.5);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn persist(&self, runner: &dyn GraphRunner) -> Result<Array> {
         static PERSISTED: AtomicU64 = AtomicU64::new(0);
         let graph = self.lower()?;

@@ -1,6 +1,6 @@
 //! The kernels array graphs run, registered under names prefixed `array.`. Each is a
 //! `fn(params, inputs) -> Result<Bytes, String>` over encoded chunks; parameters are
-//! the types of [`crate::program`], encoded by [`crate::codec`].
+//! the types of the crate's `program` module, encoded by its `codec` module.
 
 mod arith;
 mod eval;

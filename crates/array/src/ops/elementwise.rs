@@ -135,8 +135,12 @@ fn compare_out_of_range(
 }
 
 macro_rules! binary_methods {
-    ($($(#[$doc:meta])* $name:ident => $f:ident),* $(,)?) => {$(
+    ($($(#[$doc:meta])* $name:ident => $f:ident, $fixture:ident($arg:expr) = $want:expr),* $(,)?) => {$(
         $(#[$doc])*
+        ///
+        #[doc = concat!("```\n", doc_fixture!($fixture), "let y = x.", stringify!($name),
+            "(", stringify!($arg), ")?;\nassert_eq!(format!(\"{:?}\", y.compute(&runner)?.to_array::<f64>().into_raw_vec_and_offset().0), \"",
+            $want, "\");\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
         pub fn $name(&self, other: impl Into<Operand>) -> Result<Array> {
             binary(BinaryFn::$f, self.into(), other.into())
         }
@@ -144,8 +148,12 @@ macro_rules! binary_methods {
 }
 
 macro_rules! unary_methods {
-    ($($(#[$doc:meta])* $name:ident => $f:ident),* $(,)?) => {$(
+    ($($(#[$doc:meta])* $name:ident => $f:ident, $fixture:ident = $want:expr),* $(,)?) => {$(
         $(#[$doc])*
+        ///
+        #[doc = concat!("```\n", doc_fixture!($fixture), "let y = x.", stringify!($name),
+            "()?;\nassert_eq!(format!(\"{:?}\", y.compute(&runner)?.to_array::<f64>().into_raw_vec_and_offset().0), \"",
+            $want, "\");\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
         pub fn $name(&self) -> Result<Array> {
             self.unary(UnaryFn::$f)
         }
@@ -155,132 +163,133 @@ macro_rules! unary_methods {
 impl Array {
     binary_methods! {
         /// `self + other` (integers wrap around; bools add as `or`, as in numpy).
-        add => Add,
+        add => Add, f(2.0) = "[0.5, 2.0, 2.5, 4.0]",
         /// `self - other` (integers wrap around; not for bools).
-        sub => Sub,
+        sub => Sub, f(2.0) = "[-3.5, -2.0, -1.5, 0.0]",
         /// `self * other` (integers wrap around; bools multiply as `and`).
-        mul => Mul,
+        mul => Mul, f(2.0) = "[-3.0, 0.0, 1.0, 4.0]",
         /// True division `self / other` (integers divide as float64; an integer scalar
         /// counts by its value, even beyond the array's dtype: `uint8_array / 300`).
-        div => Div,
+        div => Div, f(2.0) = "[-0.75, 0.0, 0.25, 1.0]",
         /// `self ** other` (an integer to a negative integer power is an error; bools
         /// compute in int8, as in numpy).
-        pow => Pow,
+        pow => Pow, f(2.0) = "[2.25, 0.0, 0.25, 4.0]",
         /// The element-wise larger (NaN if either is NaN; of two equal values, the
         /// second, as numpy: `maximum(0.0, -0.0)` is `-0.0`).
-        maximum => Maximum,
+        maximum => Maximum, f(0.0) = "[0.0, 0.0, 0.5, 2.0]",
         /// The element-wise smaller (NaN if either is NaN; of two equal values, the
         /// second).
-        minimum => Minimum,
+        minimum => Minimum, f(0.0) = "[-1.5, 0.0, 0.0, 0.0]",
         /// `self < other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
-        lt => Lt,
+        lt => Lt, f(0.5) = "[1.0, 1.0, 0.0, 0.0]",
         /// `self <= other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
-        le => Le,
+        le => Le, f(0.5) = "[1.0, 1.0, 1.0, 0.0]",
         /// `self > other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
-        gt => Gt,
+        gt => Gt, f(0.5) = "[0.0, 0.0, 0.0, 1.0]",
         /// `self >= other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
-        ge => Ge,
+        ge => Ge, f(0.5) = "[0.0, 0.0, 1.0, 1.0]",
         /// `self == other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
-        eq => Eq,
+        eq => Eq, f(0.5) = "[0.0, 0.0, 1.0, 0.0]",
         /// `self != other`, as bool (an integer scalar beyond an integer array's
         /// range compares by value).
-        ne => Ne,
+        ne => Ne, f(0.5) = "[1.0, 1.0, 0.0, 1.0]",
         /// Both non-zero (each operand taken as its truth value, whatever its dtype).
-        logical_and => And,
+        logical_and => And, f(1) = "[1.0, 0.0, 1.0, 1.0]",
         /// Either non-zero (each operand taken as its truth value, whatever its dtype).
-        logical_or => Or,
+        logical_or => Or, f(0) = "[1.0, 0.0, 1.0, 1.0]",
         /// Exactly one non-zero (each operand taken as its truth value).
-        logical_xor => Xor,
+        logical_xor => Xor, f(1) = "[0.0, 1.0, 0.0, 0.0]",
         /// numpy's `floor_divide` (`//`): the quotient rounded down; integers by zero
         /// give 0 (and `MIN // -1` gives `MIN`), floats follow numpy's `divmod`.
-        floor_divide => FloorDiv,
+        floor_divide => FloorDiv, i(3) = "[-3.0, 0.0, 1.0, 4.0]",
         /// numpy's `remainder` (`%`): the sign of the divisor, as in Python; integers by
         /// zero give 0, floats by zero NaN.
-        remainder => Mod,
+        remainder => Mod, i(3) = "[2.0, 0.0, 2.0, 0.0]",
         /// Bitwise and (integers and bools).
-        bitwise_and => BitAnd,
+        bitwise_and => BitAnd, i(6) = "[0.0, 0.0, 4.0, 4.0]",
         /// Bitwise or (integers and bools).
-        bitwise_or => BitOr,
+        bitwise_or => BitOr, i(1) = "[-7.0, 1.0, 5.0, 13.0]",
         /// Bitwise exclusive or (integers and bools).
-        bitwise_xor => BitXor,
+        bitwise_xor => BitXor, i(3) = "[-6.0, 3.0, 6.0, 15.0]",
         /// `self << other` on integers; a count past the width (or negative) gives 0.
-        left_shift => Shl,
+        left_shift => Shl, i(2) = "[-28.0, 0.0, 20.0, 48.0]",
         /// `self >> other` on integers (arithmetic for signed ones); a count past the
         /// width gives 0, or -1 for a negative value.
-        right_shift => Shr,
+        right_shift => Shr, i(1) = "[-4.0, 0.0, 2.0, 6.0]",
     }
 
     unary_methods! {
         /// `-self` (integers wrap around; not for bool).
-        neg => Neg,
+        neg => Neg, f = "[1.5, -0.0, -0.5, -2.0]",
         /// `|self|` (integers wrap around: `abs(int8(-128))` is -128; bool is unchanged).
-        abs => Abs,
+        abs => Abs, f = "[1.5, 0.0, 0.5, 2.0]",
         /// -1, 0 or 1 in the array's dtype (NaN stays NaN; not for bool).
-        sign => Sign,
+        sign => Sign, f = "[-1.0, 0.0, 1.0, 1.0]",
         /// Square root. Integers and bool compute in the smallest float that holds them,
         /// as numpy: int8, uint8 and bool in float16, int16 and uint16 in float32, wider
-        /// ones in float64; so do all the float functions below.
-        sqrt => Sqrt,
+        /// ones in float64; so do all the float functions below (computed by Rust's
+        /// libm: transcendental ones may differ from numpy's by an ulp or two).
+        sqrt => Sqrt, f = "[NaN, 0.0, 0.7071067811865476, 1.4142135623730951]",
         /// `e ** self`.
-        exp => Exp,
+        exp => Exp, f = "[0.22313016014842982, 1.0, 1.6487212707001282, 7.38905609893065]",
         /// `e ** self - 1`, accurate near 0.
-        expm1 => Expm1,
+        expm1 => Expm1, f = "[-0.7768698398515702, 0.0, 0.6487212707001282, 6.38905609893065]",
         /// Natural logarithm.
-        log => Log,
+        log => Log, f = "[NaN, -inf, -0.6931471805599453, 0.6931471805599453]",
         /// Base-2 logarithm.
-        log2 => Log2,
+        log2 => Log2, f = "[NaN, -inf, -1.0, 1.0]",
         /// Base-10 logarithm.
-        log10 => Log10,
+        log10 => Log10, f = "[NaN, -inf, -0.3010299956639812, 0.3010299956639812]",
         /// `log(1 + self)`, accurate near 0.
-        log1p => Log1p,
+        log1p => Log1p, f = "[NaN, 0.0, 0.4054651081081644, 1.0986122886681096]",
         /// Sine.
-        sin => Sin,
+        sin => Sin, f = "[-0.9974949866040544, 0.0, 0.479425538604203, 0.9092974268256817]",
         /// Cosine.
-        cos => Cos,
+        cos => Cos, f = "[0.0707372016677029, 1.0, 0.8775825618903728, -0.4161468365471424]",
         /// Tangent.
-        tan => Tan,
+        tan => Tan, f = "[-14.101419947171719, 0.0, 0.5463024898437905, -2.185039863261519]",
         /// Inverse sine.
-        arcsin => Arcsin,
+        arcsin => Arcsin, f = "[NaN, 0.0, 0.5235987755982989, NaN]",
         /// Inverse cosine.
-        arccos => Arccos,
+        arccos => Arccos, f = "[NaN, 1.5707963267948966, 1.0471975511965979, NaN]",
         /// Inverse tangent.
-        arctan => Arctan,
+        arctan => Arctan, f = "[-0.982793723247329, 0.0, 0.4636476090008061, 1.1071487177940904]",
         /// Hyperbolic sine.
-        sinh => Sinh,
+        sinh => Sinh, f = "[-2.1292794550948173, 0.0, 0.5210953054937474, 3.626860407847019]",
         /// Hyperbolic cosine.
-        cosh => Cosh,
+        cosh => Cosh, f = "[2.352409615243247, 1.0, 1.1276259652063807, 3.7621956910836314]",
         /// Hyperbolic tangent.
-        tanh => Tanh,
+        tanh => Tanh, f = "[-0.9051482536448664, 0.0, 0.46211715726000974, 0.9640275800758169]",
         /// Inverse hyperbolic sine.
-        arcsinh => Arcsinh,
+        arcsinh => Arcsinh, f = "[-1.1947632172871094, 0.0, 0.48121182505960347, 1.4436354751788103]",
         /// Inverse hyperbolic cosine.
-        arccosh => Arccosh,
+        arccosh => Arccosh, f = "[NaN, NaN, NaN, 1.3169578969248166]",
         /// Inverse hyperbolic tangent.
-        arctanh => Arctanh,
+        arctanh => Arctanh, f = "[NaN, 0.0, 0.5493061443340548, NaN]",
         /// Rounded down (integers and bools are unchanged, as in numpy 2).
-        floor => Floor,
+        floor => Floor, f = "[-2.0, 0.0, 0.0, 2.0]",
         /// Rounded up (integers and bools are unchanged).
-        ceil => Ceil,
+        ceil => Ceil, f = "[-1.0, 0.0, 1.0, 2.0]",
         /// Rounded toward zero (integers and bools are unchanged).
-        trunc => Trunc,
+        trunc => Trunc, f = "[-1.0, 0.0, 0.0, 2.0]",
         /// Rounded to the nearest integer, halves to even (numpy's `round` with
         /// `decimals=0`); integers are unchanged, bools become float16 (as numpy's).
-        round => Round,
+        round => Round, f = "[-2.0, 0.0, 0.0, 2.0]",
         /// Whether each element is NaN, as bool (never, for integers and bools).
-        isnan => IsNan,
+        isnan => IsNan, f = "[0.0, 0.0, 0.0, 0.0]",
         /// Whether each element is finite, as bool.
-        isfinite => IsFinite,
+        isfinite => IsFinite, f = "[1.0, 1.0, 1.0, 1.0]",
         /// Whether each element is infinite, as bool.
-        isinf => IsInf,
+        isinf => IsInf, f = "[0.0, 0.0, 0.0, 0.0]",
         /// Zero elements, as bool.
-        logical_not => Not,
+        logical_not => Not, f = "[0.0, 1.0, 0.0, 0.0]",
         /// Bitwise not (`~`) of integers; `not` of bools.
-        invert => Invert,
+        invert => Invert, i = "[6.0, -1.0, -6.0, -13.0]",
     }
 
     fn unary(&self, f: UnaryFn) -> Result<Array> {
@@ -323,6 +332,7 @@ impl Array {
     /// max)`; NaN stays NaN). As in numpy 2, an integer bound beyond an integer array's
     /// range on the side that cannot clip anything (`clip(uint8_array, -5, 300)`) is no
     /// bound, and one on the other side (`clip(uint8_array, 300, 400)`) is an error.
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(x.clip(-1, 1)?)?, [-1.0, 0.0, 0.5, 1.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn clip(&self, min: impl Into<Operand>, max: impl Into<Operand>) -> Result<Array> {
         let range = self.dtype().int_range();
         let beyond = |bound: &Operand, lower: bool| match (bound, range) {
@@ -347,6 +357,7 @@ impl Array {
     }
 
     /// The array cast to `dtype` (Rust `as` semantics; non-zero is `true`).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nlet i = x.astype(DType::I8)?;\nassert_eq!(i.dtype(), DType::I8);\nassert_eq!(v(i)?, [-1.0, 0.0, 0.0, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn astype(&self, dtype: DType) -> Result<Array> {
         Ok(Array::from_node(cast_node(&self.node, dtype)))
     }
@@ -354,6 +365,7 @@ impl Array {
     /// `a` where `cond` is true (non-zero), `b` elsewhere (numpy's `where`), all three
     /// broadcast together. An integer scalar that does not fit the result dtype is an
     /// error (numpy 2.4 wraps it around silently: `where(c, uint8_array, 300)` gives 44).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nlet w = Array::where_(&x.gt(0)?, &x, 0.0)?;\nassert_eq!(v(w)?, [0.0, 0.0, 0.5, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn where_(cond: &Array, a: impl Into<Operand>, b: impl Into<Operand>) -> Result<Array> {
         let operands = [Operand::from(cond), a.into(), b.into()];
         let (dtypes, scalars) = operand_dtypes(&operands[1..]);

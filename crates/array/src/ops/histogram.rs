@@ -93,6 +93,7 @@ impl Array {
     /// numpy's `histogram(x, bins=edges)`: the number of elements in each bin between
     /// consecutive `edges` (which must not decrease), as int64; bins are half open but
     /// the last. Elements compare as float64 (integers converted, as numpy does).
+    #[doc = concat!("```\n", doc_fixture!(f), "let counts = x.histogram_edges(&[-2.0, 0.0, 0.5, 3.0])?;\nassert_eq!(counts.compute(&runner)?.into_array::<i64>()?.into_raw_vec_and_offset().0, [1, 1, 2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn histogram_edges(&self, edges: &[f64]) -> Result<Array> {
         if edges.len() < 2 || edges.iter().any(|e| e.is_nan()) {
             return Err(ArrayError::InvalidArgument(format!(

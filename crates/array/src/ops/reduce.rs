@@ -60,14 +60,18 @@ impl ReduceOptions {
 }
 
 macro_rules! reductions {
-    ($($(#[$doc:meta])* $all:ident, $some:ident => $op:ident;)*) => {$(
+    ($($(#[$doc:meta])* $all:ident, $some:ident => $op:ident = $want:expr;)*) => {$(
         $(#[$doc])*
+        ///
+        #[doc = concat!("```\n", doc_fixture!(f), "let y = x.", stringify!($all),
+            "()?;\nassert_eq!(y.compute(&runner)?.to_array::<f64>().into_raw_vec_and_offset().0, [",
+            $want, "]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
         pub fn $all(&self) -> Result<Array> {
             self.reduce(Reduction::$op, &ReduceOptions::default())
         }
 
         $(#[$doc])*
-        /// Over `axes` only.
+        /// Over `axes` only (negative ones count from the end).
         pub fn $some(&self, axes: &[isize]) -> Result<Array> {
             self.reduce(Reduction::$op, &ReduceOptions::axes(axes))
         }
@@ -77,37 +81,37 @@ macro_rules! reductions {
 impl Array {
     reductions! {
         /// The sum (integers and bool sum as int64, unsigned integers as uint64).
-        sum, sum_axes => Sum;
+        sum, sum_axes => Sum = "1.0";
         /// The product (integers wrap around; dtypes as for [`Array::sum`]).
-        prod, prod_axes => Prod;
+        prod, prod_axes => Prod = "-0.0";
         /// The mean (float64 unless the array is of a float dtype).
-        mean, mean_axes => Mean;
+        mean, mean_axes => Mean = "0.25";
         /// The minimum (NaN if any element is NaN; an error over an empty axis).
-        min, min_axes => Min;
+        min, min_axes => Min = "-1.5";
         /// The maximum (NaN if any element is NaN; an error over an empty axis).
-        max, max_axes => Max;
+        max, max_axes => Max = "2.0";
         /// The variance (`ddof` 0; see [`Array::reduce`] for others).
-        var, var_axes => Var;
+        var, var_axes => Var = "1.5625";
         /// The standard deviation (`ddof` 0; see [`Array::reduce`] for others).
-        std, std_axes => Std;
+        std, std_axes => Std = "1.25";
         /// The number of elements that are not NaN, as int64.
-        count, count_axes => Count;
+        count, count_axes => Count = "4.0";
         /// Whether any element is non-zero (NaN is), as bool.
-        any, any_axes => Any;
+        any, any_axes => Any = "1.0";
         /// Whether every element is non-zero, as bool.
-        all, all_axes => All;
+        all, all_axes => All = "0.0";
         /// The sum of the elements that are not NaN.
-        nansum, nansum_axes => NanSum;
+        nansum, nansum_axes => NanSum = "1.0";
         /// The mean of the elements that are not NaN (NaN where all are).
-        nanmean, nanmean_axes => NanMean;
+        nanmean, nanmean_axes => NanMean = "0.25";
         /// The minimum of the elements that are not NaN (NaN where all are).
-        nanmin, nanmin_axes => NanMin;
+        nanmin, nanmin_axes => NanMin = "-1.5";
         /// The maximum of the elements that are not NaN (NaN where all are).
-        nanmax, nanmax_axes => NanMax;
+        nanmax, nanmax_axes => NanMax = "2.0";
         /// The variance of the elements that are not NaN (`ddof` 0).
-        nanvar, nanvar_axes => NanVar;
+        nanvar, nanvar_axes => NanVar = "1.5625";
         /// The standard deviation of the elements that are not NaN (`ddof` 0).
-        nanstd, nanstd_axes => NanStd;
+        nanstd, nanstd_axes => NanStd = "1.25";
     }
 
     /// The index of the first smallest element of the flattened array, as int64 (NaN
@@ -131,21 +135,25 @@ impl Array {
 
     /// The index of the first largest element of the flattened array, as int64 (NaN
     /// counts as largest).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.argmax()?.compute(&runner)?.scalar::<i64>()?, 3);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn argmax(&self) -> Result<Array> {
         self.reduce(Reduction::ArgMax, &ReduceOptions::default())
     }
 
     /// The index along `axis` of the first smallest element of each lane.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.reshape(&[2, 2])?.argmin_axis(1)?.compute(&runner)?.into_array::<i64>()?.into_raw_vec_and_offset().0, [0, 0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn argmin_axis(&self, axis: isize) -> Result<Array> {
         self.reduce(Reduction::ArgMin, &ReduceOptions::axes(&[axis]))
     }
 
     /// The index along `axis` of the first largest element of each lane.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.reshape(&[2, 2])?.argmax_axis(0)?.compute(&runner)?.into_array::<i64>()?.into_raw_vec_and_offset().0, [1, 1]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn argmax_axis(&self, axis: isize) -> Result<Array> {
         self.reduce(Reduction::ArgMax, &ReduceOptions::axes(&[axis]))
     }
 
     /// Reduces with `op` as `options` say.
+    #[doc = concat!("```\n", doc_fixture!(f), "use doreisa_array::{ReduceOptions, Reduction};\nlet m = x.reshape(&[2, 2])?;\nlet opts = ReduceOptions::axes(&[-1]).keepdims(true).ddof(1);\nlet s = m.reduce(Reduction::Var, &opts)?;\nassert_eq!(s.shape(), &[2, 1]);\nassert_eq!(s.compute(&runner)?.to_array::<f64>().into_raw_vec_and_offset().0, [1.125, 1.125]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn reduce(&self, op: Reduction, options: &ReduceOptions) -> Result<Array> {
         let ndim = self.ndim();
         let mut axes = match &options.axes {

@@ -113,6 +113,7 @@ impl Array {
     }
 
     /// The elements in C order as a 1-d array (`reshape(&[-1])`).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.reshape(&[2, 2])?.ravel()?.shape(), &[4]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn ravel(&self) -> Result<Array> {
         self.reshape(&[-1])
     }
@@ -154,6 +155,7 @@ impl Array {
 
     /// The cumulative product along `axis` (numpy's `cumprod`; dtypes as for
     /// [`Array::sum`], integers wrap around).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(x.cumprod(0)?)?, [-1.5, -0.0, -0.0, -0.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn cumprod(&self, axis: isize) -> Result<Array> {
         self.scan(axis, true)
     }
@@ -189,11 +191,13 @@ impl Array {
     }
 
     /// Zeros of `dtype` (numpy's `zeros`), cut in `chunks`.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(Array::zeros(&[2, 2], &[1, 2], DType::U16)?.sum()?.compute(&runner)?.scalar::<u64>()?, 0);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn zeros(shape: &[usize], chunks: &[usize], dtype: DType) -> Result<Array> {
         Array::full(shape, chunks, false, Some(dtype))
     }
 
     /// Ones of `dtype` (numpy's `ones`), cut in `chunks`.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(Array::ones(&[3], &[2], DType::F16)?.sum()?.compute(&runner)?.scalar::<doreisa_array::F16>()?.to_f32(), 3.0);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn ones(shape: &[usize], chunks: &[usize], dtype: DType) -> Result<Array> {
         Array::full(shape, chunks, true, Some(dtype))
     }
@@ -258,6 +262,7 @@ impl Array {
 
     /// numpy's `linspace(start, stop, num, endpoint)`: `num` evenly spaced float64
     /// values with numpy's formula, cut in chunks of `chunk`.
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(Array::linspace(0.0, 1.0, 5, true, 2)?)?, [0.0, 0.25, 0.5, 0.75, 1.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn linspace(
         start: f64,
         stop: f64,

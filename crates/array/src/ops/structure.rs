@@ -216,6 +216,7 @@ impl Array {
     /// numpy's `diff(x, n, axis)`: `x[1:] - x[:-1]` along `axis`, `n` times (bools:
     /// `x[1:] != x[:-1]`, as numpy). The two slices are views of the same chunks, so
     /// this moves no data but the one element each chunk borrows from the next.
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(x.diff(1, -1)?)?, [1.5, 0.5, 1.5]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn diff(&self, n: usize, axis: isize) -> Result<Array> {
         let axis = check_axis(axis, self.ndim())?;
         let mut out = self.clone();
@@ -244,6 +245,7 @@ impl Array {
     }
 
     /// The array reversed along `axis` (negative: from the end).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(x.flip(0)?)?, [2.0, 0.5, 0.0, -1.5]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn flip(&self, axis: isize) -> Result<Array> {
         let axis = check_axis(axis, self.ndim())?;
         let mut args = vec![SliceArg::FULL; axis + 1];
@@ -253,6 +255,7 @@ impl Array {
 
     /// The axes permuted: axis `i` of the result is axis `axes[i]` of `self` (negative:
     /// from the end).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nlet m = x.reshape(&[2, 2])?;\nassert_eq!(v(m.transpose(&[1, 0])?)?, [-1.5, 0.5, 0.0, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn transpose(&self, axes: &[isize]) -> Result<Array> {
         let ndim = self.ndim();
         let mut seen = vec![false; ndim];
@@ -287,6 +290,7 @@ impl Array {
     }
 
     /// The axes reversed (numpy's `.T`).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.reshape(&[2, 2])?.t()?.shape(), &[2, 2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn t(&self) -> Result<Array> {
         let axes: Vec<isize> = (0..self.ndim() as isize).rev().collect();
         self.transpose(&axes)
@@ -294,6 +298,7 @@ impl Array {
 
     /// A new axis of length 1 at `axis` of the result (negative: from the end, numpy's
     /// `expand_dims(x, -1)` appends one).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.expand_dims(-1)?.shape(), &[4, 1]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn expand_dims(&self, axis: isize) -> Result<Array> {
         let axis = check_axis(axis, self.ndim() + 1)?;
         let grid = &self.node.grid;
@@ -305,6 +310,7 @@ impl Array {
     }
 
     /// Drops `axes` (negative: from the end), which must have length 1.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.expand_dims(0)?.squeeze(&[0])?.shape(), &[4]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn squeeze(&self, axes: &[isize]) -> Result<Array> {
         let mut args = vec![SliceArg::FULL; self.ndim()];
         for &a in axes {
@@ -322,6 +328,7 @@ impl Array {
 
     /// The array repeated to `shape` by numpy's broadcasting rules (new axes are one
     /// chunk each).
+    #[doc = concat!("```\n", doc_fixture!(f), "let b = x.broadcast_to(&[3, 4])?;\nassert_eq!(b.sum()?.compute(&runner)?.scalar::<f64>()?, 3.0);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
         let target = broadcast_shapes("broadcast_to", &[self.shape(), shape])?;
         if target != shape {
@@ -345,6 +352,7 @@ impl Array {
 
     /// The arrays one after another along `axis` (their other extents must agree;
     /// dtypes promote, chunkings of the other axes are refined to agree).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(Array::concatenate(&[x.clone(), x.flip(0)?], 0)?)?.len(), 8);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn concatenate(arrays: &[Array], axis: isize) -> Result<Array> {
         let Some(first) = arrays.first() else {
             return Err(ArrayError::InvalidArgument("nothing to concatenate".into()));
@@ -407,6 +415,7 @@ impl Array {
 
     /// The arrays (of one shape) stacked along a new axis `axis` of the result
     /// (negative: from the end).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(Array::stack(&[x.clone(), x.clone()], -1)?.shape(), &[4, 2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn stack(arrays: &[Array], axis: isize) -> Result<Array> {
         let expanded = arrays
             .iter()
@@ -423,6 +432,7 @@ impl Array {
 
     /// The same values cut by `grid`. Chunks that lie within one old chunk are views;
     /// others are assembled by one task each.
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nlet one = x.rechunk(Grid::single(&[4])?)?;\nassert_eq!(one.num_chunks(), 1);\nassert_eq!(v(one)?, [-1.5, 0.0, 0.5, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn rechunk(&self, grid: Grid) -> Result<Array> {
         if grid.shape() != self.shape() {
             return Err(ArrayError::BadGrid(format!(
