@@ -249,6 +249,31 @@ for src in ["int32", "float64", "uint64"]:
         data = np.array([2049, 65504, 65520, 2**64 - 1], dtype=np.uint64)
     case("astype", data, dtype="float16", compute=lambda x, _: x.astype(np.float16))
 
+# 12. Quantiles (linear method), percentiles, medians: NaN lanes, integers, float16.
+qdata = [
+    np.array([3.0, 1.0, 2.0, 10.0]),
+    np.array([[5, 1, 4], [2, 8, 7]], dtype=np.int32),
+    np.array([0.1, 0.7, 0.33, 0.25, 0.9], dtype=np.float32),
+    np.array([1.5, 0.25, -3, 8, 2], dtype=np.float16),
+    np.array([[1.0, np.nan], [2.0, 3.0], [-1.0, 4.0]]),
+    np.array([2**62, -(2**62), 7], dtype=np.int64),
+    np.array([7, 200, 3, 3], dtype=np.uint8),
+]
+for data in qdata:
+    axes = [None] + ([0, -1] if data.ndim == 2 else [])
+    for axis in axes:
+        ax = "none" if axis is None else axis
+        for qs in [[0.0, 0.25, 0.5, 0.9, 1.0], [0.33]]:
+            case("quantile", data, tol="ulp4", q=",".join(map(repr, qs)), axis=ax,
+                 compute=lambda x, _, qs=qs, axis=axis: np.quantile(x, qs, axis=axis))
+        case("median", data, tol="ulp4", axis=ax,
+             compute=lambda x, _, axis=axis: np.median(x, axis=axis))
+        case("percentile", data, tol="ulp4", q="10.0,50.0,99.5", axis=ax,
+             compute=lambda x, _, axis=axis: np.percentile(x, [10.0, 50.0, 99.5], axis=axis))
+case("quantile", qdata[0], q="1.5", axis="none", compute=lambda x, _: np.quantile(x, 1.5))
+case("quantile", np.array([True, False]), q="0.5", axis="none",
+     compute=lambda x, _: np.quantile(x, 0.5))
+
 with open(os.path.join(out_dir, "cases.txt"), "w") as f:
     f.write(f"# made by scripts/numpy-golden.py with numpy {np.__version__}\n")
     f.write("\n".join(cases) + "\n")

@@ -234,6 +234,7 @@ impl fmt::Debug for Array {
                 format!("{} along {axis}", if *prod { "cumprod" } else { "cumsum" })
             }
             Kind::Range(spec) => format!("{spec:?}"),
+            Kind::Quantile { q, .. } => format!("quantiles {q:?}"),
             Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
         };
         f.debug_struct("Array")

@@ -59,6 +59,16 @@ pub(crate) enum Kind {
     },
     /// Evenly spaced values (`arange`, `linspace`), computed where they are needed.
     Range(RangeSpec),
+    /// Quantiles `q` of `x` over `axes`: exact, each chunk holding whole lanes (the
+    /// reduced axes unsplit), as one task per chunk; or, `approximate`, over all axes,
+    /// from weighted samples of every chunk merged in a tree. The result's first axis
+    /// is `q`'s.
+    Quantile {
+        x: Arc<Node>,
+        axes: Vec<usize>,
+        q: Arc<[f64]>,
+        approximate: bool,
+    },
     /// Counts of the elements of `x` in the bins between consecutive `edges` (the last
     /// bin closed), summed in a tree: one chunk of int64.
     Histogram {
@@ -109,7 +119,8 @@ impl Node {
             | Kind::Reduce { x, .. }
             | Kind::Reshape { x }
             | Kind::Scan { x, .. }
-            | Kind::Histogram { x, .. } => vec![x],
+            | Kind::Histogram { x, .. }
+            | Kind::Quantile { x, .. } => vec![x],
             Kind::Range(_) => Vec::new(),
         }
     }
@@ -137,7 +148,8 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
         | Kind::Reduce { x, .. }
         | Kind::Reshape { x }
         | Kind::Scan { x, .. }
-        | Kind::Histogram { x, .. } => vec![x],
+        | Kind::Histogram { x, .. }
+        | Kind::Quantile { x, .. } => vec![x],
         Kind::Range(_) => Vec::new(),
     }
 }

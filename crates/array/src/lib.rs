@@ -59,5 +59,5 @@ pub use error::{ArrayError, Result};
 pub use f16::F16;
 pub use grid::{Grid, MAX_NDIM};
 pub use kernels::{kernels, register_kernels};
-pub use ops::{ReduceOptions, SliceArg};
+pub use ops::{QUANTILE_BUDGET, ReduceOptions, SliceArg};
 pub use program::Reduction;

@@ -201,6 +201,10 @@ impl Lowering {
             Kind::Reshape { x } => self.reshape(node, x, pos),
             Kind::Scan { .. } => self.scan(node, pos),
             Kind::Range(_) => self.range(node, pos),
+            Kind::Quantile { .. } => {
+                let input = self.quantile(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
             Kind::MapBlocks { xs, kernel, params } => {
                 let inputs = xs.iter().map(|x| self.materialize(x, pos)).collect();
                 let input = self.graph.task(kernel, params.to_vec(), inputs);
@@ -277,6 +281,12 @@ fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
             })
             .collect(),
         Kind::Range(_) => Vec::new(),
+        Kind::Quantile {
+            x,
+            approximate: true,
+            ..
+        } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
+        Kind::Quantile { x, axes, .. } => vec![(x.clone(), tree::quantile_source(x, axes, pos))],
     }
 }
 

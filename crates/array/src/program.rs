@@ -446,3 +446,24 @@ pub(crate) struct ScanParams {
     pub prod: bool,
     pub dtype: DType,
 }
+
+/// Parameters of `array.quantile`: the quantiles `q` of the value of `program` over
+/// `axes` (whole lanes), in `dtype`; the result's first axis is `q`'s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct QuantileParams {
+    pub shape: Vec<usize>,
+    pub program: Program,
+    pub axes: Vec<usize>,
+    pub q: Vec<f64>,
+    pub dtype: DType,
+}
+
+/// Parameters of `array.quantile_sample` (program: the chunk's value) and
+/// `array.quantile_merge` (`finish`: compute the quantiles `q` in `dtype` from the
+/// merged samples of elements of dtype `own`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SampleParams {
+    pub shape: Vec<usize>,
+    pub program: Option<Program>,
+    pub finish: Option<(Vec<f64>, DType, DType)>,
+}

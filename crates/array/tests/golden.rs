@@ -275,6 +275,21 @@ fn build(case: &Case, r: &LocalRunner) -> Result<Array, ArrayError> {
             a.histogram(bins, (lo, hi)).map(|(counts, _)| counts)
         }
         "astype" => a.astype(dtype_named(case.param("dtype").unwrap())),
+        "quantile" | "percentile" | "median" => {
+            let axis = match case.param("axis") {
+                None | Some("none") => None,
+                Some(axis) => Some(axis.parse::<isize>().unwrap()),
+            };
+            let q: Vec<f64> = case
+                .param("q")
+                .map(|q| q.split(',').map(|v| v.parse().unwrap()).collect())
+                .unwrap_or_default();
+            match case.op.as_str() {
+                "quantile" => a.quantile(&q, axis),
+                "percentile" => a.percentile(&q, axis),
+                _ => a.median(axis),
+            }
+        }
         other => panic!("case {}: no operation {other}", case.id),
     }
 }

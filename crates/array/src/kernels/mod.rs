@@ -7,6 +7,7 @@ mod eval;
 mod funcs;
 mod histogram;
 mod partial;
+mod quantile;
 mod read;
 mod reduce;
 mod shape;
@@ -31,6 +32,12 @@ pub const RANGE: &str = "array.range";
 pub const FLAT_PIECES: &str = "array.flat_pieces";
 /// The cumulative sum or product of one chunk along an axis.
 pub const SCAN: &str = "array.scan";
+/// Exact quantiles over whole lanes of a chunk.
+pub const QUANTILE: &str = "array.quantile";
+/// Weighted samples of one chunk (approximate quantiles).
+pub const QUANTILE_SAMPLE: &str = "array.quantile_sample";
+/// Merges samples, and computes the quantiles at the root.
+pub const QUANTILE_MERGE: &str = "array.quantile_merge";
 /// Counts one chunk's elements in histogram bins (merged by [`REDUCE_COMBINE`]).
 pub const HISTOGRAM_CHUNK: &str = "array.histogram_chunk";
 
@@ -42,6 +49,9 @@ pub fn register_kernels(registry: &mut KernelRegistry) {
     registry.register(REDUCE_COMBINE, reduce::reduce_combine);
     registry.register(HISTOGRAM_CHUNK, histogram::histogram_chunk);
     registry.register(RANGE, shape::range);
+    registry.register(QUANTILE, quantile::quantile);
+    registry.register(QUANTILE_SAMPLE, quantile::quantile_sample);
+    registry.register(QUANTILE_MERGE, quantile::quantile_merge);
     registry.register(FLAT_PIECES, shape::flat_pieces);
     registry.register(SCAN, shape::scan);
 }

@@ -7,8 +7,13 @@ use super::lazy::{TaskInputs, compile};
 use crate::codec;
 use crate::expr::{Kind, Node};
 use crate::grid::positions;
-use crate::kernels::{HISTOGRAM_CHUNK, REDUCE_CHUNK, REDUCE_COMBINE};
-use crate::program::{CombineParams, Finalize, HistogramParams, ReduceChunkParams, Reduction};
+use crate::kernels::{
+    HISTOGRAM_CHUNK, QUANTILE, QUANTILE_MERGE, QUANTILE_SAMPLE, REDUCE_CHUNK, REDUCE_COMBINE,
+};
+use crate::program::{
+    CombineParams, Finalize, HistogramParams, QuantileParams, ReduceChunkParams, Reduction,
+    SampleParams,
+};
 use doreisa_sched::Input;
 use std::sync::Arc;
 
@@ -125,6 +130,85 @@ impl Lowering {
                 .collect();
         }
         level[0]
+    }
+}
+
+/// The chunk of `x` (whose `axes` are unsplit) holding the lanes of output chunk `pos`
+/// of a quantile (whose first axis is the quantiles').
+pub(super) fn quantile_source(x: &Node, axes: &[usize], pos: &[usize]) -> Vec<usize> {
+    let mut kept = pos[1..].iter();
+    (0..x.ndim())
+        .map(|a| {
+            if axes.contains(&a) {
+                0
+            } else {
+                *kept.next().expect("a kept axis")
+            }
+        })
+        .collect()
+}
+
+impl Lowering {
+    /// The task computing chunk `pos` of quantile `node`.
+    pub(super) fn quantile(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
+        let Kind::Quantile {
+            x,
+            axes,
+            q,
+            approximate,
+        } = &node.kind
+        else {
+            unreachable!("called on quantiles")
+        };
+        if !approximate {
+            let src = quantile_source(x, axes, pos);
+            let lazy = self.lowered(x, &src);
+            let mut inputs = TaskInputs::default();
+            let params = QuantileParams {
+                shape: lazy.shape.clone(),
+                program: compile(&lazy, &mut inputs),
+                axes: axes.clone(),
+                q: q.to_vec(),
+                dtype: node.dtype,
+            };
+            return self
+                .graph
+                .task(QUANTILE, codec::encode(&params), inputs.list);
+        }
+        let mut level: Vec<Input> = x
+            .grid
+            .positions()
+            .map(|src| {
+                let lazy = self.lowered(x, &src);
+                let mut inputs = TaskInputs::default();
+                let params = SampleParams {
+                    shape: lazy.shape.clone(),
+                    program: Some(compile(&lazy, &mut inputs)),
+                    finish: None,
+                };
+                self.graph
+                    .task(QUANTILE_SAMPLE, codec::encode(&params), inputs.list)
+            })
+            .collect();
+        loop {
+            let last = level.len() <= 8;
+            let params = SampleParams {
+                shape: Vec::new(),
+                program: None,
+                finish: last.then(|| (q.to_vec(), node.dtype, x.dtype)),
+            };
+            let encoded = codec::encode(&params);
+            level = level
+                .chunks(8)
+                .map(|group| {
+                    self.graph
+                        .task(QUANTILE_MERGE, encoded.clone(), group.to_vec())
+                })
+                .collect();
+            if last {
+                return level[0];
+            }
+        }
     }
 }
 

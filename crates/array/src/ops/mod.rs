@@ -26,10 +26,12 @@ pub(crate) use doc_fixture;
 mod elementwise;
 mod histogram;
 mod map_blocks;
+mod quantile;
 mod reduce;
 mod shape;
 mod structure;
 
+pub use quantile::QUANTILE_BUDGET;
 pub use reduce::ReduceOptions;
 pub use structure::SliceArg;
 
