@@ -274,6 +274,30 @@ case("quantile", qdata[0], q="1.5", axis="none", compute=lambda x, _: np.quantil
 case("quantile", np.array([True, False]), q="0.5", axis="none",
      compute=lambda x, _: np.quantile(x, 0.5))
 
+# 13. take, sort (NaN last), topk (Dask's: the k largest descending), matrix products.
+tdata = np.array([[3.0, np.nan, -1.0, 2.0], [0.5, -0.0, 0.0, 7.0], [1.0, 1.0, -2.0, np.inf]])
+for idx, axis in [([3, 0, 0, -1], 1), ([2, 0], 0), ([], 1), ([1, 2, 3], -1)]:
+    case("take", tdata, indices=",".join(map(str, idx)) or "none", axis=axis,
+         compute=lambda x, _, idx=idx, axis=axis: np.take(x, np.array(idx, dtype=np.intp), axis=axis))
+for data in [tdata, np.array([5, -3, 200, 7, 7, 0], dtype=np.int16), values("uint64"), values("float16")]:
+    case("sort", data, axis=-1, compute=lambda x, _: np.sort(x, axis=-1))
+    for k in [2, -2]:
+        case("topk", data, k=k, axis=-1,
+             compute=lambda x, _, k=k: (np.sort(x, axis=-1)[..., ::-1][..., :k] if k > 0
+                                          else np.sort(x, axis=-1)[..., :-k]))
+ma = np.array([[1.5, -2.0, 0.25], [3.0, 0.0, -1.0]])
+mb = np.array([[2.0, 1.0], [-0.5, 4.0], [8.0, -3.0]])
+case("matmul", ma, mb, tol="sum", compute=lambda x, y: x @ y)
+case("matmul", ma.astype(np.float32), mb.astype(np.float32), tol="sum", compute=lambda x, y: x @ y)
+case("matmul", np.array([[1, 2], [3, 4]], np.int8), np.array([[100, 1], [1, 100]], np.int8),
+     compute=lambda x, y: x @ y)
+case("matmul", np.array([[True, False], [False, False]]), np.array([[True, True], [False, True]]),
+     compute=lambda x, y: x @ y)
+case("matmul", np.array([[1, 2]], np.uint8), np.array([[3], [4]], np.int32), compute=lambda x, y: x @ y)
+case("dot", np.array([1.0, 2.0, 3.0]), np.array([4.0, -5.0, 6.0]), tol="sum", compute=lambda x, y: np.dot(x, y))
+case("tensordot", ma, ma, tol="sum", axes="0,0", compute=lambda x, y: np.tensordot(x, y, axes=([0], [0])))
+case("matmul", ma, ma, compute=lambda x, y: x @ y)
+
 with open(os.path.join(out_dir, "cases.txt"), "w") as f:
     f.write(f"# made by scripts/numpy-golden.py with numpy {np.__version__}\n")
     f.write("\n".join(cases) + "\n")

@@ -360,3 +360,41 @@ fn differential_long() {
         std::env::var("DOREISA_DIFF_CASES").map_or(100_000, |c| c.parse().expect("a count"));
     differential_run(seed, count);
 }
+
+/// The operations with trees and kernels of their own (matmul, topk, quantiles exact
+/// and approximate, sort, take) give on 4 nodes what they give in this thread.
+#[test]
+fn matrix_products_topk_quantiles_sort_and_take_agree_across_nodes() {
+    within(Duration::from_secs(180), || {
+        let cluster = cluster(4);
+        let runner = ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy)
+            .unwrap()
+            .with_timeout(Duration::from_secs(60));
+        let local = LocalRunner::new(doreisa::array::kernels());
+        let x = publish((&runner, &local), "ops", 1, 12, 10, 4, &cluster.nodes());
+        let rows = x
+            .rechunk(Grid::regular(&[12, 10], &[3, 10]).unwrap())
+            .unwrap();
+        let expressions = vec![
+            x.matmul(&x.t().unwrap()).unwrap(),
+            x.t().unwrap().matmul(&x.mul(0.5).unwrap()).unwrap(),
+            x.topk(3, 0).unwrap(),
+            x.topk(-2, 1).unwrap(),
+            x.quantile(&[0.1, 0.5, 0.99], Some(0)).unwrap(),
+            x.quantile_budget(&[0.25, 0.75], None, 64).unwrap(),
+            rows.sort(1).unwrap(),
+            x.take(&[11, 0, 5, 5, -1], 0).unwrap(),
+            x.cumsum(0).unwrap().reshape(&[-1, 6]).unwrap(),
+            x.argmax_axis(1).unwrap(),
+            x.nanvar_axes(&[0]).unwrap(),
+        ];
+        for e in &expressions {
+            let (a, b) = (e.compute(&runner).unwrap(), e.compute(&local).unwrap());
+            assert_eq!(a, b, "{e:?}");
+        }
+        drop((expressions, x, rows));
+        runner.release_before(i64::MAX).unwrap();
+        drop(runner);
+        support::assert_drained(&cluster);
+    });
+}

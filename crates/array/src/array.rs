@@ -235,6 +235,9 @@ impl fmt::Debug for Array {
             }
             Kind::Range(spec) => format!("{spec:?}"),
             Kind::Quantile { q, .. } => format!("quantiles {q:?}"),
+            Kind::Sort { axis, .. } => format!("sort along {axis}"),
+            Kind::MatMul { .. } => "matmul".into(),
+            Kind::TopK { axis, k, .. } => format!("topk {k} along {axis}"),
             Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
         };
         f.debug_struct("Array")

@@ -69,6 +69,14 @@ pub(crate) enum Kind {
         q: Arc<[f64]>,
         approximate: bool,
     },
+    /// The matrix product of 2-d `a` and `b` (cut alike along the contracted axis):
+    /// block products summed in a tree.
+    MatMul { a: Arc<Node>, b: Arc<Node> },
+    /// `x` sorted along `axis` (unsplit): one task per chunk.
+    Sort { x: Arc<Node>, axis: usize },
+    /// The `k` largest (`k > 0`, descending) or `-k` smallest (ascending) elements
+    /// along `axis`: per chunk, then merged in a tree.
+    TopK { x: Arc<Node>, axis: usize, k: isize },
     /// Counts of the elements of `x` in the bins between consecutive `edges` (the last
     /// bin closed), summed in a tree: one chunk of int64.
     Histogram {
@@ -114,13 +122,16 @@ impl Node {
             Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => {
                 xs.iter().collect()
             }
+            Kind::MatMul { a, b } => vec![a, b],
             Kind::Reindex { x, .. }
             | Kind::Rechunk { x }
             | Kind::Reduce { x, .. }
             | Kind::Reshape { x }
             | Kind::Scan { x, .. }
             | Kind::Histogram { x, .. }
-            | Kind::Quantile { x, .. } => vec![x],
+            | Kind::Quantile { x, .. }
+            | Kind::Sort { x, .. }
+            | Kind::TopK { x, .. } => vec![x],
             Kind::Range(_) => Vec::new(),
         }
     }
@@ -143,13 +154,16 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
     match std::mem::replace(kind, Kind::Const(TypedScalar::Bool(false))) {
         Kind::Source { .. } | Kind::Const(_) => Vec::new(),
         Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => xs,
+        Kind::MatMul { a, b } => vec![a, b],
         Kind::Reindex { x, .. }
         | Kind::Rechunk { x }
         | Kind::Reduce { x, .. }
         | Kind::Reshape { x }
         | Kind::Scan { x, .. }
         | Kind::Histogram { x, .. }
-        | Kind::Quantile { x, .. } => vec![x],
+        | Kind::Quantile { x, .. }
+        | Kind::Sort { x, .. }
+        | Kind::TopK { x, .. } => vec![x],
         Kind::Range(_) => Vec::new(),
     }
 }

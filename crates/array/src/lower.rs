@@ -205,6 +205,14 @@ impl Lowering {
                 let input = self.quantile(node, pos);
                 Lazy::leaf(input, shape, node.dtype)
             }
+            Kind::MatMul { .. } => {
+                let input = self.matmul(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::Sort { .. } | Kind::TopK { .. } => {
+                let input = self.sort(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
             Kind::MapBlocks { xs, kernel, params } => {
                 let inputs = xs.iter().map(|x| self.materialize(x, pos)).collect();
                 let input = self.graph.task(kernel, params.to_vec(), inputs);
@@ -287,6 +295,13 @@ fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
             ..
         } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
         Kind::Quantile { x, axes, .. } => vec![(x.clone(), tree::quantile_source(x, axes, pos))],
+        Kind::MatMul { a, b } => (0..a.grid.axis(1).len())
+            .flat_map(|k| [(a.clone(), vec![pos[0], k]), (b.clone(), vec![k, pos[1]])])
+            .collect(),
+        Kind::Sort { x, .. } | Kind::TopK { x, .. } => tree::sort_sources(node, pos)
+            .into_iter()
+            .map(|src| (x.clone(), src))
+            .collect(),
     }
 }
 

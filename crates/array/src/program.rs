@@ -467,3 +467,15 @@ pub(crate) struct SampleParams {
     pub program: Option<Program>,
     pub finish: Option<(Vec<f64>, DType, DType)>,
 }
+
+/// Parameters of `array.sort` (sort the value of `program` along `axis`, numpy's order,
+/// NaN last) and of `array.topk` (keep the `k` largest, or `-k` smallest, along `axis`
+/// of the value of `program`, or of the inputs put end to end along `axis` when there
+/// is no program).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SortParams {
+    pub shape: Vec<usize>,
+    pub program: Option<Program>,
+    pub axis: usize,
+    pub k: Option<isize>,
+}

@@ -275,6 +275,34 @@ fn build(case: &Case, r: &LocalRunner) -> Result<Array, ArrayError> {
             a.histogram(bins, (lo, hi)).map(|(counts, _)| counts)
         }
         "astype" => a.astype(dtype_named(case.param("dtype").unwrap())),
+        "take" => {
+            let indices: Vec<isize> = match case.param("indices").unwrap() {
+                "none" => Vec::new(),
+                list => list.split(',').map(|i| i.parse().unwrap()).collect(),
+            };
+            a.take(&indices, case.param("axis").unwrap().parse().unwrap())
+        }
+        "sort" => {
+            // As Dask asks: the sorted axis in one chunk first.
+            let axis: isize = case.param("axis").unwrap().parse().unwrap();
+            let at = axis.rem_euclid(a.ndim() as isize) as usize;
+            let mut chunks = a.chunks().to_vec();
+            chunks[at] = vec![a.shape()[at]];
+            a.rechunk(Grid::from_chunks(chunks)?)?.sort(axis)
+        }
+        "topk" => a.topk(
+            case.param("k").unwrap().parse().unwrap(),
+            case.param("axis").unwrap().parse().unwrap(),
+        ),
+        "matmul" => a.matmul(b.as_ref().unwrap()),
+        "dot" => a.dot(b.as_ref().unwrap()),
+        "tensordot" => {
+            let (i, j) = case.param("axes").unwrap().split_once(',').unwrap();
+            a.tensordot(
+                b.as_ref().unwrap(),
+                (i.parse().unwrap(), j.parse().unwrap()),
+            )
+        }
         "quantile" | "percentile" | "median" => {
             let axis = match case.param("axis") {
                 None | Some("none") => None,

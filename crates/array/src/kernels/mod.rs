@@ -6,11 +6,13 @@ mod arith;
 mod eval;
 mod funcs;
 mod histogram;
+mod matmul;
 mod partial;
 mod quantile;
 mod read;
 mod reduce;
 mod shape;
+mod sort;
 pub(crate) mod typed;
 
 use bytes::Bytes;
@@ -38,6 +40,10 @@ pub const QUANTILE: &str = "array.quantile";
 pub const QUANTILE_SAMPLE: &str = "array.quantile_sample";
 /// Merges samples, and computes the quantiles at the root.
 pub const QUANTILE_MERGE: &str = "array.quantile_merge";
+/// The product of two 2-d blocks, as a partial sum.
+pub const MATMUL: &str = "array.matmul";
+/// Sorts lanes of a chunk (also: keeps the k largest or smallest of each: topk).
+pub const SORT: &str = "array.sort";
 /// Counts one chunk's elements in histogram bins (merged by [`REDUCE_COMBINE`]).
 pub const HISTOGRAM_CHUNK: &str = "array.histogram_chunk";
 
@@ -49,6 +55,8 @@ pub fn register_kernels(registry: &mut KernelRegistry) {
     registry.register(REDUCE_COMBINE, reduce::reduce_combine);
     registry.register(HISTOGRAM_CHUNK, histogram::histogram_chunk);
     registry.register(RANGE, shape::range);
+    registry.register(SORT, sort::sort);
+    registry.register(MATMUL, matmul::matmul);
     registry.register(QUANTILE, quantile::quantile);
     registry.register(QUANTILE_SAMPLE, quantile::quantile_sample);
     registry.register(QUANTILE_MERGE, quantile::quantile_merge);

@@ -8,11 +8,12 @@ use crate::codec;
 use crate::expr::{Kind, Node};
 use crate::grid::positions;
 use crate::kernels::{
-    HISTOGRAM_CHUNK, QUANTILE, QUANTILE_MERGE, QUANTILE_SAMPLE, REDUCE_CHUNK, REDUCE_COMBINE,
+    HISTOGRAM_CHUNK, MATMUL, QUANTILE, QUANTILE_MERGE, QUANTILE_SAMPLE, REDUCE_CHUNK,
+    REDUCE_COMBINE, SORT,
 };
 use crate::program::{
     CombineParams, Finalize, HistogramParams, QuantileParams, ReduceChunkParams, Reduction,
-    SampleParams,
+    SampleParams, SortParams,
 };
 use doreisa_sched::Input;
 use std::sync::Arc;
@@ -209,6 +210,103 @@ impl Lowering {
                 return level[0];
             }
         }
+    }
+}
+
+impl Lowering {
+    /// The task sorting chunk `pos` of sort `node` (or the tree keeping the top `k`).
+    pub(super) fn sort(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
+        let (x, axis, k) = match &node.kind {
+            Kind::Sort { x, axis } => (x, *axis, None),
+            Kind::TopK { x, axis, k } => (x, *axis, Some(*k)),
+            _ => unreachable!("called on sorts"),
+        };
+        let mut level: Vec<Input> = sort_sources(node, pos)
+            .into_iter()
+            .map(|src| {
+                let lazy = self.lowered(x, &src);
+                let mut inputs = TaskInputs::default();
+                let params = SortParams {
+                    shape: lazy.shape.clone(),
+                    program: Some(compile(&lazy, &mut inputs)),
+                    axis,
+                    k,
+                };
+                self.graph.task(SORT, codec::encode(&params), inputs.list)
+            })
+            .collect();
+        while level.len() > 1 {
+            let params = SortParams {
+                shape: Vec::new(),
+                program: None,
+                axis,
+                k,
+            };
+            let encoded = codec::encode(&params);
+            level = level
+                .chunks(8)
+                .map(|group| match group {
+                    [one] => *one,
+                    _ => self.graph.task(SORT, encoded.clone(), group.to_vec()),
+                })
+                .collect();
+        }
+        level[0]
+    }
+}
+
+impl Lowering {
+    /// The tree summing the block products of chunk `pos` of matrix product `node`.
+    pub(super) fn matmul(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
+        let Kind::MatMul { a, b } = &node.kind else {
+            unreachable!("called on matrix products")
+        };
+        let mut level: Vec<Input> = (0..a.grid.axis(1).len())
+            .map(|k| {
+                let x = self.materialize(a, &[pos[0], k]);
+                let y = self.materialize(b, &[k, pos[1]]);
+                self.graph.task(MATMUL, Vec::new(), vec![x, y])
+            })
+            .collect();
+        let finalize = Finalize {
+            dtype: node.dtype,
+            ddof: 0,
+            squeeze: Vec::new(),
+        };
+        loop {
+            let last = level.len() <= 8;
+            let params = CombineParams {
+                op: Reduction::Sum,
+                finalize: last.then(|| finalize.clone()),
+            };
+            let encoded = codec::encode(&params);
+            level = level
+                .chunks(8)
+                .map(|group| {
+                    self.graph
+                        .task(REDUCE_COMBINE, encoded.clone(), group.to_vec())
+                })
+                .collect();
+            if last {
+                return level[0];
+            }
+        }
+    }
+}
+
+/// The chunks of `x` that chunk `pos` of a sort (one) or a topk (those along the axis)
+/// reads.
+pub(super) fn sort_sources(node: &Node, pos: &[usize]) -> Vec<Vec<usize>> {
+    match &node.kind {
+        Kind::Sort { .. } => vec![pos.to_vec()],
+        Kind::TopK { x, axis, .. } => (0..x.grid.axis(*axis).len())
+            .map(|c| {
+                let mut src = pos.to_vec();
+                src[*axis] = c;
+                src
+            })
+            .collect(),
+        _ => unreachable!("called on sorts"),
     }
 }
 

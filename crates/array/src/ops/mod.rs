@@ -25,9 +25,11 @@ pub(crate) use doc_fixture;
 
 mod elementwise;
 mod histogram;
+mod linalg;
 mod map_blocks;
 mod quantile;
 mod reduce;
+mod select;
 mod shape;
 mod structure;
 
