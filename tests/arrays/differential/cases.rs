@@ -213,7 +213,7 @@ impl Gen {
         let d = depth - 1;
         let ndim = shape.len();
         loop {
-            match self.rng.below(23) {
+            match self.rng.below(27) {
                 0 | 1 => {
                     let f = self.rng.pick(&Un::ALL);
                     return Expr::Unary(f, Box::new(self.expr(shape, d)));
@@ -363,6 +363,47 @@ impl Gen {
                         Scalar::Float(step),
                         chunk,
                     );
+                }
+                23 if ndim > 0 => {
+                    let axis = self.rng.below(ndim);
+                    let len = 1 + self.rng.below(5);
+                    let mut inner = shape.to_vec();
+                    inner[axis] = len;
+                    let indices = (0..shape[axis])
+                        .map(|_| self.rng.below(2 * len) as isize - len as isize)
+                        .collect();
+                    return Expr::Take(Box::new(self.expr(&inner, d)), indices, axis);
+                }
+                24 if ndim > 0 => {
+                    let axis = self.rng.below(ndim);
+                    if shape[axis] > 0 && self.rng.chance(0.5) {
+                        let k = shape[axis] as isize;
+                        let mut inner = shape.to_vec();
+                        inner[axis] += self.rng.below(4);
+                        let k = if self.rng.chance(0.5) { k } else { -k };
+                        return Expr::TopK(Box::new(self.expr(&inner, d)), k, axis);
+                    }
+                    return Expr::Sort(Box::new(self.expr(shape, d)), axis);
+                }
+                25 if ndim == 2 => {
+                    let k = self.rng.below(4);
+                    let (a, b) = (self.expr(&[shape[0], k], d), self.expr(&[k, shape[1]], d));
+                    return Expr::MatMul(Box::new(a), Box::new(b));
+                }
+                26 if ndim > 0 && shape[0] > 0 => {
+                    let q: Vec<f64> = (0..shape[0])
+                        .map(|_| self.rng.pick(&[0.0, 0.1, 0.25, 0.5, 0.9, 1.0, 1.0 / 3.0]))
+                        .collect();
+                    let kept = &shape[1..];
+                    if kept.is_empty() && self.rng.chance(0.5) {
+                        let ndim = 1 + self.rng.below(2);
+                        let inner = self.shape(ndim);
+                        return Expr::Quantile(Box::new(self.expr(&inner, d)), q, None);
+                    }
+                    let axis = self.rng.below(kept.len() + 1);
+                    let mut inner = kept.to_vec();
+                    inner.insert(axis, 1 + self.rng.below(5));
+                    return Expr::Quantile(Box::new(self.expr(&inner, d)), q, Some(axis));
                 }
                 18 if ndim > 0 => {
                     let axis = self.rng.below(ndim);

@@ -53,6 +53,16 @@ pub enum Expr {
     Reshape(Box<Expr>, Vec<isize>),
     /// `cumsum` (false) or `cumprod` (true) along an axis.
     Scan(Box<Expr>, usize, bool),
+    /// `take(x, indices, axis)`.
+    Take(Box<Expr>, Vec<isize>, usize),
+    /// `sort(x, axis)` (the axis made one chunk first).
+    Sort(Box<Expr>, usize),
+    /// Dask's `topk(x, k, axis)`.
+    TopK(Box<Expr>, isize, usize),
+    /// `a @ b` of 2-d arrays.
+    MatMul(Box<Expr>, Box<Expr>),
+    /// `quantile(x, q, axis)`.
+    Quantile(Box<Expr>, Vec<f64>, Option<usize>),
     /// `full(shape, value, dtype)` cut in chunks.
     Full(Vec<usize>, Vec<usize>, Scalar, Option<DType>),
     /// `arange(start, stop, step)` in chunks of the last number.
@@ -79,7 +89,7 @@ impl Expr {
     pub fn children(&self) -> Vec<&Expr> {
         match self {
             Expr::Src(_) | Expr::Full(..) | Expr::Arange(..) | Expr::Linspace(..) => Vec::new(),
-            Expr::Binary(_, a, b) => vec![a, b],
+            Expr::Binary(_, a, b) | Expr::MatMul(a, b) => vec![a, b],
             Expr::Where(c, a, b) => vec![c, a, b],
             Expr::Concat(xs, _) | Expr::Stack(xs, _) => xs.iter().collect(),
             Expr::Unary(_, x)
@@ -97,6 +107,10 @@ impl Expr {
             | Expr::Diff(x, ..)
             | Expr::Reshape(x, _)
             | Expr::Scan(x, ..)
+            | Expr::Take(x, ..)
+            | Expr::Sort(x, _)
+            | Expr::TopK(x, ..)
+            | Expr::Quantile(x, ..)
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -104,7 +118,7 @@ impl Expr {
     pub fn children_mut(&mut self) -> Vec<&mut Expr> {
         match self {
             Expr::Src(_) | Expr::Full(..) | Expr::Arange(..) | Expr::Linspace(..) => Vec::new(),
-            Expr::Binary(_, a, b) => vec![a, b],
+            Expr::Binary(_, a, b) | Expr::MatMul(a, b) => vec![a, b],
             Expr::Where(c, a, b) => vec![c, a, b],
             Expr::Concat(xs, _) | Expr::Stack(xs, _) => xs.iter_mut().collect(),
             Expr::Unary(_, x)
@@ -122,6 +136,10 @@ impl Expr {
             | Expr::Diff(x, ..)
             | Expr::Reshape(x, _)
             | Expr::Scan(x, ..)
+            | Expr::Take(x, ..)
+            | Expr::Sort(x, _)
+            | Expr::TopK(x, ..)
+            | Expr::Quantile(x, ..)
             | Expr::Reduce { x, .. } => vec![x],
         }
     }
@@ -236,7 +254,7 @@ fn call(f: Bin, a: &Array, b: doreisa_array::Operand) -> Result<Array, ArrayErro
 
 /// `axis` of an `ndim`-d array, counted from the end for every other axis (numpy's
 /// negative axes).
-fn signed(axis: usize, ndim: usize) -> isize {
+pub(super) fn signed(axis: usize, ndim: usize) -> isize {
     if (axis + ndim) % 2 == 1 {
         axis as isize - ndim as isize
     } else {
@@ -244,11 +262,11 @@ fn signed(axis: usize, ndim: usize) -> isize {
     }
 }
 
-fn signed_all(axes: &[usize], ndim: usize) -> Vec<isize> {
+pub(super) fn signed_all(axes: &[usize], ndim: usize) -> Vec<isize> {
     axes.iter().map(|&a| signed(a, ndim)).collect()
 }
 
-fn scalar_text(s: Scalar) -> String {
+pub(super) fn scalar_text(s: Scalar) -> String {
     match s {
         Scalar::Bool(b) => if b { "True" } else { "False" }.into(),
         Scalar::Int(i) => i.to_string(),
@@ -542,101 +560,6 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
                 text: format!("rechunk({}, {chunks:?})", x.text),
             }
         }
-        Expr::Diff(x, n, axis) => {
-            let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| a.diff(*n, signed(*axis, a.ndim())));
-            let val = x
-                .val
-                .and_then(|v| check_axes(&v, &[*axis], 0))
-                .and_then(|mut v| {
-                    for _ in 0..*n {
-                        let len = v.a.shape()[*axis];
-                        let later = Val::new(
-                            v.dtype,
-                            ops::take(&v.a, *axis, &(1.min(len)..len).collect::<Vec<_>>()),
-                        );
-                        let earlier = Val::new(
-                            v.dtype,
-                            ops::take(&v.a, *axis, &(0..len.saturating_sub(1)).collect::<Vec<_>>()),
-                        );
-                        let f = if v.dtype == DType::Bool {
-                            Bin::Ne
-                        } else {
-                            Bin::Sub
-                        };
-                        v = ops::binary(f, &later, Other::Val(&earlier))?;
-                    }
-                    Ok(v)
-                });
-            Both {
-                array,
-                val,
-                text: format!("np.diff({}, {n}, {axis})", x.text),
-            }
-        }
-        Expr::Reshape(x, shape) => {
-            let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| a.reshape(shape));
-            let val = x.val.and_then(|v| ops::reshape(&v, shape));
-            Both {
-                array,
-                val,
-                text: format!("np.reshape({}, {shape:?})", x.text),
-            }
-        }
-        Expr::Scan(x, axis, prod) => {
-            let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| {
-                let axis = signed(*axis, a.ndim());
-                if *prod {
-                    a.cumprod(axis)
-                } else {
-                    a.cumsum(axis)
-                }
-            });
-            let val = x
-                .val
-                .and_then(|v| check_axes(&v, &[*axis], 0))
-                .and_then(|v| ops::scan(&v, *axis, *prod));
-            let name = if *prod { "cumprod" } else { "cumsum" };
-            Both {
-                array,
-                val,
-                text: format!("np.{name}({}, {axis})", x.text),
-            }
-        }
-        Expr::Full(shape, chunks, value, dtype) => Both {
-            array: Array::full(shape, chunks, *value, *dtype),
-            val: ops::full(shape, *value, *dtype),
-            text: format!("np.full({shape:?}, {}, {dtype:?})", scalar_text(*value)),
-        },
-        Expr::Arange(start, stop, step, chunk) => Both {
-            array: Array::arange(*start, *stop, *step, *chunk),
-            val: ops::arange(*start, *stop, *step),
-            text: format!(
-                "np.arange({}, {}, {})",
-                scalar_text(*start),
-                scalar_text(*stop),
-                scalar_text(*step)
-            ),
-        },
-        Expr::Linspace(start, stop, num, endpoint, chunk) => Both {
-            array: Array::linspace(*start, *stop, *num, *endpoint, *chunk),
-            val: Ok(ops::linspace(*start, *stop, *num, *endpoint)),
-            text: format!("np.linspace({start:?}, {stop:?}, {num}, endpoint={endpoint})"),
-        },
-        Expr::Histogram { x, bins, range } => {
-            let x = eval(x, arrays, sources);
-            let array = lift(&x, &|a| {
-                a.histogram(*bins, *range).map(|(counts, _)| counts)
-            });
-            let val = x.val.and_then(|v| ops::histogram(&v, *bins, *range));
-            Both {
-                array,
-                val,
-                text: format!("np.histogram({}, {bins}, range={range:?})[0]", x.text),
-            }
-        }
         Expr::Reduce {
             op,
             x,
@@ -671,11 +594,12 @@ pub fn eval(e: &Expr, arrays: &[Array], sources: &[Source]) -> Both {
             );
             Both { array, val, text }
         }
+        other => super::more::eval_more(other, arrays, sources),
     }
 }
 
 /// `v` if every one of `axes` is below its number of dimensions plus `extra`.
-fn check_axes(v: &Val, axes: &[usize], extra: usize) -> Res {
+pub(super) fn check_axes(v: &Val, axes: &[usize], extra: usize) -> Res {
     if axes.iter().all(|&a| a < v.a.ndim() + extra) {
         Ok(v.clone())
     } else {

@@ -10,7 +10,10 @@
 
 pub mod cases;
 pub mod expr;
+pub mod more;
+pub mod moves;
 pub mod ops;
+pub mod reductions;
 pub mod reference;
 pub mod shrink;
 
