@@ -42,6 +42,7 @@ mod array;
 mod chunk;
 mod codec;
 mod dtype;
+mod element;
 mod error;
 mod expr;
 mod f16;
