@@ -380,6 +380,8 @@ fn matrix_products_topk_quantiles_sort_and_take_agree_across_nodes() {
             x.t().unwrap().matmul(&x.mul(0.5).unwrap()).unwrap(),
             x.topk(3, 0).unwrap(),
             x.topk(-2, 1).unwrap(),
+            x.argtopk(4, 0).unwrap(),
+            x.argtopk(-3, -1).unwrap(),
             x.quantile(&[0.1, 0.5, 0.99], Some(0)).unwrap(),
             x.quantile_budget(&[0.25, 0.75], None, 64).unwrap(),
             rows.sort(1).unwrap(),

@@ -237,7 +237,9 @@ impl fmt::Debug for Array {
             Kind::Quantile { q, .. } => format!("quantiles {q:?}"),
             Kind::Sort { axis, .. } => format!("sort along {axis}"),
             Kind::MatMul { .. } => "matmul".into(),
-            Kind::TopK { axis, k, .. } => format!("topk {k} along {axis}"),
+            Kind::TopK { axis, k, arg, .. } => {
+                format!("{}topk {k} along {axis}", if *arg { "arg" } else { "" })
+            }
             Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
         };
         f.debug_struct("Array")

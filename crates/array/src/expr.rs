@@ -75,8 +75,13 @@ pub(crate) enum Kind {
     /// `x` sorted along `axis` (unsplit): one task per chunk.
     Sort { x: Arc<Node>, axis: usize },
     /// The `k` largest (`k > 0`, descending) or `-k` smallest (ascending) elements
-    /// along `axis`: per chunk, then merged in a tree.
-    TopK { x: Arc<Node>, axis: usize, k: isize },
+    /// along `axis` (or, `arg`, their indices): per chunk, then merged in a tree.
+    TopK {
+        x: Arc<Node>,
+        axis: usize,
+        k: isize,
+        arg: bool,
+    },
     /// Counts of the elements of `x` in the bins between consecutive `edges` (the last
     /// bin closed), summed in a tree: one chunk of int64.
     Histogram {

@@ -478,4 +478,14 @@ pub(crate) struct SortParams {
     pub program: Option<Program>,
     pub axis: usize,
     pub k: Option<isize>,
+    /// argtopk: keep (key, index) pairs along a trailing axis; `offset` is the chunk's
+    /// first index along `axis`; `finish` leaves the indices alone (int64).
+    pub arg: Option<ArgTopK>,
+}
+
+/// How `array.sort` keeps indices for argtopk.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ArgTopK {
+    pub offset: usize,
+    pub finish: bool,
 }

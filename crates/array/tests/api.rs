@@ -391,3 +391,47 @@ fn arrays_can_be_shared_between_threads() {
     shared::<Chunk>();
     shared::<Grid>();
 }
+
+#[test]
+fn argtopk_picks_the_first_of_equal_elements_across_chunks() {
+    let r = runner();
+    let values = [3i32, 9, 1, 9, 9, 2, 1, 7];
+    let x = source(
+        &r,
+        "x",
+        Chunk::I32(ArrayD::from_shape_vec(IxDyn(&[8]), values.to_vec()).unwrap()),
+        Grid::regular(&[8], &[3]).unwrap(),
+    );
+    let top = x
+        .argtopk(4, 0)
+        .unwrap()
+        .compute(&r)
+        .unwrap()
+        .into_array::<i64>()
+        .unwrap();
+    assert_eq!(top.into_raw_vec_and_offset().0, [1, 3, 4, 7]);
+    let low = x
+        .argtopk(-3, 0)
+        .unwrap()
+        .compute(&r)
+        .unwrap()
+        .into_array::<i64>()
+        .unwrap();
+    assert_eq!(low.into_raw_vec_and_offset().0, [2, 6, 5]);
+    assert!(x.argtopk(9, 0).is_err());
+    // Unsigned keys keep their order past 2^63.
+    let big = source(
+        &r,
+        "big",
+        Chunk::U64(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1, u64::MAX, 1 << 63]).unwrap()),
+        Grid::regular(&[3], &[1]).unwrap(),
+    );
+    let top = big
+        .argtopk(2, 0)
+        .unwrap()
+        .compute(&r)
+        .unwrap()
+        .into_array::<i64>()
+        .unwrap();
+    assert_eq!(top.into_raw_vec_and_offset().0, [1, 2]);
+}

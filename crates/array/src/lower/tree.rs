@@ -12,8 +12,8 @@ use crate::kernels::{
     REDUCE_COMBINE, SORT,
 };
 use crate::program::{
-    CombineParams, Finalize, HistogramParams, QuantileParams, ReduceChunkParams, Reduction,
-    SampleParams, SortParams,
+    ArgTopK, CombineParams, Finalize, HistogramParams, QuantileParams, ReduceChunkParams,
+    Reduction, SampleParams, SortParams,
 };
 use doreisa_sched::Input;
 use std::sync::Arc;
@@ -216,12 +216,14 @@ impl Lowering {
 impl Lowering {
     /// The task sorting chunk `pos` of sort `node` (or the tree keeping the top `k`).
     pub(super) fn sort(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
-        let (x, axis, k) = match &node.kind {
-            Kind::Sort { x, axis } => (x, *axis, None),
-            Kind::TopK { x, axis, k } => (x, *axis, Some(*k)),
+        let (x, axis, k, arg) = match &node.kind {
+            Kind::Sort { x, axis } => (x, *axis, None, false),
+            Kind::TopK { x, axis, k, arg } => (x, *axis, Some(*k), *arg),
             _ => unreachable!("called on sorts"),
         };
-        let mut level: Vec<Input> = sort_sources(node, pos)
+        let sources = sort_sources(node, pos);
+        let single = sources.len() == 1;
+        let mut level: Vec<Input> = sources
             .into_iter()
             .map(|src| {
                 let lazy = self.lowered(x, &src);
@@ -231,22 +233,31 @@ impl Lowering {
                     program: Some(compile(&lazy, &mut inputs)),
                     axis,
                     k,
+                    arg: arg.then(|| ArgTopK {
+                        offset: x.grid.chunk_offset(&src)[axis],
+                        finish: single,
+                    }),
                 };
                 self.graph.task(SORT, codec::encode(&params), inputs.list)
             })
             .collect();
         while level.len() > 1 {
+            let last = level.len() <= 8;
             let params = SortParams {
                 shape: Vec::new(),
                 program: None,
                 axis,
                 k,
+                arg: arg.then_some(ArgTopK {
+                    offset: 0,
+                    finish: last,
+                }),
             };
             let encoded = codec::encode(&params);
             level = level
                 .chunks(8)
                 .map(|group| match group {
-                    [one] => *one,
+                    [one] if !arg => *one,
                     _ => self.graph.task(SORT, encoded.clone(), group.to_vec()),
                 })
                 .collect();

@@ -146,6 +146,31 @@ impl Array {
     /// # Ok::<(), doreisa_array::ArrayError>(())
     /// ```
     pub fn topk(&self, k: isize, axis: isize) -> Result<Array> {
+        self.top(k, axis, false)
+    }
+
+    /// Dask's `argtopk(x, k, axis)`: the indices along `axis` of [`Array::topk`]'s
+    /// elements, as int64 (of equal elements, the smaller index first). A tree as
+    /// `topk`'s, of (key, index) pairs.
+    ///
+    /// ```
+    /// # use doreisa_array::{Array, Chunk, DType, Grid, encode_chunks, kernels};
+    /// # let runner = doreisa_sched::LocalRunner::new(kernels());
+    /// # let grid = Grid::regular(&[6], &[2])?;
+    /// # let data = ndarray::array![5.0, 1.0, 9.0, f64::NAN, 7.0, 9.0].into_dyn();
+    /// # for (k, b) in encode_chunks("x", 0, &Chunk::from(data), &grid)? { runner.insert(k, b); }
+    /// let x = Array::source("x", 0, &[6], grid, DType::F64)?;
+    /// let top = x.argtopk(3, 0)?.compute(&runner)?.into_array::<i64>()?;
+    /// assert_eq!(top.into_raw_vec_and_offset().0, [3, 2, 5]); // NaN counts as the largest
+    /// let low = x.argtopk(-2, 0)?.compute(&runner)?.into_array::<i64>()?;
+    /// assert_eq!(low.into_raw_vec_and_offset().0, [1, 0]);
+    /// # Ok::<(), doreisa_array::ArrayError>(())
+    /// ```
+    pub fn argtopk(&self, k: isize, axis: isize) -> Result<Array> {
+        self.top(k, axis, true)
+    }
+
+    fn top(&self, k: isize, axis: isize, arg: bool) -> Result<Array> {
         let axis = check_axis(axis, self.ndim())?;
         let len = self.shape()[axis];
         if k == 0 || k.unsigned_abs() > len {
@@ -160,9 +185,10 @@ impl Array {
                 x: self.node.clone(),
                 axis,
                 k,
+                arg,
             },
             Grid::from_chunks(extents)?,
-            self.dtype(),
+            if arg { crate::DType::I64 } else { self.dtype() },
         )))
     }
 }
