@@ -13,7 +13,8 @@ cases.txt: one case per line, `id|op|params|tolerance`, where the inputs are `id
 tolerance is `raises` when numpy raises. Params are `key=value` separated by spaces;
 scalars are `int:N`, `float:X` or `bool:B`. Tolerances: `exact` (to the bit, NaN equal
 to NaN), `ulp4` (floats within 4 units in the last place: numpy's libm and Rust's may
-differ by one or two), `sum` (n·eps·Σ|x|: another summation order).
+differ by one or two), `sum` (n·eps·Σ|x|: another summation order), `value` (equal
+as numbers: -0.0 is 0.0).
 """
 
 import os
@@ -297,6 +298,16 @@ case("matmul", np.array([[1, 2]], np.uint8), np.array([[3], [4]], np.int32), com
 case("dot", np.array([1.0, 2.0, 3.0]), np.array([4.0, -5.0, 6.0]), tol="sum", compute=lambda x, y: np.dot(x, y))
 case("tensordot", ma, ma, tol="sum", axes="0,0", compute=lambda x, y: np.tensordot(x, y, axes=([0], [0])))
 case("matmul", ma, ma, compute=lambda x, y: x @ y)
+
+# 14. Boolean-mask selection (C order across chunks) and unique (sorted, one NaN).
+mdata = np.array([[3.0, np.nan, -1.0, 2.0], [0.5, -0.0, 0.0, 7.0], [1.0, 1.0, -2.0, np.inf]])
+case("extract", mdata, mdata > 0.5, compute=lambda x, m: x[m])
+case("extract", mdata, np.zeros(mdata.shape, dtype=bool), compute=lambda x, m: x[m])
+case("extract", values("int8"), values("int8") % 2 == 1, compute=lambda x, m: x[m])
+for data in [mdata, np.array([3, 1, 3, 7, 1, 1, -5], np.int16), values("uint64"),
+             np.array([np.nan, 1.0, np.nan, -0.0, 0.0]), values("bool"), values("float16")]:
+    # Which of equal zeros numpy keeps depends on its sort: by value.
+    case("unique", data, tol="value", compute=lambda x, _: np.unique(x))
 
 with open(os.path.join(out_dir, "cases.txt"), "w") as f:
     f.write(f"# made by scripts/numpy-golden.py with numpy {np.__version__}\n")

@@ -362,7 +362,8 @@ fn differential_long() {
 }
 
 /// The operations with trees and kernels of their own (matmul, topk, quantiles exact
-/// and approximate, sort, take) give on 4 nodes what they give in this thread.
+/// and approximate, sort, take, extract, unique) give on 4 nodes what they give in
+/// this thread.
 #[test]
 fn matrix_products_topk_quantiles_sort_and_take_agree_across_nodes() {
     within(Duration::from_secs(180), || {
@@ -394,6 +395,19 @@ fn matrix_products_topk_quantiles_sort_and_take_agree_across_nodes() {
             let (a, b) = (e.compute(&runner).unwrap(), e.compute(&local).unwrap());
             assert_eq!(a, b, "{e:?}");
         }
+        // Data-dependent sizes: resolved on each runner, the same.
+        let mask = x.gt(0.0).unwrap();
+        let picked = (
+            x.extract(&mask, &runner).unwrap(),
+            x.extract(&mask, &local).unwrap(),
+        );
+        assert_eq!(picked.0.chunks(), picked.1.chunks());
+        assert_eq!(
+            picked.0.compute(&runner).unwrap(),
+            picked.1.compute(&local).unwrap()
+        );
+        assert_eq!(x.unique(&runner).unwrap(), x.unique(&local).unwrap());
+        drop(picked);
         drop((expressions, x, rows));
         runner.release_before(i64::MAX).unwrap();
         drop(runner);

@@ -237,6 +237,8 @@ impl fmt::Debug for Array {
             Kind::Quantile { q, .. } => format!("quantiles {q:?}"),
             Kind::Sort { axis, .. } => format!("sort along {axis}"),
             Kind::MatMul { .. } => "matmul".into(),
+            Kind::Extract { .. } => "extract".into(),
+            Kind::Unique { .. } => "unique".into(),
             Kind::TopK { axis, k, arg, .. } => {
                 format!("{}topk {k} along {axis}", if *arg { "arg" } else { "" })
             }

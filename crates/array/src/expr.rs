@@ -72,6 +72,16 @@ pub(crate) enum Kind {
     /// The matrix product of 2-d `a` and `b` (cut alike along the contracted axis):
     /// block products summed in a tree.
     MatMul { a: Arc<Node>, b: Arc<Node> },
+    /// The elements of `x` where `mask` is true, in C order (both cut in blocks of
+    /// whole rows): output chunk `i` is those of block `blocks[i]`.
+    Extract {
+        x: Arc<Node>,
+        mask: Arc<Node>,
+        blocks: Vec<usize>,
+    },
+    /// The sorted distinct elements of `x` (its length known only once computed: never
+    /// an [`crate::Array`] of its own, see [`crate::Array::unique`]).
+    Unique { x: Arc<Node> },
     /// `x` sorted along `axis` (unsplit): one task per chunk.
     Sort { x: Arc<Node>, axis: usize },
     /// The `k` largest (`k > 0`, descending) or `-k` smallest (ascending) elements
@@ -127,7 +137,7 @@ impl Node {
             Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => {
                 xs.iter().collect()
             }
-            Kind::MatMul { a, b } => vec![a, b],
+            Kind::MatMul { a, b } | Kind::Extract { x: a, mask: b, .. } => vec![a, b],
             Kind::Reindex { x, .. }
             | Kind::Rechunk { x }
             | Kind::Reduce { x, .. }
@@ -136,7 +146,8 @@ impl Node {
             | Kind::Histogram { x, .. }
             | Kind::Quantile { x, .. }
             | Kind::Sort { x, .. }
-            | Kind::TopK { x, .. } => vec![x],
+            | Kind::TopK { x, .. }
+            | Kind::Unique { x } => vec![x],
             Kind::Range(_) => Vec::new(),
         }
     }
@@ -159,7 +170,7 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
     match std::mem::replace(kind, Kind::Const(TypedScalar::Bool(false))) {
         Kind::Source { .. } | Kind::Const(_) => Vec::new(),
         Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => xs,
-        Kind::MatMul { a, b } => vec![a, b],
+        Kind::MatMul { a, b } | Kind::Extract { x: a, mask: b, .. } => vec![a, b],
         Kind::Reindex { x, .. }
         | Kind::Rechunk { x }
         | Kind::Reduce { x, .. }
@@ -168,7 +179,8 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
         | Kind::Histogram { x, .. }
         | Kind::Quantile { x, .. }
         | Kind::Sort { x, .. }
-        | Kind::TopK { x, .. } => vec![x],
+        | Kind::TopK { x, .. }
+        | Kind::Unique { x } => vec![x],
         Kind::Range(_) => Vec::new(),
     }
 }

@@ -209,6 +209,14 @@ impl Lowering {
                 let input = self.matmul(node, pos);
                 Lazy::leaf(input, shape, node.dtype)
             }
+            Kind::Extract { .. } => {
+                let input = self.extract(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::Unique { .. } => {
+                let input = self.unique(node);
+                Lazy::leaf(input, shape, node.dtype)
+            }
             Kind::Sort { .. } | Kind::TopK { .. } => {
                 let input = self.sort(node, pos);
                 Lazy::leaf(input, shape, node.dtype)
@@ -295,6 +303,11 @@ fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
             ..
         } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
         Kind::Quantile { x, axes, .. } => vec![(x.clone(), tree::quantile_source(x, axes, pos))],
+        Kind::Extract { x, mask, blocks } => {
+            let src = tree::extract_source(x, blocks, pos);
+            vec![(x.clone(), src.clone()), (mask.clone(), src)]
+        }
+        Kind::Unique { x } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
         Kind::MatMul { a, b } => (0..a.grid.axis(1).len())
             .flat_map(|k| [(a.clone(), vec![pos[0], k]), (b.clone(), vec![k, pos[1]])])
             .collect(),

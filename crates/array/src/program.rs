@@ -489,3 +489,11 @@ pub(crate) struct ArgTopK {
     pub offset: usize,
     pub finish: bool,
 }
+
+/// Parameters of `array.unique`: the sorted distinct values of the value of `program`
+/// (a leaf), or of the inputs together (a merge).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UniqueParams {
+    pub shape: Vec<usize>,
+    pub program: Option<Program>,
+}

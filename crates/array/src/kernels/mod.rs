@@ -11,6 +11,7 @@ mod partial;
 mod quantile;
 mod read;
 mod reduce;
+mod select;
 mod shape;
 mod sort;
 pub(crate) mod typed;
@@ -42,6 +43,10 @@ pub const QUANTILE_SAMPLE: &str = "array.quantile_sample";
 pub const QUANTILE_MERGE: &str = "array.quantile_merge";
 /// The product of two 2-d blocks, as a partial sum.
 pub const MATMUL: &str = "array.matmul";
+/// The elements of a block where its mask is true.
+pub const EXTRACT: &str = "array.extract";
+/// The sorted distinct values of a chunk, or of merged ones.
+pub const UNIQUE: &str = "array.unique";
 /// Sorts lanes of a chunk (also: keeps the k largest or smallest of each: topk).
 pub const SORT: &str = "array.sort";
 /// Counts one chunk's elements in histogram bins (merged by [`REDUCE_COMBINE`]).
@@ -56,6 +61,8 @@ pub fn register_kernels(registry: &mut KernelRegistry) {
     registry.register(HISTOGRAM_CHUNK, histogram::histogram_chunk);
     registry.register(RANGE, shape::range);
     registry.register(SORT, sort::sort);
+    registry.register(EXTRACT, select::extract);
+    registry.register(UNIQUE, select::unique);
     registry.register(MATMUL, matmul::matmul);
     registry.register(QUANTILE, quantile::quantile);
     registry.register(QUANTILE_SAMPLE, quantile::quantile_sample);

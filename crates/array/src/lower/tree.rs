@@ -8,12 +8,12 @@ use crate::codec;
 use crate::expr::{Kind, Node};
 use crate::grid::positions;
 use crate::kernels::{
-    HISTOGRAM_CHUNK, MATMUL, QUANTILE, QUANTILE_MERGE, QUANTILE_SAMPLE, REDUCE_CHUNK,
-    REDUCE_COMBINE, SORT,
+    EXTRACT, HISTOGRAM_CHUNK, MATMUL, QUANTILE, QUANTILE_MERGE, QUANTILE_SAMPLE, REDUCE_CHUNK,
+    REDUCE_COMBINE, SORT, UNIQUE,
 };
 use crate::program::{
     ArgTopK, CombineParams, Finalize, HistogramParams, QuantileParams, ReduceChunkParams,
-    Reduction, SampleParams, SortParams,
+    Reduction, SampleParams, SortParams, UniqueParams,
 };
 use doreisa_sched::Input;
 use std::sync::Arc;
@@ -303,6 +303,61 @@ impl Lowering {
             }
         }
     }
+}
+
+impl Lowering {
+    /// The task extracting output chunk `pos` of `node` from its block.
+    pub(super) fn extract(&mut self, node: &Arc<Node>, pos: &[usize]) -> Input {
+        let Kind::Extract { x, mask, blocks } = &node.kind else {
+            unreachable!("called on extracts")
+        };
+        let src = extract_source(x, blocks, pos);
+        let inputs = vec![self.materialize(x, &src), self.materialize(mask, &src)];
+        self.graph.task(EXTRACT, Vec::new(), inputs)
+    }
+
+    /// The tree of the distinct values of `node`'s input: per chunk, then merged.
+    pub(super) fn unique(&mut self, node: &Arc<Node>) -> Input {
+        let Kind::Unique { x } = &node.kind else {
+            unreachable!("called on unique")
+        };
+        let mut level: Vec<Input> = x
+            .grid
+            .positions()
+            .map(|src| {
+                let lazy = self.lowered(x, &src);
+                let mut inputs = TaskInputs::default();
+                let params = UniqueParams {
+                    shape: lazy.shape.clone(),
+                    program: Some(compile(&lazy, &mut inputs)),
+                };
+                self.graph.task(UNIQUE, codec::encode(&params), inputs.list)
+            })
+            .collect();
+        let merge = codec::encode(&UniqueParams {
+            shape: Vec::new(),
+            program: None,
+        });
+        while level.len() > 1 {
+            level = level
+                .chunks(8)
+                .map(|group| match group {
+                    [one] => *one,
+                    _ => self.graph.task(UNIQUE, merge.clone(), group.to_vec()),
+                })
+                .collect();
+        }
+        level[0]
+    }
+}
+
+/// The block (of whole rows) output chunk `pos` of an extract reads.
+pub(super) fn extract_source(x: &Node, blocks: &[usize], pos: &[usize]) -> Vec<usize> {
+    let mut src = vec![0; x.ndim()];
+    if let Some(first) = src.first_mut() {
+        *first = blocks.get(pos[0]).copied().unwrap_or(0);
+    }
+    src
 }
 
 /// The chunks of `x` that chunk `pos` of a sort (one) or a topk (those along the axis)

@@ -4,6 +4,7 @@ use super::SliceArg;
 use crate::expr::{Kind, Node, check_axis};
 use crate::grid::Grid;
 use crate::{Array, ArrayError, Result};
+use doreisa_sched::GraphRunner;
 
 impl Array {
     /// numpy's `take(x, indices, axis)`: the elements at `indices` (negative ones count
@@ -190,5 +191,125 @@ impl Array {
             Grid::from_chunks(extents)?,
             if arg { crate::DType::I64 } else { self.dtype() },
         )))
+    }
+}
+
+impl Array {
+    /// numpy's `x[mask]` (`extract(mask, x)`) for a `mask` of `x`'s shape: the elements
+    /// where `mask` is non-zero, in C order, as a 1-d array.
+    ///
+    /// The result's length depends on the data. As Dask's chunks of unknown size are
+    /// resolved when computed, they are resolved here when this is called: both arrays
+    /// are cut in blocks of whole rows (as for [`Array::reshape`]), one small graph on
+    /// `runner` counts the selected elements of each block (only the counts travel),
+    /// and the result has one chunk per block with any. Its chunks are then computed
+    /// where the blocks are, one task each.
+    ///
+    /// ```
+    /// # use doreisa_array::{Array, Chunk, DType, Grid, encode_chunks, kernels};
+    /// # let runner = doreisa_sched::LocalRunner::new(kernels());
+    /// # let grid = Grid::regular(&[2, 3], &[1, 2])?;
+    /// # let data = ndarray::array![[3.0, -1.0, 4.0], [-1.0, 5.0, -9.0]].into_dyn();
+    /// # for (k, b) in encode_chunks("x", 0, &Chunk::from(data), &grid)? { runner.insert(k, b); }
+    /// let x = Array::source("x", 0, &[2, 3], grid, DType::F64)?;
+    /// let positive = x.extract(&x.gt(0)?, &runner)?;
+    /// assert_eq!(positive.shape(), &[3]);
+    /// let values = positive.compute(&runner)?.into_array::<f64>()?;
+    /// assert_eq!(values.into_raw_vec_and_offset().0, [3.0, 4.0, 5.0]);
+    /// # Ok::<(), doreisa_array::ArrayError>(())
+    /// ```
+    pub fn extract(&self, mask: &Array, runner: &dyn GraphRunner) -> Result<Array> {
+        if mask.shape() != self.shape() {
+            return Err(ArrayError::ShapeMismatch {
+                op: "extract",
+                detail: format!("a mask of {:?} for {:?}", mask.shape(), self.shape()),
+            });
+        }
+        let ndim = self.ndim();
+        let rows = Grid::from_chunks(
+            (0..ndim)
+                .map(|a| {
+                    if a == 0 {
+                        self.grid().axis(0).to_vec()
+                    } else {
+                        vec![self.shape()[a]]
+                    }
+                })
+                .collect(),
+        )?;
+        let x = self.rechunk(rows.clone())?;
+        let truth = mask.astype(crate::DType::Bool)?.rechunk(rows)?;
+        // Selected elements per row, then per block of rows.
+        let per_row = if ndim == 0 {
+            truth.astype(crate::DType::I64)?.reshape(&[1])?
+        } else {
+            let others: Vec<isize> = (1..ndim as isize).collect();
+            truth.astype(crate::DType::I64)?.sum_axes(&others)?
+        };
+        let counts = per_row.compute(runner)?.to_array::<i64>();
+        let extents: Vec<usize> = if ndim == 0 {
+            vec![1]
+        } else {
+            self.grid().axis(0).to_vec()
+        };
+        let mut blocks = Vec::new();
+        let mut sizes = Vec::new();
+        let mut row = 0;
+        for (b, &extent) in extents.iter().enumerate() {
+            let n: i64 = counts.iter().skip(row).take(extent).sum();
+            row += extent;
+            if n > 0 {
+                blocks.push(b);
+                sizes.push(n as usize);
+            }
+        }
+        if sizes.is_empty() {
+            (blocks, sizes) = (vec![0], vec![0]);
+        }
+        Ok(Array::from_node(Node::new(
+            Kind::Extract {
+                x: x.node,
+                mask: truth.node,
+                blocks,
+            },
+            Grid::from_chunks(vec![sizes])?,
+            self.dtype(),
+        )))
+    }
+
+    /// numpy's `unique(x)`: the sorted distinct elements (one NaN, last, for all NaN),
+    /// computed now on `runner`: each chunk finds its own (with the expression that
+    /// produces it fused in), and they are merged in a tree of fan-in 8; only distinct
+    /// values travel. Its length depends on the data, so the result is a computed
+    /// value, not a lazy array.
+    ///
+    /// ```
+    /// # use doreisa_array::{Array, Chunk, DType, Grid, encode_chunks, kernels};
+    /// # let runner = doreisa_sched::LocalRunner::new(kernels());
+    /// # let grid = Grid::regular(&[6], &[2])?;
+    /// # let data = ndarray::array![3i64, 1, 3, 7, 1, 1].into_dyn();
+    /// # for (k, b) in encode_chunks("x", 0, &Chunk::from(data), &grid)? { runner.insert(k, b); }
+    /// let x = Array::source("x", 0, &[6], grid, DType::I64)?;
+    /// let u = x.unique(&runner)?.into_array::<i64>()?;
+    /// assert_eq!(u.into_raw_vec_and_offset().0, [1, 3, 7]);
+    /// # Ok::<(), doreisa_array::ArrayError>(())
+    /// ```
+    pub fn unique(&self, runner: &dyn GraphRunner) -> Result<crate::Chunk> {
+        let node = Node::new(
+            Kind::Unique {
+                x: self.node.clone(),
+            },
+            Grid::single(&[0])?,
+            self.dtype(),
+        );
+        let graph = crate::lower::lower(&node)?;
+        let outputs = runner.compute(&graph)?;
+        let [value] = outputs.as_slice() else {
+            return Err(ArrayError::ResultMismatch {
+                chunk: Vec::new(),
+                detail: format!("{} outputs for unique", outputs.len()),
+            });
+        };
+        crate::Chunk::decode(value)
     }
 }
