@@ -58,6 +58,7 @@ impl Array {
     /// numpy's `dot(a, b)`: for 2-d arrays the matrix product ([`Array::matmul`]); for
     /// two 1-d arrays the sum of the products (a 0-d array, in the promoted dtype but
     /// with sums' dtypes for integers, as [`Array::sum`]).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.dot(&x)?.compute(&runner)?.scalar::<f64>()?, 6.5);\nlet m = x.reshape(&[2, 2])?;\nassert_eq!(m.dot(&m)?.shape(), &[2, 2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn dot(&self, other: &Array) -> Result<Array> {
         match (self.ndim(), other.ndim()) {
             (1, 1) => (self * other)?.sum(),
@@ -76,6 +77,7 @@ impl Array {
     /// numpy's `tensordot(a, b, axes=([i], [j]))` for 2-d arrays: the sum over axis `i`
     /// of `a` and axis `j` of `b` (negative: from the end), as a matrix product of the
     /// arrays transposed to bring those axes together.
+    #[doc = concat!("```\n", doc_fixture!(f), "let m = x.reshape(&[2, 2])?; // [[-1.5, 0.0], [0.5, 2.0]]\nlet p = m.tensordot(&m, (0, 0))?.compute(&runner)?.into_array::<f64>()?; // m.T @ m\nassert_eq!(p.into_raw_vec_and_offset().0, [2.5, 1.0, 1.0, 4.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn tensordot(&self, other: &Array, axes: (isize, isize)) -> Result<Array> {
         if self.ndim() != 2 || other.ndim() != 2 {
             return Err(ArrayError::ShapeMismatch {

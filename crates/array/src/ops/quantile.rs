@@ -41,6 +41,7 @@ impl Array {
     }
 
     /// [`Array::quantile`] with percents (`q` in `[0, 100]`).
+    #[doc = concat!("```\n", doc_fixture!(f), "let p = x.percentile(&[50.0], None)?.compute(&runner)?;\nassert_eq!(p.into_array::<f64>()?.into_raw_vec_and_offset().0, [0.25]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn percentile(&self, q: &[f64], axis: Option<isize>) -> Result<Array> {
         let q: Vec<f64> = q.iter().map(|p| p / 100.0).collect();
         self.quantile(&q, axis)
@@ -48,12 +49,14 @@ impl Array {
 
     /// numpy's `median(x, axis)`: the 0.5 quantile, without the quantiles' axis, in the
     /// array's dtype if float (float64 otherwise), as numpy's.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.median(None)?.compute(&runner)?.scalar::<f64>()?, 0.25);\nassert_eq!(x.reshape(&[2, 2])?.median(Some(1))?.shape(), &[2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn median(&self, axis: Option<isize>) -> Result<Array> {
         self.quantile_in(&[0.5], axis, QUANTILE_BUDGET, self.dtype().is_float())?
             .squeeze(&[0])
     }
 
     /// [`Array::quantile`] with a budget of `bytes` per node for the exact path.
+    #[doc = concat!("```\n", doc_fixture!(f), "// A budget of 8 bytes: approximate (here exact still: each chunk keeps all its values).\nlet q = x.quantile_budget(&[0.0, 1.0], None, 8)?.compute(&runner)?;\nassert_eq!(q.into_array::<f64>()?.into_raw_vec_and_offset().0, [-1.5, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn quantile_budget(&self, q: &[f64], axis: Option<isize>, bytes: usize) -> Result<Array> {
         self.quantile_in(q, axis, bytes, false)
     }
