@@ -41,9 +41,12 @@
 mod array;
 mod chunk;
 mod codec;
+mod dispatch;
 mod dtype;
+mod element;
 mod error;
 mod expr;
+mod f16;
 mod grid;
 pub mod kernels;
 mod lower;
@@ -53,9 +56,11 @@ mod view;
 
 pub use array::{Array, Operand, encode_chunks};
 pub use chunk::{Chunk, MAX_CHUNK_NDIM};
-pub use dtype::{DType, Element, Scalar, TypedScalar};
+pub use dtype::{DType, Scalar};
+pub use element::{Element, TypedScalar};
 pub use error::{ArrayError, Result};
+pub use f16::F16;
 pub use grid::{Grid, MAX_NDIM};
 pub use kernels::{kernels, register_kernels};
-pub use ops::{ReduceOptions, SliceArg};
+pub use ops::{QUANTILE_BUDGET, ReduceOptions, SliceArg};
 pub use program::Reduction;
