@@ -134,8 +134,22 @@ impl Array {
     /// Computes the whole array.
     #[doc = concat!("```\n", doc_fixture!(f), "let c = (&x + 1.0)?.compute(&runner)?;\nassert_eq!(c.into_array::<f64>()?.into_raw_vec_and_offset().0, [-0.5, 1.0, 1.5, 3.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn compute(&self, runner: &dyn GraphRunner) -> Result<Chunk> {
-        let graph = self.lower()?;
-        let outputs = runner.compute(&graph)?;
+        // A runner that keeps plans finds this expression's by its structure, and
+        // lowers it only the first time (or when the cluster's layout changed).
+        let (structure, timestep) = crate::structure::structure_key(&self.node);
+        let mut lowering_error = None;
+        let mut lower = || {
+            self.lower().map_err(|e| {
+                let message = e.to_string();
+                lowering_error = Some(e);
+                doreisa_sched::SchedError::InvalidGraph(message)
+            })
+        };
+        let outputs = runner.compute_keyed(structure, timestep, &mut lower);
+        if let Some(e) = lowering_error {
+            return Err(e);
+        }
+        let outputs = outputs?;
         let grid = &self.node.grid;
         if outputs.len() != grid.num_chunks() {
             return Err(ArrayError::ResultMismatch {

@@ -108,7 +108,7 @@ pub(crate) enum Kind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum MapFn {
     Unary(UnaryFn),
     Binary(BinaryFn),
@@ -188,14 +188,14 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
 
 /// A run of chunk `chunk` of a source axis: `len` elements from `start` on, with the
 /// step of the output axis it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Part {
     pub chunk: usize,
     pub start: usize,
     pub len: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum OutAxis {
     /// Output chunk `i` along this axis is `parts[i]` of source axis `src`.
     From {
@@ -208,7 +208,7 @@ pub(crate) enum OutAxis {
 }
 
 /// A source axis dropped at one index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Fixed {
     pub src: usize,
     pub chunk: usize,
@@ -216,7 +216,7 @@ pub(crate) struct Fixed {
 }
 
 /// How each output chunk of a reindexing is a view of one source chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Reindex {
     pub out: Vec<OutAxis>,
     pub fixed: Vec<Fixed>,

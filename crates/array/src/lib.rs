@@ -52,6 +52,7 @@ pub mod kernels;
 mod lower;
 mod ops;
 mod program;
+mod structure;
 mod view;
 
 pub use array::{Array, Operand, encode_chunks};
