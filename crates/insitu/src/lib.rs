@@ -19,9 +19,12 @@ pub mod decl;
 pub mod error;
 mod gate;
 mod gather;
+mod inbox;
+pub mod notice;
 pub mod session;
 pub mod session_info;
 pub mod shm;
+pub mod stall;
 pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
@@ -36,9 +39,11 @@ pub use error::{InsituError, Result};
 pub use gate::NodeGateAddress;
 pub use session::Session;
 pub use session_info::SessionInfo;
+pub use stall::{RankName, Stall};
 
 /// Registers the in situ layer's actor classes and state.
 pub fn register(registry: &mut doreisa_core::Registry) {
     coordinator::register(registry);
     gate::NodeGate::register(registry);
+    inbox::register(registry);
 }

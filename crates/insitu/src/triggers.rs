@@ -43,6 +43,14 @@ impl Triggers {
         });
     }
 
+    /// Every window of every callback, with the callback's index.
+    pub fn windows(&self) -> impl Iterator<Item = (usize, &Window)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .flat_map(|(index, entry)| entry.windows.iter().map(move |w| (index, w)))
+    }
+
     /// How many timesteps of `array` the windows keep (1 for an array none reads).
     fn keep(&self, array: &str) -> usize {
         self.entries
