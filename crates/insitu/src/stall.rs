@@ -30,29 +30,22 @@ pub struct RankName {
 impl fmt::Display for RankName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.rank {
-            Some(rank) => write!(
-                f,
-                "rank {rank} (bridge {} on node {})",
-                self.bridge, self.node.0
-            )?,
-            None => write!(
-                f,
-                "rank #{} of bridge {} (on node {})",
-                self.index, self.bridge, self.node.0
-            )?,
+            Some(rank) => write!(f, "rank {rank} (bridge {}", self.bridge)?,
+            None => write!(f, "rank #{} of bridge {} (", self.index, self.bridge)?,
         }
-        match self.closed {
-            Some(Some(last)) => write!(f, ", which closed after timestep {last}")?,
-            Some(None) => write!(f, ", which closed without publishing")?,
-            None => {}
+        if self.rank.is_some() {
+            write!(f, " ")?;
         }
+        write!(f, "on node {}", self.node.0)?;
         if self.held {
-            write!(
-                f,
-                " (its bridge holds its chunks for ranks that never started)"
-            )?;
+            write!(f, ", which holds its chunks for ranks that never started")?;
         }
-        Ok(())
+        write!(f, ")")?;
+        match self.closed {
+            Some(Some(last)) => write!(f, ", which closed after timestep {last}"),
+            Some(None) => write!(f, ", which closed without publishing"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -182,4 +175,62 @@ fn describe(array: &MissingArray) -> Vec<String> {
         ));
     }
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rank(rank: Option<u64>, closed: Option<Option<i64>>, held: bool) -> RankName {
+        RankName {
+            rank,
+            index: 1,
+            bridge: 2,
+            node: NodeId(3),
+            closed,
+            held,
+        }
+    }
+
+    #[test]
+    fn a_rank_is_named_by_its_communicator_number_when_it_has_one() {
+        let named = rank(Some(7), Some(Some(4)), false).to_string();
+        assert_eq!(
+            named,
+            "rank 7 (bridge 2 on node 3), which closed after timestep 4"
+        );
+        let unnamed = rank(None, Some(None), true).to_string();
+        assert_eq!(
+            unnamed,
+            "rank #1 of bridge 2 (on node 3, which holds its chunks for ranks that never \
+             started), which closed without publishing"
+        );
+    }
+
+    #[test]
+    fn a_stall_says_what_it_waited_for_and_counts_what_it_does_not_name() {
+        let stall = Stall {
+            waited: Duration::from_millis(1500),
+            bridges: 1,
+            declared: 1,
+            arrays: vec![MissingArray {
+                array: "a".into(),
+                timestep: Some(5),
+                last_complete: Some(4),
+                ranks: vec![rank(Some(0), None, false)],
+                ranks_missing: 3,
+                undeclared: vec![vec![0, 1]],
+                undeclared_count: 1,
+            }],
+            unattached: Vec::new(),
+            undeclared: vec!["nope".into()],
+        };
+        assert_eq!(
+            stall.to_string(),
+            "no timestep completed within 1.5 s (waiting for timestep 5): array \"a\" at \
+             timestep 5: no chunk from rank 0 (bridge 2 on node 3) and 2 more ranks; array \
+             \"a\": chunks [0, 1] declared by no rank; array \"nope\" is read by the \
+             analytics and declared by no rank"
+        );
+    }
 }
