@@ -3,7 +3,10 @@
 //! publishes chunks, reads steering values and closes; the analytics side
 //! ([`Analytics`]) runs callbacks over windows of arrays as timesteps complete,
 //! prepares iterations ahead, and sets steering values. A [`Session`] starts the
-//! actors both sides meet at (a coordinator; a scheduling actor and a gate per node).
+//! actors both sides meet at (a coordinator; a scheduling actor and a gate per node);
+//! each bridge has an inbox, an actor in its process that the coordinator tells how far
+//! the analytics got and the steering values asked for, so that nothing polls. Every
+//! wait of either side is bounded: what an analytics waited for in vain is a [`Stall`].
 //!
 //! Built on `doreisa-array`, `doreisa-sched` and `doreisa-core`. It must not depend on
 //! the CLI, nor on MPI (communicators come in through [`Communicator`]).

@@ -377,7 +377,6 @@ impl<H> BridgeState<H> {
         if progress.stopped {
             // Nobody will read what is held: it goes now, not when the ranks close.
             self.gather.clear_pending();
-            self.answers.stopped();
         }
     }
 
@@ -395,9 +394,6 @@ impl<H> BridgeState<H> {
 
     /// What is known of `key` at `timestep`, if anything, without asking.
     pub fn feedback_known(&self, key: &str, timestep: i64) -> Option<Option<Vec<u8>>> {
-        if self.progress.stopped {
-            return Some(self.answers.get(key, timestep).unwrap_or(None));
-        }
         self.answers.get(key, timestep)
     }
 

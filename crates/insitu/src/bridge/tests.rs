@@ -447,3 +447,18 @@ fn close_and_wait_waits_for_the_analytics_to_be_done_with_the_last_timestep() {
     assert!(client.close_and_wait(0, Duration::from_secs(30)).unwrap());
     analytics.join().unwrap();
 }
+
+#[test]
+fn a_value_set_before_the_analytics_stopped_is_read_after() {
+    let (bridge, session) = fake(1, BridgeOptions::default());
+    session.set("k", 3, 31);
+    session.progress(Progress {
+        stopped: true,
+        ..Default::default()
+    });
+    let client = Client::new(bridge, published(0, 1)).unwrap();
+    let read: i64 = client.get_at("k", 3, Duration::from_secs(30), -1).unwrap();
+    assert_eq!(read, 31);
+    let read: i64 = client.get("k", Some(3), -1).unwrap();
+    assert_eq!(read, 31);
+}

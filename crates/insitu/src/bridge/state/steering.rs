@@ -16,13 +16,12 @@ pub(crate) enum Answer {
     Pending,
 }
 
-/// Answers by key and timestep, and the questions pending.
+/// Answers by key and timestep, and the questions pending. Only the coordinator
+/// answers: it knows which values were set before the analytics stopped.
 #[derive(Debug, Default)]
 pub(super) struct Answers {
     known: BTreeMap<(i64, String), Option<Vec<u8>>>,
     asked: BTreeSet<(i64, String)>,
-    /// The analytics stopped: every question pending is answered "none".
-    stopped: bool,
 }
 
 impl Answers {
@@ -30,11 +29,8 @@ impl Answers {
         self.known.get(&(timestep, key.to_string())).cloned()
     }
 
-    /// Records a question; `false` if it was asked already (or need not be).
+    /// Records a question; `false` if it was asked already.
     pub fn ask(&mut self, key: &str, timestep: i64) -> bool {
-        if self.stopped {
-            return false;
-        }
         let inserted = self.asked.insert((timestep, key.to_string()));
         while self.asked.len() > KEPT {
             self.asked.pop_first();
@@ -48,14 +44,6 @@ impl Answers {
         self.known.insert(entry, value);
         while self.known.len() > KEPT {
             self.known.pop_first();
-        }
-    }
-
-    /// The analytics stopped: nothing pending will be set any more.
-    pub fn stopped(&mut self) {
-        self.stopped = true;
-        for entry in std::mem::take(&mut self.asked) {
-            self.known.entry(entry).or_insert(None);
         }
     }
 }

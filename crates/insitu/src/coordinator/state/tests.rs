@@ -330,6 +330,11 @@ fn steering_questions_are_answered_once_the_value_is_known() {
     let pushes = state.set_progress(stopped);
     assert!(pushes.contains(&(3, value(9, None))), "{pushes:?}");
     assert_eq!(state.watch_feedback(3, "k", 10), vec![(3, value(10, None))]);
+    // A value set before it stopped is still read after.
+    assert_eq!(
+        state.watch_feedback(3, "k", 5),
+        vec![(3, value(5, Some(5)))]
+    );
 }
 
 #[test]
