@@ -30,6 +30,13 @@ pub type CallbackResult<T = ()> = std::result::Result<T, Box<dyn std::error::Err
 type CallbackFn = Box<dyn FnMut(&mut Context<'_>) -> CallbackResult + Send>;
 type PrepareFn = Box<dyn FnMut(&mut Context<'_>) -> CallbackResult<Box<dyn Any + Send>> + Send>;
 
+/// The analytics tells the nodes which published chunks no window needs any more once
+/// every this many timesteps (each time, one message per node): in the steady state of
+/// a recurring analysis, whose graphs stand on the nodes, that is the only message from
+/// the analytics to the nodes. The nodes keep up to this many timesteps minus one more
+/// than the windows need.
+const RELEASE_EVERY: usize = 4;
+
 /// How the analytics runs.
 #[derive(Debug, Clone)]
 pub struct AnalyticsOptions {
@@ -240,7 +247,8 @@ impl Analytics {
                 Event::Error(error) => return Err(error),
                 Event::Closed { timestep } => {
                     report.closed_at = timestep;
-                    return Ok(());
+                    // What the cadence kept back goes now.
+                    return self.release(1);
                 }
             }
         }
@@ -293,16 +301,23 @@ impl Analytics {
                 report.errors.push(error);
             }
         }
-        let marks = self.triggers.release_marks();
-        if !marks.is_empty() {
-            self.runner.release_arrays_before(&marks)?;
-        }
+        self.release(RELEASE_EVERY)?;
         self.send_contract();
         self.set_progress(Progress {
             done: self.triggers.done(),
             running: true,
             ..Default::default()
         });
+        Ok(())
+    }
+
+    /// Drops on the nodes the published chunks no window needs any more, once some
+    /// array has left `every` timesteps behind: one message per node.
+    fn release(&mut self, every: usize) -> Result<()> {
+        let marks = self.triggers.release_marks(every);
+        if !marks.is_empty() {
+            self.runner.release_arrays_before(&marks)?;
+        }
         Ok(())
     }
 
