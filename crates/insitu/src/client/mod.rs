@@ -1,6 +1,10 @@
 //! The simulation side: a client per rank. It declares the rank's chunks once, then
 //! publishes them every timestep (after its optional preprocessing), reads steering
-//! values at iteration boundaries, and closes at the end.
+//! values at iteration boundaries (`steering.rs`), and closes at the end.
+
+mod steering;
+
+pub(crate) use steering::encode_value;
 
 use crate::bridge::{Bridge, Held};
 use crate::buffer::{ChunkBuffer, Recycler, Written};
@@ -12,8 +16,6 @@ use doreisa_core::Worker;
 use doreisa_sched::cluster::SchedShared;
 use doreisa_sched::{LocalRunner, SourceKey};
 use ndarray::ArrayViewD;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,8 +109,13 @@ impl Client {
         })
     }
 
-    /// Makes steering reads collective over `comm`: one rank asks, all get its answer.
+    /// Makes steering reads of the latest value collective over `comm`: one rank asks,
+    /// all get its answer (every rank must then read alike). Errors name this rank by
+    /// its number in `comm`.
     pub fn with_communicator(mut self, comm: Arc<dyn Communicator>) -> Self {
+        if let Err(e) = self.bridge.label(self.rank, comm.rank() as u64) {
+            tracing::warn!(error = %e, "cannot tell the session this rank's number");
+        }
         self.comm = Some(comm);
         self
     }
@@ -332,12 +339,20 @@ impl Client {
         // be waiting for them.
         self.bridge.begin(self.rank, timestep)?;
         let waiting = Instant::now();
-        let room = self.bridge.room_for(timestep)?;
+        let room = self.bridge.room_for(timestep);
         *waited = waiting.elapsed();
         let key = SourceKey {
             array: name,
             timestep,
             chunk: position,
+        };
+        let room = match room {
+            Ok(room) => room,
+            Err(e) => {
+                // Waited in vain: the chunk is not published, and the rank moves on.
+                self.bridge.published(self.rank, key, None)?;
+                return Err(e);
+            }
         };
         if !room {
             self.bridge.published(self.rank, key, None)?;
@@ -371,59 +386,6 @@ impl Client {
         }
     }
 
-    /// The steering value of `key` set for `timestep` (the latest one with `None`), or
-    /// `default` when there is none.
-    pub fn get<V: Serialize + DeserializeOwned>(
-        &self,
-        key: &str,
-        timestep: Option<i64>,
-        default: V,
-    ) -> Result<V> {
-        self.read(key, timestep, None, default)
-    }
-
-    /// Like [`Client::get`] for a given timestep, but waits (up to `wait`) until the
-    /// analytics set `key` for `timestep` or a later one: deterministic steering.
-    pub fn get_at<V: Serialize + DeserializeOwned>(
-        &self,
-        key: &str,
-        timestep: i64,
-        wait: Duration,
-        default: V,
-    ) -> Result<V> {
-        self.read(key, Some(timestep), Some(wait), default)
-    }
-
-    fn read<V: Serialize + DeserializeOwned>(
-        &self,
-        key: &str,
-        timestep: Option<i64>,
-        wait: Option<Duration>,
-        default: V,
-    ) -> Result<V> {
-        let ask = || -> Result<Option<Vec<u8>>> { self.bridge.feedback(key, timestep, wait) };
-        let found = match &self.comm {
-            Some(comm) => {
-                // Rank 0 asks; a failure there is everyone's default, never a hang.
-                let mine = if comm.rank() == 0 {
-                    encode_value(&ask().unwrap_or(None))?
-                } else {
-                    Vec::new()
-                };
-                let shared = comm.broadcast(0, mine);
-                doreisa_core::codec::decode::<Option<Vec<u8>>>(&shared)
-                    .map_err(|e| InsituError::Runtime(e.into()))?
-            }
-            None => ask()?,
-        };
-        match found {
-            Some(bytes) => {
-                doreisa_core::codec::decode(&bytes).map_err(|e| InsituError::Runtime(e.into()))
-            }
-            None => Ok(default),
-        }
-    }
-
     /// This rank published its last timestep: `timestep`, which may not be before a
     /// timestep it published.
     pub fn close(&mut self, timestep: i64) -> Result<()> {
@@ -439,7 +401,8 @@ impl Client {
         }
         if !self.closed {
             self.closed = true;
-            self.bridge.rank_closed(self.rank, timestep)?;
+            let last = self.last.values().copied().max();
+            self.bridge.rank_closed(self.rank, timestep, last)?;
         }
         Ok(())
     }
@@ -465,7 +428,12 @@ impl Drop for Client {
 }
 
 /// Runs `preprocess` on a chunk in this process, with the kernels of its registry.
-fn apply(preprocess: &Preprocess, chunk: Chunk, worker: &Worker) -> Result<Chunk> {
+fn apply(preprocess: &Preprocess, chunk: Chunk, worker: Option<&Worker>) -> Result<Chunk> {
+    let worker = worker.ok_or_else(|| {
+        InsituError::Runtime(doreisa_core::CoreError::Invalid(
+            "preprocessing needs the runtime of a session".into(),
+        ))
+    })?;
     let kernels = &SchedShared::of(worker.registry())?.kernels;
     match preprocess {
         Preprocess::Kernel { name, params } => {
@@ -491,9 +459,4 @@ fn apply(preprocess: &Preprocess, chunk: Chunk, worker: &Worker) -> Result<Chunk
             Ok(f(&input)?.compute(&runner)?)
         }
     }
-}
-
-/// A typed steering value, encoded as the coordinator keeps it.
-pub(crate) fn encode_value<V: Serialize>(value: &V) -> Result<Vec<u8>> {
-    doreisa_core::codec::encode(value).map_err(|e| InsituError::Runtime(e.into()))
 }
