@@ -5,7 +5,7 @@ use super::typed::{ChunkElement, for_dtype, maximum, minimum};
 use crate::chunk::{Chunk, ViewChunk, with_chunk};
 use crate::element::Element;
 use crate::program::{ReduceChunkParams, Reduction};
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, CowArray, IxDyn, Zip};
 
 /// Reduces `a` along each of `axes` in turn with `along` (which keeps the axis with
 /// length 1); the first step reads `a` in place, no copy of the chunk is made first.
@@ -33,10 +33,49 @@ fn fold_axes<T: Copy>(
         // A sum of one element still adds it to zero: `-0.0` becomes `0.0`, as in numpy.
         return a.mapv(|v| add(zero, v));
     }
+    let every_axis = axes.len() == a.ndim() && axes.iter().enumerate().all(|(i, &x)| i == x);
+    if every_axis && let Some(data) = a.as_slice() {
+        let total = fold_all_in_order(data, a.shape(), zero, add);
+        return ArrayD::from_elem(IxDyn(&vec![1; a.ndim()]), total);
+    }
     reduce_axes(a, axes, |a, axis| {
         a.fold_axis(axis, zero, |&acc, &v| add(acc, v))
             .insert_axis(axis)
     })
+}
+
+/// Folds C-ordered `data` of `shape` over every axis, in the order `fold_axis` takes
+/// them one axis after another (so with the same rounding): the first axis's rows
+/// added in turn into one accumulator row, which is folded the same way over the next
+/// axis. One pass over the data, a loop the compiler vectorizes, no index arithmetic.
+fn fold_all_in_order<T: Copy>(
+    data: &[T],
+    shape: &[usize],
+    zero: T,
+    add: impl Fn(T, T) -> T + Copy,
+) -> T {
+    let fold_rows = |rows: &[T], len: usize| -> Vec<T> {
+        let mut acc = vec![zero; len];
+        if len > 0 {
+            for row in rows.chunks_exact(len) {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a = add(*a, v);
+                }
+            }
+        }
+        acc
+    };
+    let mut rest: usize = shape[1..].iter().product();
+    let mut acc = fold_rows(data, rest);
+    for &n in &shape[1..] {
+        rest /= n.max(1);
+        acc = if n == 0 {
+            vec![zero; rest]
+        } else {
+            fold_rows(&acc, rest)
+        };
+    }
+    acc.first().copied().unwrap_or(zero)
 }
 
 /// Folds `a` over `axes` seeding each lane with its first element (no identity needed).
@@ -87,8 +126,12 @@ pub(crate) fn pick_arg<T: PartialOrd + Copy>(a: (T, T), b: (T, T), max: bool) ->
     if b_better || (tie && b.1 < a.1) { b } else { a }
 }
 
-fn as_f64(value: &ViewChunk<'_>) -> ArrayD<f64> {
-    with_chunk!(ViewChunk, value, a => a.mapv(|v| v.to_f64()))
+/// The values as float64: read in place when they are, converted otherwise.
+fn as_f64<'a>(value: &'a ViewChunk<'_>) -> CowArray<'a, f64, IxDyn> {
+    match value {
+        ViewChunk::F64(a) => CowArray::from(a.view()),
+        other => CowArray::from(with_chunk!(ViewChunk, other, a => a.mapv(|v| v.to_f64()))),
+    }
 }
 
 fn as_i64(value: &ViewChunk<'_>) -> ArrayD<i64> {
@@ -103,16 +146,24 @@ fn lanes(parts: &[ArrayD<f64>]) -> Chunk {
 }
 
 /// Count, sum, or count-mean-M2 lanes of `x` over `axes`, NaN ignored when `skip_nan`.
-fn moments(x: &ArrayD<f64>, axes: &[usize], skip_nan: bool, second: bool) -> Chunk {
+fn moments(x: ArrayViewD<'_, f64>, axes: &[usize], skip_nan: bool, second: bool) -> Chunk {
     let present = |v: f64| !(skip_nan && v.is_nan());
-    let counts = fold_axes(
-        x.mapv(|v| f64::from(u8::from(present(v)))).view(),
-        axes,
-        0.0,
-        |a, b| a + b,
-    );
-    let zeroed = x.mapv(|v| if present(v) { v } else { 0.0 });
-    let sums = fold_axes(zeroed.view(), axes, 0.0, |a, b| a + b);
+    let (counts, sums) = if skip_nan {
+        let counts = fold_axes(
+            x.mapv(|v| f64::from(u8::from(present(v)))).view(),
+            axes,
+            0.0,
+            |a, b| a + b,
+        );
+        let zeroed = x.mapv(|v| if present(v) { v } else { 0.0 });
+        (counts, fold_axes(zeroed.view(), axes, 0.0, |a, b| a + b))
+    } else {
+        // Every element counts: each lane's count is its length (exact, as the sum of
+        // as many ones would be), and the elements are summed where they are.
+        let sums = fold_axes(x.view(), axes, 0.0, |a, b| a + b);
+        let lane: usize = axes.iter().map(|&a| x.shape()[a]).product();
+        (ArrayD::from_elem(sums.raw_dim(), lane as f64), sums)
+    };
     if !second {
         return lanes(&[counts, sums]);
     }
@@ -140,7 +191,7 @@ pub(crate) fn partial(p: &ReduceChunkParams, value: &ViewChunk<'_>) -> Result<Ch
         Sum | NanSum if dtype.is_float() => {
             let x = as_f64(value);
             let x = if op == NanSum {
-                x.mapv(|v| if v.is_nan() { 0.0 } else { v })
+                CowArray::from(x.mapv(|v| if v.is_nan() { 0.0 } else { v }))
             } else {
                 x
             };
@@ -171,10 +222,13 @@ pub(crate) fn partial(p: &ReduceChunkParams, value: &ViewChunk<'_>) -> Result<Ch
                 T::into_chunk(fold_first(a.view(), axes, |x, y| if nan { nan_pick(x, y, pick) } else { pick(x, y) }))
             })
         }
-        Mean | NanMean => moments(&as_f64(value), axes, op == NanMean, false),
-        Var | Std | NanVar | NanStd => {
-            moments(&as_f64(value), axes, matches!(op, NanVar | NanStd), true)
-        }
+        Mean | NanMean => moments(as_f64(value).view(), axes, op == NanMean, false),
+        Var | Std | NanVar | NanStd => moments(
+            as_f64(value).view(),
+            axes,
+            matches!(op, NanVar | NanStd),
+            true,
+        ),
         ArgMin | ArgMax => arg_partial(p, value),
     })
 }
@@ -262,4 +316,43 @@ fn pick_arg_key<K: PartialOrd + Copy>(a: (K, i64), b: (K, i64), max: bool) -> (K
     };
     // Within a chunk, indices only grow: ties keep the first.
     if better { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values whose sums round differently in different orders.
+    fn awkward(len: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i * 7919) % 1013) as f64 * 1e-3 + if i % 5 == 0 { 1e12 } else { 0.1 })
+            .collect()
+    }
+
+    #[test]
+    fn a_fold_over_every_axis_rounds_as_the_fold_axis_by_axis() {
+        for shape in [
+            vec![10usize, 10],
+            vec![3, 5, 7],
+            vec![1, 9],
+            vec![17],
+            vec![0, 3],
+            vec![3, 0, 2],
+            vec![2, 3, 4, 5],
+        ] {
+            let len = shape.iter().product();
+            let a = ArrayD::from_shape_vec(IxDyn(&shape), awkward(len)).unwrap();
+            let axes: Vec<usize> = (0..shape.len()).collect();
+            let fast = fold_axes(a.view(), &axes, 0.0, |x, y| x + y);
+            let axis_by_axis = reduce_axes(a.view(), &axes, |a, axis| {
+                a.fold_axis(axis, 0.0, |&acc, &v| acc + v).insert_axis(axis)
+            });
+            assert_eq!(fast.shape(), axis_by_axis.shape(), "{shape:?}");
+            let (x, y) = (
+                fast.iter().next().unwrap(),
+                axis_by_axis.iter().next().unwrap(),
+            );
+            assert_eq!(x.to_bits(), y.to_bits(), "{shape:?}: {x} vs {y}");
+        }
+    }
 }
