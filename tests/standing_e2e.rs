@@ -92,7 +92,7 @@ fn steady_state_sends_nothing(nodes: usize) {
         lowered: AtomicUsize::new(0),
     };
     let mut after_standing = None;
-    for timestep in 0..12 {
+    for timestep in 0..100 {
         let (field, expected) = publish(&runner, &ids, timestep);
         let sum = field.sum().unwrap().compute(&counting).unwrap();
         assert_eq!(sum.to_array::<f64>().sum(), expected, "timestep {timestep}");
@@ -123,6 +123,56 @@ fn a_recurring_analysis_on_8_nodes_sends_nothing_per_iteration() {
 #[test]
 fn a_recurring_analysis_on_64_nodes_sends_nothing_per_iteration() {
     steady_state_sends_nothing(64);
+}
+
+#[test]
+fn a_changed_analysis_recompiles_once_and_alternating_ones_stay_compiled() {
+    let cluster = cluster(8);
+    let ids = cluster.nodes();
+    let runner = ClusterRunner::start(cluster.driver(), &ids, Strategy::Greedy)
+        .unwrap()
+        .with_retention(2);
+    let counting = CountingLowerings {
+        runner: &runner,
+        lowered: AtomicUsize::new(0),
+    };
+    let lowered = || counting.lowered.load(Ordering::SeqCst);
+    let rows = 8 * ids.len();
+    let check = |timestep: i64, use_max: bool| {
+        let (field, sum) = publish(&runner, &ids, timestep);
+        let (array, expected) = if use_max {
+            (
+                field.max().unwrap(),
+                (rows * 4 - 1) as f64 + timestep as f64,
+            )
+        } else {
+            (field.sum().unwrap(), sum)
+        };
+        let value = array.compute(&counting).unwrap().to_array::<f64>().sum();
+        assert_eq!(value, expected, "timestep {timestep}, max {use_max}");
+    };
+    for timestep in 0..10 {
+        check(timestep, false);
+    }
+    assert_eq!(lowered(), 1);
+    for timestep in 10..20 {
+        check(timestep, true);
+    }
+    assert_eq!(lowered(), 2, "the changed analysis is lowered once");
+    let mut steady = 0;
+    for timestep in 20..60 {
+        check(timestep, timestep % 2 == 1);
+        if timestep == 30 {
+            steady = runner.messages_sent();
+        }
+    }
+    assert_eq!(lowered(), 2, "both alternating analyses stay compiled");
+    assert_eq!(runner.standing_plans(), 2);
+    assert_eq!(
+        runner.messages_sent(),
+        steady,
+        "both stand: no message per iteration"
+    );
 }
 
 #[test]
