@@ -1,5 +1,8 @@
 //! The `doreisa-rs` command line.
 
+// Doc comments here are clap's help text ("HOST[:PORT]"), not links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use clap::{Parser, Subcommand};
 use doreisa_cli::{args, bench, demo, nodes, selftest, weak_scaling};
 use std::io::IsTerminal;

@@ -12,9 +12,9 @@
 //! Back-pressure keeps the simulation at most `max_ahead` timesteps ahead of the
 //! analytics.
 //!
-//! The bridge is a thin shell: its decisions are those of [`state::BridgeState`],
+//! The bridge is a thin shell: its decisions are those of `state::BridgeState`,
 //! plain state whose handlers queue actions; the shell carries them out in order
-//! through a [`link::BridgeLink`] (the session's actors, or a fake in tests). The
+//! through a `link::BridgeLink` (the session's actors, or a fake in tests). The
 //! coordinator tells the bridge how far the analytics got, its contract and the
 //! steering values asked for through the bridge's inbox (`crate::inbox`); a rank
 //! that must wait for one of these waits on the bridge, until the notice comes or its
