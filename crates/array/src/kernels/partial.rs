@@ -140,9 +140,17 @@ fn as_i64(value: &ViewChunk<'_>) -> ArrayD<i64> {
 
 /// Stacks same-shaped arrays along a new trailing axis.
 fn lanes(parts: &[ArrayD<f64>]) -> Chunk {
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    let axis = Axis(parts[0].ndim());
-    Chunk::F64(ndarray::stack(axis, &views).expect("same shapes"))
+    let mut shape = parts[0].shape().to_vec();
+    let len = parts[0].len();
+    shape.push(parts.len());
+    let mut values = Vec::with_capacity(len * parts.len());
+    let mut iters: Vec<_> = parts.iter().map(|p| p.iter()).collect();
+    for _ in 0..len {
+        for part in &mut iters {
+            values.push(*part.next().expect("same shapes"));
+        }
+    }
+    Chunk::F64(ArrayD::from_shape_vec(IxDyn(&shape), values).expect("sized"))
 }
 
 /// Count, sum, or count-mean-M2 lanes of `x` over `axes`, NaN ignored when `skip_nan`.
