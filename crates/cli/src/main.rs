@@ -103,6 +103,13 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print the table again every SECONDS, with each node's tasks per second since
+        /// the last one (Ctrl-C stops).
+        #[arg(long, value_name = "SECONDS", value_parser = args::positive_seconds)]
+        watch: Option<f64>,
+        /// With --watch: stop after this many tables.
+        #[arg(long, requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
     },
     /// Run end-to-end checks (tasks, actors, nested and borrowed refs, transfers)
     /// against a running cluster.
@@ -174,7 +181,18 @@ fn main() -> ExitCode {
             listen,
             node,
         } => exit(nodes::worker(listen, cluster_file, &node)),
-        Command::Status { cluster_file, json } => exit(nodes::status(cluster_file, json)),
+        Command::Status {
+            cluster_file,
+            json,
+            watch: None,
+            ..
+        } => exit(nodes::status(cluster_file, json)),
+        Command::Status {
+            cluster_file,
+            watch: Some(seconds),
+            count,
+            ..
+        } => exit(nodes::watch(cluster_file, seconds, count)),
         Command::Selftest { cluster_file } => exit(selftest::run_file(&cluster_file)),
     }
 }
