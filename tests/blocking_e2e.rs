@@ -1,7 +1,8 @@
 //! Task bodies that block on other tasks' values (a `get` inside a task) never
 //! deadlock a node, even with as many compute threads as nodes (the pool is shared by
-//! the nodes): a blocked thread hands its queue to a stand-in. (A body that blocks
-//! outside the runtime, in a sleep or I/O, holds its thread like any busy body.)
+//! the nodes): a blocked thread hands its queue to a stand-in. A body that blocks
+//! outside the runtime, in a sleep or I/O, holds only its own thread: the other
+//! threads take the jobs queued behind it.
 
 mod support;
 
@@ -22,9 +23,15 @@ doreisa::core::remote! {
     }
 }
 
+doreisa::core::remote! {
+    /// Holds its compute thread until `gate` opens, without telling the runtime.
+    pub fn hold_thread(gate: u64) -> i64 { poll_gate(gate); 1 }
+}
+
 fn one_thread_cluster(nodes: usize) -> Cluster {
     let mut registry = registry();
     tree_sum::register(&mut registry);
+    hold_thread::register(&mut registry);
     Cluster::start(
         ClusterConfig::default().nodes(nodes).compute_threads(nodes),
         registry,
@@ -76,5 +83,30 @@ fn a_blocked_actor_method_lets_other_tasks_run() {
     open_gate(gate);
     assert_eq!(driver.get(&total).unwrap(), 5);
     drop((waiting, holder, total, sum));
+    assert_drained(&cluster);
+}
+
+/// A body stuck outside the runtime holds up neither its node nor the others: the
+/// jobs queued on its thread are taken by the pool's other thread.
+#[test]
+fn a_body_stuck_outside_the_runtime_holds_only_its_own_thread() {
+    let cluster = one_thread_cluster(2);
+    let driver = cluster.driver().clone();
+    let nodes = cluster.nodes();
+    let gate = new_gate();
+    let stuck = hold_thread::remote_with(&driver, TaskOptions::on(nodes[0]), gate).unwrap();
+    // Many small tasks on both nodes, queued on both threads of the pool.
+    let sums: Vec<_> = (0..64)
+        .map(|i| add::remote_with(&driver, TaskOptions::on(nodes[i % 2]), i as i64, 1).unwrap())
+        .collect();
+    for (i, sum) in sums.iter().enumerate() {
+        let value = driver
+            .get_timeout(sum, Some(std::time::Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("task {i} waited behind the stuck body: {e}"));
+        assert_eq!(value, i as i64 + 1);
+    }
+    open_gate(gate);
+    assert_eq!(driver.get(&stuck).unwrap(), 1);
+    drop((stuck, sums));
     assert_drained(&cluster);
 }

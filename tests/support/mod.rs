@@ -32,7 +32,9 @@ fn wait_gate(gate: u64) {
     doreisa::core::blocking(|| poll_gate(gate))
 }
 
-fn poll_gate(gate: u64) {
+/// Waits until `gate` opens without saying so to the runtime (as a body stuck in a
+/// sleep or in I/O would): its compute thread stays busy meanwhile.
+pub fn poll_gate(gate: u64) {
     let start = Instant::now();
     loop {
         if OPEN_GATES

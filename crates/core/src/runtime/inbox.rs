@@ -42,6 +42,8 @@ pub struct Inbox<T> {
     non_empty: AtomicBool,
     state: AtomicU8,
     closed: AtomicBool,
+    /// Set by [`Inbox::nudge`]: the consumer's wait ends once, with nothing queued.
+    nudged: AtomicBool,
     waiter: OnceLock<Waiter>,
     spin_budget: SpinBudget,
 }
@@ -53,6 +55,7 @@ impl<T> Default for Inbox<T> {
             non_empty: AtomicBool::new(false),
             state: AtomicU8::new(RUNNING),
             closed: AtomicBool::new(false),
+            nudged: AtomicBool::new(false),
             waiter: OnceLock::new(),
             spin_budget: SpinBudget::default(),
         }
@@ -116,6 +119,18 @@ impl<T> Inbox<T> {
             out.append(&mut queue);
         }
         n
+    }
+
+    /// Wakes the consumer if it is parked, with nothing queued for it (it then looks
+    /// for work elsewhere: see the compute pool's lanes).
+    pub fn nudge(&self) {
+        self.nudged.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Whether a nudge came since the last look (and forgets it).
+    fn take_nudge(&self) -> bool {
+        self.nudged.load(Ordering::SeqCst) && self.nudged.swap(false, Ordering::SeqCst)
     }
 
     /// Something is queued (a hint: it may be taken concurrently).
@@ -185,7 +200,7 @@ impl<T> Inbox<T> {
             && let Some(_permit) = SpinPermit::try_acquire()
         {
             while start.elapsed() < budget {
-                if self.has_items() || self.is_closed() {
+                if self.has_items() || self.is_closed() || self.take_nudge() {
                     self.spin_budget.record(start.elapsed(), spin);
                     return;
                 }
@@ -199,12 +214,15 @@ impl<T> Inbox<T> {
         };
         loop {
             self.state.store(PARKED, Ordering::SeqCst);
-            if self.has_items() || self.is_closed() {
+            if self.has_items() || self.is_closed() || self.take_nudge() {
                 self.state.store(RUNNING, Ordering::SeqCst);
                 return;
             }
             std::thread::park_timeout(Duration::from_millis(100));
-            if self.state.load(Ordering::SeqCst) == RUNNING || self.has_items() || self.is_closed()
+            if self.state.load(Ordering::SeqCst) == RUNNING
+                || self.has_items()
+                || self.is_closed()
+                || self.take_nudge()
             {
                 self.state.store(RUNNING, Ordering::SeqCst);
                 return;

@@ -14,6 +14,14 @@
 //! afterwards it waits in standby for a queue to serve. So a task that waits for tasks
 //! queued behind it never deadlocks, and the number of threads serving queues stays
 //! the configured one (Ray does the same by releasing a blocked worker's CPU).
+//!
+//! A task body may also just take long, or wait on something without saying so (see
+//! `core::blocking`). Jobs are therefore sent to a queue whose server is not running a
+//! job when there is one; a thread starting a job while more wait in its lane wakes an
+//! idle thread, and a thread whose queue runs dry takes, from the lane of a thread that
+//! is running a job, its waiting jobs and the tasks of its job not started, and sends
+//! the results it finished. So a long task holds up only its own thread, never the jobs
+//! or results of the nodes that share the pool.
 
 mod execute;
 
@@ -40,13 +48,64 @@ pub struct Assigned {
 /// The threads running task bodies for one node, or for the nodes of an embedded
 /// cluster. Stops when dropped (see [`ComputePool::stop`]).
 pub struct ComputePool {
-    queues: Vec<Arc<Inbox<Assigned>>>,
+    lanes: Arc<[Arc<Lane>]>,
     next: AtomicUsize,
     shared: Arc<PoolShared>,
 }
 
+/// One queue of jobs, and whether its server is running a job now (its queue may then
+/// wait: other threads take from it, and the tasks of the running job not started).
+struct Lane {
+    queue: Arc<Inbox<Assigned>>,
+    busy: AtomicBool,
+    running: Mutex<RunningJob>,
+}
+
+/// What a lane's server took and has not started: jobs taken from its queue, and the
+/// tasks of its running job not started when any thread may run them (plain
+/// functions, no actor), with the worker they run for. Other threads take them while
+/// the server runs a job.
+#[derive(Default)]
+struct RunningJob {
+    pending: VecDeque<Assigned>,
+    /// Finished jobs whose results are not sent yet, with the inbox each goes to (sent
+    /// in one batch when the server runs dry, or by a thread taking from the lane).
+    done: Vec<(Arc<Inbox<NodeEvent>>, NodeEvent)>,
+    worker: Option<Arc<WorkerShared>>,
+    rest: VecDeque<(TaskSpec, Vec<ArgBytes>)>,
+}
+
+impl Lane {
+    fn running(&self) -> std::sync::MutexGuard<'_, RunningJob> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends the results of the finished jobs.
+    fn send_done(&self) {
+        let done = std::mem::take(&mut self.running().done);
+        send_results(done);
+    }
+
+    /// The running job's tasks not started, as a job of their own.
+    fn take_rest(&self) -> Option<Assigned> {
+        let mut running = self.running();
+        if running.rest.is_empty() {
+            return None;
+        }
+        let worker = running.worker.clone()?;
+        Some(Assigned {
+            worker,
+            job: Job {
+                tasks: running.rest.drain(..).collect(),
+                actor: None,
+            },
+        })
+    }
+}
+
 /// What the threads of a pool share.
 struct PoolShared {
+    lanes: Arc<[Arc<Lane>]>,
     /// Names the pool's threads.
     name: String,
     spin: Duration,
@@ -60,23 +119,18 @@ struct PoolShared {
     closed: AtomicBool,
 }
 
-/// A queue to serve, with the jobs already taken from it.
+/// A queue to serve (the jobs already taken from it wait in its lane).
 struct Assignment {
     queue: Arc<Inbox<Assigned>>,
-    jobs: VecDeque<Assigned>,
 }
 
 /// What a thread serving a queue keeps where a blocking `get` can reach it.
 struct Serving {
     pool: Arc<PoolShared>,
     queue: Arc<Inbox<Assigned>>,
-    /// Jobs taken from the queue and not started.
-    jobs: VecDeque<Assigned>,
-    /// Finished jobs whose results are not sent yet, with the inbox each goes to.
-    done: Vec<(Arc<Inbox<NodeEvent>>, NodeEvent)>,
-    /// The running job: its tasks not started (when others may run them), its worker,
-    /// and the results of its tasks so far.
-    rest: VecDeque<(TaskSpec, Vec<ArgBytes>)>,
+    /// The lane of `queue` (where the running job's tasks not started wait).
+    lane: Arc<Lane>,
+    /// The running job's worker and the results of its tasks so far.
     running: Option<Arc<WorkerShared>>,
     partial: Computed,
     handed_off: bool,
@@ -88,6 +142,16 @@ thread_local! {
 
 fn with_serving<R>(f: impl FnOnce(&mut Serving) -> R) -> Option<R> {
     SERVING.with(|cell| cell.borrow_mut().as_mut().map(f))
+}
+
+/// Wakes the threads of the lanes other than `busy`'s that run no job, so that they
+/// take what waits in the busy one's queue.
+fn nudge_idle(lanes: &[Arc<Lane>], busy: &Arc<Inbox<Assigned>>) {
+    for lane in lanes {
+        if !Arc::ptr_eq(&lane.queue, busy) && !lane.busy.load(Ordering::SeqCst) {
+            lane.queue.nudge();
+        }
+    }
 }
 
 /// Pushes results to their nodes' inboxes, one push per run of the same inbox.
@@ -112,7 +176,17 @@ impl ComputePool {
     /// Starts `threads` threads (named after `name`) that poll for `spin` before they
     /// park when idle.
     pub fn start(name: &str, threads: usize, spin: Duration) -> std::io::Result<Arc<Self>> {
+        let lanes: Arc<[Arc<Lane>]> = (0..threads.max(1))
+            .map(|_| {
+                Arc::new(Lane {
+                    queue: Arc::new(Inbox::new()),
+                    busy: AtomicBool::new(false),
+                    running: Mutex::default(),
+                })
+            })
+            .collect();
         let shared = Arc::new(PoolShared {
+            lanes: lanes.clone(),
             name: name.to_string(),
             spin,
             handoffs: Mutex::new(VecDeque::new()),
@@ -121,17 +195,13 @@ impl ComputePool {
             started: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         });
-        let mut queues = Vec::new();
-        for _ in 0..threads.max(1) {
-            let queue = Arc::new(Inbox::new());
+        for lane in lanes.iter() {
             shared.spawn(Assignment {
-                queue: queue.clone(),
-                jobs: VecDeque::new(),
+                queue: lane.queue.clone(),
             })?;
-            queues.push(queue);
         }
         Ok(Arc::new(ComputePool {
-            queues,
+            lanes,
             next: AtomicUsize::new(0),
             shared,
         }))
@@ -147,23 +217,42 @@ impl ComputePool {
             worker: worker.clone(),
             job,
         });
-        let n = self.queues.len();
+        let n = self.lanes.len();
         let count = assigned.len();
+        let order = self.lane_order();
         if n == 1 || count == 1 {
-            let turn = self.next.fetch_add(1, Ordering::Relaxed);
-            self.queues[turn % n].push_many(assigned);
+            self.push_to(order[0], assigned);
             return;
         }
         let per_thread = count.div_ceil(n);
         let mut assigned = assigned;
-        for _ in 0..n {
+        for lane in order {
             let share: Vec<Assigned> = assigned.by_ref().take(per_thread).collect();
             if share.is_empty() {
                 break;
             }
-            let turn = self.next.fetch_add(1, Ordering::Relaxed);
-            self.queues[turn % n].push_many(share);
+            self.push_to(lane, share);
         }
+    }
+
+    /// Queues `jobs` on `lane`; if its server is running a job, wakes an idle thread to
+    /// take them (it may be running a long one).
+    fn push_to(&self, lane: usize, jobs: impl IntoIterator<Item = Assigned>) {
+        let lane = &self.lanes[lane];
+        lane.queue.push_many(jobs);
+        if lane.busy.load(Ordering::SeqCst) {
+            nudge_idle(&self.lanes, &lane.queue);
+        }
+    }
+
+    /// The lanes, round robin from the next turn, those whose server is not running a
+    /// job first.
+    fn lane_order(&self) -> Vec<usize> {
+        let n = self.lanes.len();
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut order: Vec<usize> = (0..n).map(|k| (turn + k) % n).collect();
+        order.sort_by_key(|&lane| self.lanes[lane].busy.load(Ordering::SeqCst));
+        order
     }
 
     /// Tells the threads to stop once they finish the task they run; queued jobs are
@@ -171,8 +260,8 @@ impl ComputePool {
     /// on user code that never returns. Their results go to closed inboxes and are lost.
     pub fn stop(&self) {
         self.shared.closed.store(true, Ordering::Release);
-        for queue in &self.queues {
-            queue.close();
+        for lane in self.lanes.iter() {
+            lane.queue.close();
         }
         let _guard = self.shared.handoffs.lock();
         self.shared.handoff_ready.notify_all();
@@ -252,13 +341,17 @@ impl PoolShared {
     fn serve(self: &Arc<Self>, assignment: Assignment) -> bool {
         let queue = assignment.queue;
         queue.become_consumer();
+        let lane = self
+            .lanes
+            .iter()
+            .find(|lane| Arc::ptr_eq(&lane.queue, &queue))
+            .cloned()
+            .expect("every queue is a lane's");
         SERVING.with(|cell| {
             *cell.borrow_mut() = Some(Serving {
                 pool: self.clone(),
                 queue: queue.clone(),
-                jobs: assignment.jobs,
-                done: Vec::new(),
-                rest: VecDeque::new(),
+                lane: lane.clone(),
                 running: None,
                 partial: Computed::default(),
                 handed_off: false,
@@ -269,35 +362,79 @@ impl PoolShared {
             if queue.is_closed() {
                 break false;
             }
-            match with_serving(|s| s.jobs.pop_front()).flatten() {
+            let next = lane.running().pending.pop_front();
+            match next {
                 Some(assigned) => {
-                    let Some((inbox, computed)) = self.execute(assigned) else {
+                    // The last job in sight: what is finished goes now, not after it
+                    // (which may be long).
+                    let more = !lane.running().pending.is_empty();
+                    if !more && !queue.has_items() {
+                        lane.send_done();
+                    }
+                    // Busy, then a look at the queue (submit does the reverse): jobs
+                    // queued behind this one are seen by one of the two.
+                    lane.busy.store(true, Ordering::SeqCst);
+                    if more || queue.has_items() {
+                        nudge_idle(&self.lanes, &queue);
+                    }
+                    let executed = self.execute(assigned);
+                    let handed_off = with_serving(|s| s.handed_off) == Some(true);
+                    if !handed_off {
+                        // (Once handed off, the lane is its stand-in's.)
+                        lane.busy.store(false, Ordering::SeqCst);
+                    }
+                    let Some((inbox, computed)) = executed else {
+                        if handed_off {
+                            break true;
+                        }
                         continue;
                     };
-                    let handed_off = with_serving(|s| {
-                        s.done
-                            .push((inbox, NodeEvent::Computed(Box::new(computed))));
-                        s.handed_off
-                    });
-                    if handed_off == Some(true) {
+                    lane.running()
+                        .done
+                        .push((inbox, NodeEvent::Computed(Box::new(computed))));
+                    if handed_off {
                         break true;
                     }
                 }
                 None => {
-                    let done = with_serving(|s| std::mem::take(&mut s.done)).unwrap_or_default();
-                    send_results(done);
-                    if queue.drain_into(&mut taken) == 0 {
+                    lane.send_done();
+                    if queue.drain_into(&mut taken) == 0 && self.steal(&queue, &mut taken) == 0 {
                         queue.wait_blocking(self.spin);
                     } else {
-                        with_serving(|s| s.jobs.extend(taken.drain(..)));
+                        lane.running().pending.extend(taken.drain(..));
                     }
                 }
             }
         };
-        if let Some(serving) = SERVING.with(|cell| cell.borrow_mut().take()) {
-            send_results(serving.done);
-        }
+        SERVING.with(|cell| cell.borrow_mut().take());
+        lane.send_done();
         handed_off
+    }
+
+    /// Takes into `taken` the jobs waiting in the queue of a thread that is running a
+    /// job (not `mine`); returns how many.
+    fn steal(&self, mine: &Arc<Inbox<Assigned>>, taken: &mut Vec<Assigned>) -> usize {
+        let mut stolen = 0;
+        for lane in self.lanes.iter() {
+            if Arc::ptr_eq(&lane.queue, mine) || !lane.busy.load(Ordering::SeqCst) {
+                continue;
+            }
+            let mut running = lane.running();
+            stolen += running.pending.len();
+            taken.extend(running.pending.drain(..));
+            let done = std::mem::take(&mut running.done);
+            drop(running);
+            // Its server may run long: what it finished goes now.
+            send_results(done);
+            if let Some(rest) = lane.take_rest() {
+                taken.push(rest);
+                stolen += 1;
+            }
+            if lane.queue.has_items() {
+                stolen += lane.queue.drain_into(taken);
+            }
+        }
+        stolen
     }
 
     /// Runs a job's task bodies in order, as its node's executor; returns the node's
@@ -325,15 +462,25 @@ impl PoolShared {
         let mut own = VecDeque::from(tasks);
         with_serving(|s| {
             s.running = Some(worker.clone());
-            if shareable {
-                s.rest = std::mem::take(&mut own);
+            if shareable && own.len() > 1 {
+                let mut running = s.lane.running();
+                running.worker = Some(worker.clone());
+                running.rest = std::mem::take(&mut own);
+                drop(running);
+                // An idle thread may take the tasks after the first.
+                nudge_idle(&self.lanes, &s.queue);
             }
         });
         loop {
-            let next = if shareable {
-                with_serving(|s| s.rest.pop_front()).flatten()
-            } else {
-                own.pop_front()
+            let next = match own.pop_front() {
+                Some(task) => Some(task),
+                // Not once handed off: the lane's running job is then the stand-in's.
+                None if shareable => {
+                    with_serving(|s| (!s.handed_off).then(|| s.lane.running().rest.pop_front()))
+                        .flatten()
+                        .flatten()
+                }
+                None => None,
             };
             let Some((spec, args)) = next else { break };
             let outcome =
@@ -356,6 +503,9 @@ impl PoolShared {
         }
         let mut computed = with_serving(|s| {
             s.running = None;
+            if shareable && !s.handed_off {
+                s.lane.running().worker = None;
+            }
             std::mem::take(&mut s.partial)
         })
         .unwrap_or_default();
@@ -374,13 +524,16 @@ fn before_blocking(waited: bool) {
         if s.handed_off {
             return;
         }
-        let work_behind = !s.jobs.is_empty() || !s.rest.is_empty() || s.queue.has_items();
+        let work_behind = {
+            let running = s.lane.running();
+            !running.pending.is_empty() || !running.rest.is_empty()
+        } || s.queue.has_items();
         if !work_behind && !waited {
             return;
         }
         s.handed_off = true;
         // What this thread finished must not wait for the blocked task.
-        let mut finished = std::mem::take(&mut s.done);
+        let mut finished = std::mem::take(&mut s.lane.running().done);
         if !s.partial.results.is_empty()
             && let Some(worker) = &s.running
         {
@@ -391,21 +544,15 @@ fn before_blocking(waited: bool) {
             ));
         }
         send_results(finished);
-        let mut jobs = std::mem::take(&mut s.jobs);
-        if !s.rest.is_empty() {
-            let worker = s.running.clone().expect("a running job's worker");
-            jobs.push_front(Assigned {
-                worker,
-                job: Job {
-                    tasks: s.rest.drain(..).collect(),
-                    actor: None,
-                },
-            });
+        // The running job's tasks not started go first, for the stand-in serving the
+        // lane next.
+        if let Some(rest) = s.lane.take_rest() {
+            s.lane.running().pending.push_front(rest);
         }
+        s.lane.running().worker = None;
         tracing::debug!(pool = %s.pool.name, "a task blocks: its queue moves to a stand-in thread");
         let assignment = Assignment {
             queue: s.queue.clone(),
-            jobs,
         };
         let pool = s.pool.clone();
         drop(slot);
