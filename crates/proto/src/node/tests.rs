@@ -115,3 +115,93 @@ fn calls_to_ended_or_orphaned_actors_fail() {
     });
     assert_eq!(failures(&mut state), 1);
 }
+
+/// Runs the node's pending jobs as if the compute pool did: each task returns an empty
+/// value, and an actor's instance (or a new one, for a creation) comes back with it.
+fn run_jobs(state: &mut Node) {
+    for job in std::mem::take(&mut state.out.jobs) {
+        let actor = job.actor.or_else(|| {
+            job.tasks.iter().find_map(|(spec, _)| match &spec.kind {
+                TaskKind::CreateActor { actor, .. } => Some((*actor, 1)),
+                _ => None,
+            })
+        });
+        let results = job
+            .tasks
+            .into_iter()
+            .map(|(spec, _)| (spec, Ok(vec![TaskOutput::default()])))
+            .collect();
+        state.handle(NodeEvent::Computed(Box::new(Computed {
+            results,
+            keep: Vec::new(),
+            actor,
+        })));
+    }
+}
+
+/// An actor whose creator's node dies ends with it, busy or idle: nobody can release
+/// its handle any more, and what it holds must go. Its queued calls fail, and so does
+/// every later one; actors created elsewhere live on.
+#[test]
+fn actors_share_the_fate_of_their_creators_node() {
+    let nodes = [NodeId(0), NodeId(1), NodeId(2)];
+    let mut state = node(2, &nodes);
+    let creator = WorkerId::new(NodeId(0), 1);
+    let caller = WorkerId::new(NodeId(1), 0);
+    let (orphaned, other) = (
+        ActorId { creator, seq: 1 },
+        ActorId {
+            creator: caller,
+            seq: 1,
+        },
+    );
+    let create = |actor: ActorId, seq| {
+        spec(
+            actor.creator,
+            seq,
+            TaskKind::CreateActor {
+                actor,
+                class: "C".into(),
+            },
+            NodeId(2),
+        )
+    };
+    let call = |actor, seq| {
+        spec(
+            caller,
+            seq,
+            TaskKind::Method {
+                actor,
+                method: "m".into(),
+            },
+            NodeId(2),
+        )
+    };
+    state.handle(from(0, NodeMessage::Task(create(orphaned, 1))));
+    state.handle(from(1, NodeMessage::Task(create(other, 2))));
+    run_jobs(&mut state);
+    assert_eq!((state.actor_count(), failures(&mut state)), (2, 0));
+
+    // One call runs (the instance is out on the compute pool), one waits its turn.
+    state.handle(from(1, NodeMessage::Task(call(orphaned, 3))));
+    state.handle(from(1, NodeMessage::Task(call(orphaned, 4))));
+    let running = std::mem::take(&mut state.out.jobs);
+    assert_eq!(running.len(), 1);
+
+    state.handle(NodeEvent::NodeLeft {
+        node: NodeId(0),
+        workers: vec![WorkerId::new(NodeId(0), 0), creator],
+    });
+    assert_eq!(state.actor_count(), 1, "only the other actor lives on");
+    assert_eq!(failures(&mut state), 1, "the waiting call fails");
+
+    // The running call ends: its caller gets its answer, the instance is not kept.
+    state.out.jobs = running;
+    run_jobs(&mut state);
+    assert_eq!(failures(&mut state), 0);
+    assert_eq!(state.actor_count(), 1);
+    state.handle(from(1, NodeMessage::Task(call(orphaned, 5))));
+    assert_eq!(failures(&mut state), 1, "a later call fails at once");
+    state.handle(from(1, NodeMessage::Task(call(other, 6))));
+    assert_eq!(state.out.jobs.len(), 1, "the other actor still runs calls");
+}
