@@ -6,7 +6,7 @@ mod common;
 use common::Processes;
 use doreisa::core::{Cluster, CoreError, TaskOptions};
 use doreisa::net::client::fetch_status;
-use doreisa_cli::selftest::{CHECKS, StHolder, StHolderAddress};
+use doreisa_cli::selftest::{CHECKS, StHolder, StHolderAddress, st_sleep};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -230,5 +230,46 @@ fn borrowers_of_a_killed_drivers_objects_get_owner_died() {
         assert_eq!(driver.get(&holder.clear(driver).unwrap()).unwrap(), 2);
         drop((read, holder));
         doreisa_cli::selftest::run_checks(&cluster).unwrap();
+    });
+}
+
+/// The head killed with `kill -9`: with the default head timeout, a worker exits
+/// saying it lost the head, and a driver's pending get fails with that reason, both
+/// within 10 s (the QUIC idle timeout alone took 30 s); a later get fails at once.
+#[test]
+fn a_killed_head_is_noticed_by_workers_and_drivers_within_10_s() {
+    within(Duration::from_secs(120), || {
+        let mut processes = Processes::start(1, 3_000);
+        let cluster = Cluster::connect(&processes.cluster_file(), doreisa_cli::registry()).unwrap();
+        let driver = cluster.driver();
+        let worker = *cluster.task_nodes().iter().max().unwrap();
+        let pending = st_sleep::remote_with(driver, TaskOptions::on(worker), 120_000, 1).unwrap();
+
+        processes.kill("head");
+        let killed = Instant::now();
+        let error = driver.get(&pending).unwrap_err();
+        let driver_took = killed.elapsed();
+        let (status, ended) = processes
+            .wait_exit("worker-0", Duration::from_secs(30))
+            .expect("the worker exits");
+        let worker_took = ended - killed;
+        println!("the driver noticed in {driver_took:?}, the worker in {worker_took:?}");
+
+        let CoreError::NodeStopped(reason) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(reason.contains("lost the head at"), "{reason}");
+        assert!(reason.contains("no word from it for 5.0 s"), "{reason}");
+        assert!(driver_took < Duration::from_secs(10), "{driver_took:?}");
+        assert_eq!(driver.get(&pending).unwrap_err(), error, "a later get");
+        assert_eq!(
+            driver.put(&1i64).and_then(|r| driver.get(&r)).unwrap_err(),
+            error
+        );
+
+        assert!(!status.success());
+        assert!(worker_took < Duration::from_secs(10), "{worker_took:?}");
+        let log = processes.log("worker-0");
+        assert!(log.contains("error: worker n1: lost the head at"), "{log}");
     });
 }

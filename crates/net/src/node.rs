@@ -18,7 +18,7 @@ use doreisa_core::runtime::actor::{GetStatus, NodeActor};
 use doreisa_core::runtime::boot::NodeParts;
 use doreisa_core::runtime::event::NodeEvent;
 use doreisa_core::runtime::inbox::Inbox;
-use doreisa_core::runtime::worker::Worker;
+use doreisa_core::runtime::worker::{NodeShared, Worker};
 use doreisa_objstore::StoreConfig;
 use doreisa_proto::frame::FrameKind;
 use doreisa_proto::limits::ConnectionLimits;
@@ -48,6 +48,10 @@ pub struct NodeOptions {
     pub heartbeat: Duration,
     /// On the head: how long a member may stay silent before it is declared dead.
     pub death_timeout: Duration,
+    /// On a worker or driver: how long the head may stay silent (no answer to our
+    /// heartbeats) before this node takes it for dead and stops (see
+    /// [`ProcessNode::stop_reason`]). Several heartbeat periods, at least.
+    pub head_timeout: Duration,
     pub spin: Duration,
     /// Incoming connections this node keeps open, and in their handshake, at once.
     pub connection_limits: ConnectionLimits,
@@ -64,6 +68,7 @@ impl NodeOptions {
             spill_dir: None,
             heartbeat: Duration::from_millis(250),
             death_timeout: Duration::from_secs(3),
+            head_timeout: head_timeout_from_env(),
             // A process node shares its host's cores with the simulation: it parks
             // at once unless told otherwise (and polling between processes on a small
             // machine measured slower, not faster).
@@ -71,6 +76,23 @@ impl NodeOptions {
             connection_limits: ConnectionLimits::default(),
         }
     }
+}
+
+/// How long a member waits for word from its head by default.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The environment variable that sets [`NodeOptions::head_timeout`]'s default, in
+/// milliseconds (for drivers started by programs that do not expose the option).
+pub const HEAD_TIMEOUT_ENV: &str = "DOREISA_HEAD_TIMEOUT_MS";
+
+/// [`DEFAULT_HEAD_TIMEOUT`], or the milliseconds of [`HEAD_TIMEOUT_ENV`] if it holds a
+/// positive number.
+fn head_timeout_from_env() -> Duration {
+    std::env::var(HEAD_TIMEOUT_ENV)
+        .ok()
+        .and_then(|ms| ms.trim().parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map_or(DEFAULT_HEAD_TIMEOUT, Duration::from_millis)
 }
 
 /// A running node of a process cluster.
@@ -81,6 +103,7 @@ pub struct ProcessNode {
     /// How others join (the head's; every node knows it).
     pub cluster: ClusterFile,
     inbox: Arc<Inbox<NodeEvent>>,
+    shared: Arc<NodeShared>,
     actor: Addr<NodeActor>,
     store: Arc<ObjectStore>,
     executor: Worker,
@@ -95,6 +118,7 @@ struct Started {
     id: NodeId,
     addr: SocketAddr,
     cluster: ClusterFile,
+    shared: Arc<NodeShared>,
     actor: Addr<NodeActor>,
     executor: Worker,
     driver: Option<Worker>,
@@ -179,6 +203,7 @@ impl ProcessNode {
             addr: started.addr,
             cluster: started.cluster,
             inbox,
+            shared: started.shared,
             actor: started.actor,
             store,
             executor: started.executor,
@@ -218,6 +243,12 @@ impl ProcessNode {
     /// Whether the node still runs.
     pub fn is_running(&self) -> bool {
         !self.inbox.is_closed()
+    }
+
+    /// Why the node stopped on its own (it lost the head, or the head declared it
+    /// dead); `None` while it runs or if it was stopped or left on purpose.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.shared.stop_reason().map(str::to_string)
     }
 
     /// Leaves the cluster on purpose: the head tells the others at once (no waiting
@@ -334,6 +365,7 @@ impl Setup {
         node.shared.set_node(id, options.role.takes_tasks());
         node.state.start_at_epoch(epoch);
         let executor = node.executor_worker();
+        let shared = node.shared.clone();
         let driver =
             (options.role == NodeRole::Driver).then(|| node.add_worker(WorkerId::new(id, 1)));
         let links = Links::new(
@@ -395,13 +427,22 @@ impl Setup {
                     options.heartbeat,
                     self.leave_requests,
                 ));
-                tokio::task::spawn_local(follow_membership(net.clone(), session.reader));
+                tokio::task::spawn_local(follow_membership(
+                    net.clone(),
+                    session.reader,
+                    HeadWatch {
+                        addr: cluster.head,
+                        timeout: options.head_timeout,
+                        node: shared.clone(),
+                    },
+                ));
             }
         }
         Ok(Started {
             id,
             addr,
             cluster,
+            shared,
             actor,
             executor,
             driver,
@@ -506,34 +547,53 @@ async fn heartbeats(
     }
 }
 
-/// A member follows the head's membership news; it stops if it loses the head or is
-/// declared dead.
-async fn follow_membership(net: Rc<NodeNet>, mut reader: FrameReader) {
-    loop {
-        match reader.next().await {
+/// What a member knows to watch its head.
+struct HeadWatch {
+    addr: SocketAddr,
+    /// Silence from the head (no answer to our heartbeats) this long means it died.
+    timeout: Duration,
+    /// This node, told why it stops.
+    node: Arc<NodeShared>,
+}
+
+/// A member follows the head's membership news and answers to its heartbeats; it
+/// stops if it loses the head (its session fails, or the head says nothing for the
+/// head timeout) or is declared dead, and says why.
+async fn follow_membership(net: Rc<NodeNet>, mut reader: FrameReader, head: HeadWatch) {
+    let lost = |why: String| format!("lost the head at {}: {why}", head.addr);
+    let reason = loop {
+        let next = match tokio::time::timeout(head.timeout, reader.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                break Some(lost(format!(
+                    "no word from it for {:.1} s (the head timeout)",
+                    head.timeout.as_secs_f64()
+                )));
+            }
+        };
+        match next {
+            Ok(Some(frame)) if frame.kind == FrameKind::HeartbeatAck => {}
             Ok(Some(frame)) => {
                 match stream::decode_frame::<MembershipEvent>(&frame, FrameKind::Membership) {
                     Ok(MembershipEvent::Left { node, .. }) if node == net.me => {
-                        tracing::error!(node = ?net.me, "the head declared this node dead: stopping");
-                        break;
+                        break Some(
+                            "the head declared this node dead (it heard no heartbeat from it \
+                             within its death timeout)"
+                                .to_string(),
+                        );
                     }
                     Ok(event) => net.apply(&event),
-                    Err(e) => {
-                        tracing::error!(error = %e, "bad membership news from the head: stopping");
-                        break;
-                    }
+                    Err(e) => break Some(format!("bad membership news from the head: {e}")),
                 }
             }
-            Ok(None) | Err(_) if net.leaving.get() => break,
-            Ok(None) => {
-                tracing::error!("the head closed our session: stopping");
-                break;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "lost the head: stopping");
-                break;
-            }
+            Ok(None) | Err(_) if net.leaving.get() => break None,
+            Ok(None) => break Some(lost("it closed our session".into())),
+            Err(e) => break Some(lost(e)),
         }
+    };
+    if let Some(reason) = reason {
+        tracing::error!(node = ?net.me, "{reason}: this node stops");
+        head.node.stop_because(reason);
     }
     net.links.borrow_mut().close_all();
     stop_node(&net.inbox);

@@ -4,7 +4,7 @@
 //! actix messages.
 
 use crate::runtime::compute::ComputePool;
-use crate::runtime::event::{Envelope, NodeEvent, fill_all};
+use crate::runtime::event::{Envelope, NodeEvent, fill_all, fill_all_stopped};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::NodeState;
 use crate::runtime::transport::Transport;
@@ -120,7 +120,10 @@ impl NodeActor {
                         let mut leftovers = std::mem::take(&mut actor.batch);
                         actor.inbox.drain_into(&mut leftovers);
                         actor.state.stopped(leftovers);
-                        fill_all(std::mem::take(&mut actor.state.out.fills));
+                        fill_all_stopped(
+                            std::mem::take(&mut actor.state.out.fills),
+                            &actor.shared.stopped_error(),
+                        );
                         if let Some(hook) = actor.on_stop.take() {
                             hook();
                         }

@@ -33,6 +33,8 @@ pub struct NodeShared {
     /// Recycled large buffers for copies into the store.
     pub buffers: Arc<BufferPool>,
     spread_cursor: AtomicUsize,
+    /// Why the node stopped, when it stopped on its own (see [`NodeShared::stop_because`]).
+    stop_reason: std::sync::OnceLock<String>,
 }
 
 impl NodeShared {
@@ -53,6 +55,27 @@ impl NodeShared {
             spin,
             buffers: Arc::new(BufferPool::new(1 << 30)),
             spread_cursor: AtomicUsize::new(id.0 as usize),
+            stop_reason: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Records why the node is about to stop on its own (it lost the head, say): its
+    /// waiters, and every later command, then fail with [`CoreError::NodeStopped`] and
+    /// this reason instead of a bare `Stopped`. The first reason given stays.
+    pub fn stop_because(&self, reason: impl Into<String>) {
+        let _ = self.stop_reason.set(reason.into());
+    }
+
+    /// Why the node stopped on its own, if it did.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.get().map(String::as_str)
+    }
+
+    /// What the waiters of this node are told once it stopped.
+    pub(crate) fn stopped_error(&self) -> CoreError {
+        match self.stop_reason() {
+            Some(reason) => CoreError::NodeStopped(reason.to_string()),
+            None => CoreError::Stopped,
         }
     }
 
@@ -106,7 +129,8 @@ impl WorkerShared {
             self.node.inbox.try_push(NodeEvent::Command(command))
         {
             // The node has stopped: whoever waits on this command learns it now.
-            crate::runtime::event::fill_all(command.refusals());
+            let stopped = self.node.stopped_error();
+            crate::runtime::event::fill_all_stopped(command.refusals(), &stopped);
         }
     }
 
