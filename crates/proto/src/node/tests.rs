@@ -205,3 +205,68 @@ fn actors_share_the_fate_of_their_creators_node() {
     state.handle(from(1, NodeMessage::Task(call(other, 6))));
     assert_eq!(state.out.jobs.len(), 1, "the other actor still runs calls");
 }
+
+/// A value fetched from its owner while still being computed, and then stored by its
+/// executor elsewhere: the owner sends the request on to where the value is, instead
+/// of pulling a copy into its own store first (which costs a transfer, and fails the
+/// reader when the owner's store is full).
+#[test]
+fn requests_parked_at_the_owner_go_to_where_the_value_was_stored() {
+    let nodes = [NodeId(0), NodeId(1), NodeId(2)];
+    let mut owner = node(0, &nodes);
+    let caller = WorkerId::new(NodeId(0), 0);
+    let task = spec(caller, 1, TaskKind::Function("f".into()), NodeId(1));
+    let value = task.return_id(1);
+    let (task_id, executor) = (task.task, WorkerId::new(NodeId(1), 0));
+    owner.handle(NodeEvent::Command(Command::Submit {
+        worker: caller,
+        spec: task,
+    }));
+    owner.out.messages.clear();
+    // Node 2 (a reader) and node 1 (the executor itself, for a later task) ask early.
+    owner.handle(from(
+        2,
+        NodeMessage::Fetch {
+            id: value,
+            requester: NodeId(2),
+        },
+    ));
+    owner.handle(from(
+        1,
+        NodeMessage::Fetch {
+            id: value,
+            requester: NodeId(1),
+        },
+    ));
+    assert!(owner.out.messages.is_empty(), "parked while it is computed");
+
+    let reply = crate::task::TaskReply {
+        task: task_id,
+        caller,
+        executor,
+        report: Default::default(),
+        outcome: Ok(vec![crate::task::ReturnValue {
+            id: value,
+            data: crate::task::ReturnData::Stored {
+                node: NodeId(1),
+                size: 1 << 20,
+            },
+            nested: Vec::new(),
+        }]),
+    };
+    owner.handle(from(1, NodeMessage::Reply(reply)));
+    let mut sent: Vec<(NodeId, NodeId)> = std::mem::take(&mut owner.out.messages)
+        .into_iter()
+        .filter_map(|(to, message)| match message {
+            NodeMessage::Fetch { id, requester } if id == value => Some((to, requester)),
+            _ => None,
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        vec![(NodeId(1), NodeId(1)), (NodeId(1), NodeId(2))],
+        "each request goes to the executor's node for its requester, none for the owner"
+    );
+    assert!(!owner.host.contains(value));
+}
