@@ -41,4 +41,5 @@ pub use session_info::SessionInfo;
 pub fn register(registry: &mut doreisa_core::Registry) {
     coordinator::register(registry);
     gate::NodeGate::register(registry);
+    gate::register(registry);
 }
