@@ -7,6 +7,7 @@
 //! timestep, or a chunk computed by an earlier graph). Sources are given at run time,
 //! so a graph can be built, partitioned and shipped before its input chunks exist.
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -53,18 +54,46 @@ pub struct TaskGraph {
     pub sources: Vec<SourceKey>,
     pub tasks: Vec<GraphTask>,
     pub outputs: Vec<usize>,
+    /// Where each source is in `sources` (so that adding one is not a linear search:
+    /// a graph over 40 000 chunks would take seconds). Not part of the graph's value.
+    #[serde(skip)]
+    index: SourceIndex,
+}
+
+/// [`TaskGraph::sources`] by key; equal and hashed as nothing.
+#[derive(Debug, Clone, Default)]
+struct SourceIndex(FxHashMap<SourceKey, usize>);
+
+impl PartialEq for SourceIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SourceIndex {}
+
+impl std::hash::Hash for SourceIndex {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 impl TaskGraph {
     /// Adds a source (once per key) and returns its input.
     pub fn source(&mut self, key: SourceKey) -> Input {
-        match self.sources.iter().position(|k| *k == key) {
-            Some(index) => Input::Source(index),
-            None => {
-                self.sources.push(key);
-                Input::Source(self.sources.len() - 1)
-            }
+        if self.index.0.len() != self.sources.len() {
+            // Sources set directly (or a decoded graph): index them first.
+            self.index.0 = self
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), i))
+                .collect();
         }
+        if let Some(&index) = self.index.0.get(&key) {
+            return Input::Source(index);
+        }
+        self.sources.push(key.clone());
+        self.index.0.insert(key, self.sources.len() - 1);
+        Input::Source(self.sources.len() - 1)
     }
 
     /// Adds a task reading `inputs` (which must already exist) and returns its output.

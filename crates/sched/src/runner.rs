@@ -31,6 +31,21 @@ pub trait GraphRunner: Send + Sync {
     /// Runs `graph` and returns its outputs, in `graph.outputs` order.
     fn compute(&self, graph: &TaskGraph) -> Result<Vec<Bytes>, SchedError>;
 
+    /// Runs the graph `lower` makes, at `timestep` (the latest timestep its sources are
+    /// at); `structure` identifies what the graph computes whatever the timestep (equal
+    /// for the same expression over the same arrays one iteration later). A runner
+    /// that keeps plans may skip `lower` when it knows `structure`: a driver's cost per
+    /// iteration is then the size of the expression, not of its graph.
+    fn compute_keyed(
+        &self,
+        structure: u64,
+        timestep: i64,
+        lower: &mut dyn FnMut() -> Result<TaskGraph, SchedError>,
+    ) -> Result<Vec<Bytes>, SchedError> {
+        let _ = (structure, timestep);
+        self.compute(&lower()?)
+    }
+
     /// Starts `graph` and returns at once; output `i` becomes source `keys[i]`.
     fn persist(&self, graph: &TaskGraph, keys: Vec<SourceKey>) -> Result<Persisted, SchedError>;
 }

@@ -3,9 +3,9 @@
 //! deliveries become tasks on the driver's node.
 
 use crate::cluster::shared::{DELIVER_FN, FRAGMENT_FN, SchedShared};
-use crate::cluster::state::{NodeScheduler, Push, RunRequest, SchedulerRuntime};
+use crate::cluster::state::{NodeScheduler, Push, RunKey, RunRequest, SchedulerRuntime, Standing};
 use crate::graph::SourceKey;
-use crate::plan::Plan;
+use crate::plan::NodePlan;
 use doreisa_core::{Arg, Blob, NodeId, ObjectRef, TaskOptions, Worker};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,8 @@ pub struct SchedulerStats {
     pub sources: usize,
     pub active_runs: usize,
     pub plans: usize,
+    /// Plans this node runs on its own as its chunks arrive.
+    pub standing: usize,
     /// What unfinished runs wait for.
     pub waiting: Vec<String>,
 }
@@ -34,15 +36,36 @@ doreisa_core::actor! {
                 peers: FxHashMap::default(),
             }
         }
-        fn install(&mut self, plan: Plan, peers: Vec<(NodeId, SchedulingActorAddress)>) -> u64 {
+        // This node's part of a plan, and the actors of the nodes it pushes to.
+        fn install(&mut self, plan: NodePlan, peers: Vec<(NodeId, SchedulingActorAddress)>) -> u64 {
             let plan = Arc::new(plan);
             if let Some(shared) = shared() {
                 shared.install(plan.clone());
             }
             self.peers.extend(peers);
-            let id = plan.id;
+            let id = plan.plan;
             self.scheduler.install(plan);
             id
+        }
+        // Installs this node's part of a plan (when `plan` is given) and keeps it
+        // standing: one message per node for as long as the analysis does not change.
+        fn stand(
+            &mut self,
+            plan: Option<NodePlan>,
+            peers: Vec<(NodeId, SchedulingActorAddress)>,
+            arm: Standing
+        ) -> u64 {
+            if let Some(plan) = plan {
+                self.install(plan, peers);
+            }
+            let id = arm.plan;
+            let mut runtime = Shell::new(&self.peers);
+            self.scheduler.stand(arm, &mut runtime);
+            id
+        }
+        fn sit(&mut self, plan: u64) -> u64 {
+            self.scheduler.sit(plan);
+            plan
         }
         fn run(&mut self, request: RunRequest) -> u64 {
             let run = request.run;
@@ -50,10 +73,10 @@ doreisa_core::actor! {
             self.scheduler.run(request, &mut runtime);
             run
         }
-        fn inputs(&mut self, plan: u64, run: u64, push: Push<ObjectRef<Blob>>) -> u64 {
+        fn inputs(&mut self, plan: u64, run: RunKey, push: Push<ObjectRef<Blob>>) -> u64 {
             let mut runtime = Shell::new(&self.peers);
             self.scheduler.pushed(plan, run, push, &mut runtime);
-            run
+            plan
         }
         fn publish(&mut self, key: SourceKey, chunk: ObjectRef<Blob>) -> usize {
             let mut runtime = Shell::new(&self.peers);
@@ -89,7 +112,7 @@ doreisa_core::actor! {
         fn forget(&mut self, plan: u64) -> u64 {
             self.scheduler.forget(plan);
             if let Some(shared) = shared() {
-                shared.forget(plan);
+                shared.forget(plan, Worker::current().expect("in an actor call").node());
             }
             plan
         }
@@ -98,6 +121,7 @@ doreisa_core::actor! {
                 sources: self.scheduler.source_count(),
                 active_runs: self.scheduler.active_runs(),
                 plans: self.scheduler.plan_count(),
+                standing: self.scheduler.standing_count(),
                 waiting: self.scheduler.describe_runs(),
             }
         }
@@ -127,14 +151,14 @@ impl<'a> Shell<'a> {
 impl SchedulerRuntime<ObjectRef<Blob>> for Shell<'_> {
     fn submit_fragment(
         &mut self,
-        plan: &Plan,
+        plan: &NodePlan,
         fragment: usize,
         inputs: Vec<ObjectRef<Blob>>,
     ) -> Vec<ObjectRef<Blob>> {
         let outputs = plan.fragments[fragment].outputs.len() as u32;
         let submitted = (|| {
             let mut args = vec![
-                self.worker.task_arg(Arg::Value(plan.id))?,
+                self.worker.task_arg(Arg::Value(plan.plan))?,
                 self.worker.task_arg(Arg::Value(fragment as u32))?,
             ];
             for input in inputs {
@@ -148,13 +172,13 @@ impl SchedulerRuntime<ObjectRef<Blob>> for Shell<'_> {
             Ok(refs) => refs.iter().map(|r| r.cast()).collect(),
             Err(e) => {
                 // Nothing downstream can run; the driver's wait ends with its deadline.
-                tracing::error!(plan = plan.id, fragment, error = %e, "cannot submit a fragment");
+                tracing::error!(plan = plan.plan, fragment, error = %e, "cannot submit a fragment");
                 Vec::new()
             }
         }
     }
 
-    fn push(&mut self, node: NodeId, plan: u64, run: u64, push: Push<ObjectRef<Blob>>) {
+    fn push(&mut self, node: NodeId, plan: u64, run: RunKey, push: Push<ObjectRef<Blob>>) {
         let Some(&peer) = self.peers.get(&node) else {
             tracing::error!(?node, "no scheduling actor known there");
             return;
@@ -168,13 +192,14 @@ impl SchedulerRuntime<ObjectRef<Blob>> for Shell<'_> {
         &mut self,
         node: NodeId,
         mailbox: u64,
-        _run: u64,
+        timestep: i64,
         positions: Vec<u32>,
         refs: Vec<ObjectRef<Blob>>,
     ) {
         let submitted = (|| {
             let args = vec![
                 self.worker.task_arg(Arg::Value(mailbox))?,
+                self.worker.task_arg(Arg::Value(timestep))?,
                 self.worker.task_arg(Arg::Value(positions))?,
                 self.worker.task_arg(Arg::Value(refs))?,
             ];

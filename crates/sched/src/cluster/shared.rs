@@ -2,28 +2,32 @@
 //! installed by this process's scheduling actors, and the mailboxes of this process's
 //! runners; and the two runtime functions that use them.
 
-use crate::plan::{Plan, run_fragment};
+use crate::plan::{NodePlan, run_node_fragment};
 use crate::{KernelRegistry, SchedError};
 use bytes::Bytes;
 use doreisa_core::registry::{ArgBytes, Returned, TaskContext};
-use doreisa_core::{Blob, CoreError, Mailboxes, ObjectRef, Payload, Registry, Worker};
+use doreisa_core::{Blob, CoreError, Mailboxes, NodeId, ObjectRef, Payload, Registry, Worker};
 use rustc_hash::FxHashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 
-/// Runs one fragment: plan id, fragment index, then the fragment's inputs.
+/// Runs one fragment: plan id, the fragment's position in its node's plan, then the
+/// fragment's inputs.
 pub const FRAGMENT_FN: &str = "doreisa_sched::fragment";
-/// Hands graph outputs to a runner of this process: mailbox, run, output positions,
-/// then the refs of the values (read here, so that failures arrive as errors).
+/// Hands graph outputs to a runner of this process: mailbox, the run's timestep, output
+/// positions, then the refs of the values (read here, so that failures arrive as
+/// errors).
 pub const DELIVER_FN: &str = "doreisa_sched::deliver";
 
-/// What a runner's mailbox receives: output positions and their values, or why not.
-pub type Delivery = (Vec<u32>, Result<Vec<Bytes>, String>);
+/// What a runner's mailbox receives: the run's timestep, output positions and their
+/// values, or why not.
+pub type Delivery = (i64, Vec<u32>, Result<Vec<Bytes>, String>);
 
 /// The scheduler's state in one process.
 pub struct SchedShared {
     pub kernels: KernelRegistry,
-    plans: RwLock<FxHashMap<u64, Arc<Plan>>>,
+    /// The node plans installed by this process's scheduling actors, by (plan, node).
+    plans: RwLock<FxHashMap<(u64, NodeId), Arc<NodePlan>>>,
     mailboxes: Mailboxes<Delivery>,
 }
 
@@ -45,25 +49,25 @@ impl SchedShared {
         })
     }
 
-    pub fn install(&self, plan: Arc<Plan>) {
+    pub fn install(&self, plan: Arc<NodePlan>) {
         self.plans
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(plan.id, plan);
+            .insert((plan.plan, plan.node), plan);
     }
 
-    pub fn forget(&self, plan: u64) {
+    pub fn forget(&self, plan: u64, node: NodeId) {
         self.plans
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&plan);
+            .remove(&(plan, node));
     }
 
-    fn plan(&self, id: u64) -> Option<Arc<Plan>> {
+    fn plan(&self, id: u64, node: NodeId) -> Option<Arc<NodePlan>> {
         self.plans
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
+            .get(&(id, node))
             .cloned()
     }
 
@@ -97,18 +101,22 @@ fn fragment(ctx: &TaskContext, args: Vec<ArgBytes>) -> doreisa_core::Result<Retu
     let shared = SchedShared::of(ctx.registry()).map_err(failed)?;
     let mut args = args.into_iter();
     let plan_id: u64 = doreisa_core::registry::next_arg(ctx, &mut args)?;
-    let index: u32 = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let position: u32 = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let node = Worker::current()
+        .ok_or_else(|| failed("a fragment outside a task"))?
+        .node();
     let plan = shared
-        .plan(plan_id)
-        .ok_or_else(|| failed(format!("plan {plan_id} is not installed here")))?;
-    let fragment = plan
-        .fragments
-        .get(index as usize)
-        .ok_or_else(|| failed(format!("plan {plan_id} has no fragment {index}")))?;
+        .plan(plan_id, node)
+        .ok_or_else(|| failed(format!("plan {plan_id} is not installed on {node:?}")))?;
+    let fragment = plan.fragments.get(position as usize).ok_or_else(|| {
+        failed(format!(
+            "plan {plan_id} has no fragment at {position} on {node:?}"
+        ))
+    })?;
     let inputs: Vec<Bytes> = args
         .map(|arg| ctx.decode::<Blob>(arg).map(|blob| blob.0))
         .collect::<doreisa_core::Result<_>>()?;
-    let outputs = run_fragment(&plan.graph, fragment, &shared.kernels, &inputs).map_err(failed)?;
+    let outputs = run_node_fragment(fragment, &shared.kernels, &inputs).map_err(failed)?;
     let values = outputs
         .into_iter()
         .map(|bytes| Blob(bytes).encode_payload())
@@ -120,6 +128,7 @@ fn deliver(ctx: &TaskContext, args: Vec<ArgBytes>) -> doreisa_core::Result<Retur
     let shared = SchedShared::of(ctx.registry()).map_err(failed)?;
     let mut args = args.into_iter();
     let mailbox: u64 = doreisa_core::registry::next_arg(ctx, &mut args)?;
+    let timestep: i64 = doreisa_core::registry::next_arg(ctx, &mut args)?;
     let positions: Vec<u32> = doreisa_core::registry::next_arg(ctx, &mut args)?;
     let refs: Vec<ObjectRef<Blob>> = doreisa_core::registry::next_arg(ctx, &mut args)?;
     let worker = Worker::current().ok_or_else(|| failed("deliver outside a task"))?;
@@ -127,6 +136,6 @@ fn deliver(ctx: &TaskContext, args: Vec<ArgBytes>) -> doreisa_core::Result<Retur
         .get_all(&refs)
         .map(|blobs| blobs.into_iter().map(|b| b.0).collect())
         .map_err(|e| e.to_string());
-    shared.deliver(mailbox, (positions, values));
+    shared.deliver(mailbox, (timestep, positions, values));
     Returned::one(())
 }

@@ -1,21 +1,36 @@
 //! One node's scheduling logic as plain state: which fragments of which runs can start
 //! now, what to push to which node, what to hand back to the driver. The actor is a
 //! thin shell that carries out what this decides; tests drive it with a fake runtime.
+//!
+//! A node holds only its own part of each plan ([`NodePlan`]). A plan runs when asked
+//! ([`RunRequest`]), or stands ([`Standing`]): from a timestep on, the node runs its
+//! part for every timestep as soon as its own sources for that timestep are here,
+//! with no message from the driver. Runs of other nodes reach it as pushes, which
+//! name the run the same way on every node ([`RunKey`]).
 
 use crate::graph::SourceKey;
-use crate::plan::{FragmentInput, Plan};
+use crate::plan::{FragmentInput, NodePlan};
 use doreisa_core::NodeId;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// The driver asks a node to take part in a run of a plan.
+/// How a run is known on every node taking part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RunKey {
+    /// A run the driver asked for.
+    Asked(u64),
+    /// The run of a standing plan at a timestep.
+    Standing { plan: u64, timestep: i64 },
+}
+
+/// The driver asks a node to take part in one run of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRequest {
     pub plan: u64,
     pub run: u64,
-    /// The timestep the run's sources are at (see [`Plan::source_key`]).
+    /// The timestep the run's sources are at (see [`NodePlan::source_key`]).
     pub timestep: i64,
     /// Hand graph outputs to this mailbox on this node (`compute`).
     pub deliver: Option<(NodeId, u64)>,
@@ -25,10 +40,23 @@ pub struct RunRequest {
     pub release_before: Option<i64>,
 }
 
+/// The driver keeps a plan standing: each node runs its part for every timestep from
+/// `from` on, as soon as its sources for that timestep are here, and graph outputs go
+/// to `deliver` tagged with their timestep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    pub plan: u64,
+    pub from: i64,
+    pub deliver: (NodeId, u64),
+    /// When a run at `t` starts, drop the published sources older than
+    /// `t - keep + 1` (the runner's retention).
+    pub keep: Option<i64>,
+}
+
 /// Refs one node sends another for a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Push<R> {
-    /// Every output of fragment `fragment`.
+    /// Every output of fragment `fragment` (its index in the whole plan).
     Outputs { fragment: usize, refs: Vec<R> },
     /// Sources held by the sender that fragments of the receiver read.
     Sources(Vec<(usize, R)>),
@@ -36,57 +64,78 @@ pub enum Push<R> {
 
 /// What the scheduling logic asks of the runtime.
 pub trait SchedulerRuntime<R> {
-    /// Starts fragment `fragment` of `plan` on this node; returns refs to its outputs.
-    fn submit_fragment(&mut self, plan: &Plan, fragment: usize, inputs: Vec<R>) -> Vec<R>;
-    /// Sends `push` for run `run` of `plan` to `node`'s scheduler.
-    fn push(&mut self, node: NodeId, plan: u64, run: u64, push: Push<R>);
-    /// Hands outputs (by position) of run `run` to mailbox `mailbox` on `node`.
-    fn deliver(&mut self, node: NodeId, mailbox: u64, run: u64, positions: Vec<u32>, refs: Vec<R>);
+    /// Starts fragment `fragment` (a position in `plan.fragments`) on this node;
+    /// returns refs to its outputs.
+    fn submit_fragment(&mut self, plan: &NodePlan, fragment: usize, inputs: Vec<R>) -> Vec<R>;
+    /// Sends `push` for run `run` of plan `plan` to `node`'s scheduler.
+    fn push(&mut self, node: NodeId, plan: u64, run: RunKey, push: Push<R>);
+    /// Hands outputs (by position) of the run at `timestep` to mailbox `mailbox` on
+    /// `node`.
+    fn deliver(
+        &mut self,
+        node: NodeId,
+        mailbox: u64,
+        timestep: i64,
+        positions: Vec<u32>,
+        refs: Vec<R>,
+    );
+}
+
+/// What a run needs besides its plan.
+#[derive(Debug, Clone)]
+struct RunSpec {
+    timestep: i64,
+    deliver: Option<(NodeId, u64)>,
+    persist: Option<Vec<SourceKey>>,
 }
 
 /// A run as one node sees it.
 struct RunState<R> {
     plan: u64,
-    request: Option<RunRequest>,
+    spec: Option<RunSpec>,
     /// Outputs of fragments (any node's) this node has: (fragment, slot).
     outputs: FxHashMap<(usize, usize), R>,
     /// Sources held elsewhere, pushed here.
     pushed_sources: FxHashMap<usize, R>,
+    /// Positions in the node plan of the fragments started.
     submitted: FxHashSet<usize>,
     /// (source, node) pairs already pushed.
     sources_sent: FxHashSet<(usize, NodeId)>,
 }
 
 impl<R> RunState<R> {
-    /// Fragment input `input` of this run at `timestep`, if it is on node `me`: a
-    /// source published here (`sources`), one pushed here, or an output.
-    fn input<'a>(
-        &'a self,
-        me: NodeId,
-        plan: &Plan,
-        sources: &'a BTreeMap<SourceKey, R>,
-        timestep: i64,
-        input: &FragmentInput,
-    ) -> Option<&'a R> {
-        match *input {
-            FragmentInput::Source(s) if plan.source_nodes[s] == me => {
-                sources.get(&plan.source_key(s, timestep))
-            }
-            FragmentInput::Source(s) => self.pushed_sources.get(&s),
-            FragmentInput::Output { fragment, slot, .. } => self.outputs.get(&(fragment, slot)),
+    fn new(plan: u64, spec: Option<RunSpec>) -> Self {
+        RunState {
+            plan,
+            spec,
+            outputs: FxHashMap::default(),
+            pushed_sources: FxHashMap::default(),
+            submitted: FxHashSet::default(),
+            sources_sent: FxHashSet::default(),
         }
     }
 }
 
+/// A plan standing on this node, and the timesteps it was started for.
+struct StandingState {
+    arm: Standing,
+    started: BTreeSet<i64>,
+}
+
+/// Timesteps of a standing plan remembered as started (older ones are forgotten: a
+/// chunk that old arriving now cannot start its run twice, it is long released).
+const STARTED_KEPT: usize = 64;
+
 /// One node's scheduler.
 pub struct NodeScheduler<R> {
     me: NodeId,
-    plans: FxHashMap<u64, Arc<Plan>>,
+    plans: FxHashMap<u64, Arc<NodePlan>>,
+    standing: FxHashMap<u64, StandingState>,
     sources: BTreeMap<SourceKey, R>,
     /// Keys of `sources` that are persisted outputs: only an explicit `release` drops
     /// them, never `release_before` (their timestep is not the simulation's).
     persisted: FxHashSet<SourceKey>,
-    runs: FxHashMap<u64, RunState<R>>,
+    runs: FxHashMap<RunKey, RunState<R>>,
 }
 
 impl<R: Clone> NodeScheduler<R> {
@@ -94,18 +143,26 @@ impl<R: Clone> NodeScheduler<R> {
         NodeScheduler {
             me,
             plans: FxHashMap::default(),
+            standing: FxHashMap::default(),
             sources: BTreeMap::new(),
             persisted: FxHashSet::default(),
             runs: FxHashMap::default(),
         }
     }
 
-    pub fn install(&mut self, plan: Arc<Plan>) {
-        self.plans.insert(plan.id, plan);
+    pub fn install(&mut self, plan: Arc<NodePlan>) {
+        if plan.node != self.me {
+            tracing::error!(plan = plan.plan, node = ?plan.node, me = ?self.me, "another node's part of a plan: ignored");
+            return;
+        }
+        self.plans.insert(plan.plan, plan);
     }
 
+    /// Forgets `plan`: its part here, its standing, its runs not finished.
     pub fn forget(&mut self, plan: u64) {
         self.plans.remove(&plan);
+        self.standing.remove(&plan);
+        self.runs.retain(|_, state| state.plan != plan);
     }
 
     /// Sources held here.
@@ -118,6 +175,11 @@ impl<R: Clone> NodeScheduler<R> {
         self.plans.len()
     }
 
+    /// Plans standing here.
+    pub fn standing_count(&self) -> usize {
+        self.standing.len()
+    }
+
     /// Runs not finished here.
     pub fn active_runs(&self) -> usize {
         self.runs.len()
@@ -127,9 +189,9 @@ impl<R: Clone> NodeScheduler<R> {
     pub fn describe_runs(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for (run, state) in &self.runs {
-            let Some(request) = &state.request else {
+            let Some(spec) = &state.spec else {
                 lines.push(format!(
-                    "run {run} of plan {}: no request from the driver yet ({} outputs, {} sources pushed)",
+                    "{run:?} of plan {}: no request from the driver yet ({} outputs, {} sources pushed)",
                     state.plan,
                     state.outputs.len(),
                     state.pushed_sources.len()
@@ -137,27 +199,44 @@ impl<R: Clone> NodeScheduler<R> {
                 continue;
             };
             let Some(plan) = self.plans.get(&state.plan) else {
-                lines.push(format!("run {run}: plan {} not installed", state.plan));
+                lines.push(format!("{run:?}: plan {} not installed", state.plan));
                 continue;
             };
-            for (index, fragment) in plan.fragments.iter().enumerate() {
-                if fragment.node != self.me || state.submitted.contains(&index) {
+            for (position, fragment) in plan.fragments.iter().enumerate() {
+                if state.submitted.contains(&position) {
                     continue;
                 }
                 let missing: Vec<String> = fragment
                     .inputs
                     .iter()
-                    .filter(|input| {
-                        let found =
-                            state.input(self.me, plan, &self.sources, request.timestep, input);
-                        found.is_none()
-                    })
+                    .filter(|input| self.input(plan, state, spec.timestep, input).is_none())
                     .map(|input| format!("{input:?}"))
                     .collect();
-                lines.push(format!("run {run} fragment {index} waits for {missing:?}"));
+                lines.push(format!(
+                    "{run:?} fragment {} waits for {missing:?}",
+                    fragment.index
+                ));
             }
         }
         lines
+    }
+
+    /// Fragment input `input` of a run at `timestep`, if it is here: a source published
+    /// here, one pushed here, or an output.
+    fn input<'a>(
+        &'a self,
+        plan: &NodePlan,
+        state: &'a RunState<R>,
+        timestep: i64,
+        input: &FragmentInput,
+    ) -> Option<&'a R> {
+        match *input {
+            FragmentInput::Source(s) => match plan.local_source(s, timestep) {
+                Some(key) => self.sources.get(&key),
+                None => state.pushed_sources.get(&s),
+            },
+            FragmentInput::Output { fragment, slot, .. } => state.outputs.get(&(fragment, slot)),
+        }
     }
 
     /// A chunk is here (published, or a persisted output).
@@ -165,17 +244,163 @@ impl<R: Clone> NodeScheduler<R> {
         self.publish_all([(key, value)], runtime);
     }
 
-    /// Chunks are here: each waiting run is looked at once, after all are in.
+    /// Chunks are here: standing plans start the runs they complete, and each waiting
+    /// run is looked at once, after all are in.
     pub fn publish_all(
         &mut self,
         chunks: impl IntoIterator<Item = (SourceKey, R)>,
         runtime: &mut impl SchedulerRuntime<R>,
     ) {
-        self.sources.extend(chunks);
-        let runs: Vec<u64> = self.runs.keys().copied().collect();
-        for run in runs {
+        let mut arrived: BTreeSet<(Arc<str>, i64)> = BTreeSet::new();
+        for (key, value) in chunks {
+            arrived.insert((key.array.clone(), key.timestep));
+            self.sources.insert(key, value);
+        }
+        let waiting: Vec<RunKey> = self.runs.keys().copied().collect();
+        for run in waiting {
             self.advance(run, runtime);
         }
+        let mut candidates: Vec<(u64, i64)> = Vec::new();
+        for (&plan_id, standing) in &self.standing {
+            let Some(plan) = self.plans.get(&plan_id) else {
+                continue;
+            };
+            for (array, timestep) in &arrived {
+                for run in plan.runs_reading(array, *timestep) {
+                    if run >= standing.arm.from && !standing.started.contains(&run) {
+                        candidates.push((plan_id, run));
+                    }
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for (plan, timestep) in candidates {
+            self.start_if_ready(plan, timestep, runtime);
+        }
+    }
+
+    /// Starts standing plan `plan`'s run at `timestep` if every source it reads here is
+    /// here; a run already begun (by a push) goes on. A run starts once: a timestep
+    /// remembered as started is not run again when more of its chunks arrive.
+    fn start_if_ready(
+        &mut self,
+        plan_id: u64,
+        timestep: i64,
+        runtime: &mut impl SchedulerRuntime<R>,
+    ) {
+        let run = RunKey::Standing {
+            plan: plan_id,
+            timestep,
+        };
+        let (Some(plan), Some(standing)) = (self.plans.get(&plan_id), self.standing.get(&plan_id))
+        else {
+            return;
+        };
+        if !self.runs.contains_key(&run) {
+            if standing.started.contains(&timestep) {
+                return;
+            }
+            let complete = plan
+                .sources
+                .iter()
+                .all(|(_, key)| self.sources.contains_key(&plan.source_key(key, timestep)));
+            if !complete {
+                return;
+            }
+        }
+        let spec = self.standing_spec(plan_id, timestep);
+        if let Some(keep) = self.standing.get(&plan_id).and_then(|s| s.arm.keep) {
+            // Never what a run not finished here still reads.
+            let before = timestep
+                .saturating_sub(keep)
+                .saturating_add(1)
+                .min(self.oldest_source_read());
+            self.release_before(before);
+        }
+        let state = self
+            .runs
+            .entry(run)
+            .or_insert_with(|| RunState::new(plan_id, None));
+        if state.spec.is_none() {
+            state.spec = spec;
+        }
+        self.advance(run, runtime);
+    }
+
+    /// The spec of standing plan `plan`'s run at `timestep`, which is marked started.
+    fn standing_spec(&mut self, plan: u64, timestep: i64) -> Option<RunSpec> {
+        let standing = self.standing.get_mut(&plan)?;
+        standing.started.insert(timestep);
+        while standing.started.len() > STARTED_KEPT {
+            standing.started.pop_first();
+        }
+        Some(RunSpec {
+            timestep,
+            deliver: Some(standing.arm.deliver),
+            persist: None,
+        })
+    }
+
+    /// The oldest timestep of a source that a run not finished here reads (`i64::MAX`
+    /// when none).
+    fn oldest_source_read(&self) -> i64 {
+        let mut oldest = i64::MAX;
+        for state in self.runs.values() {
+            let (Some(spec), Some(plan)) = (&state.spec, self.plans.get(&state.plan)) else {
+                continue;
+            };
+            for (_, key) in &plan.sources {
+                oldest = oldest.min(plan.source_key(key, spec.timestep).timestep);
+            }
+        }
+        oldest
+    }
+
+    /// The driver keeps `arm.plan` standing from `arm.from` on: the runs whose sources
+    /// are already here start now, the others as their sources arrive.
+    pub fn stand(&mut self, arm: Standing, runtime: &mut impl SchedulerRuntime<R>) {
+        let plan_id = arm.plan;
+        let from = arm.from;
+        self.standing.insert(
+            plan_id,
+            StandingState {
+                arm,
+                started: BTreeSet::new(),
+            },
+        );
+        let Some(plan) = self.plans.get(&plan_id).cloned() else {
+            return;
+        };
+        let arrays: FxHashSet<&str> = plan.sources.iter().map(|(_, k)| &*k.array).collect();
+        // Runs begun by pushes before the arm came, and those whose chunks are here.
+        let mut runs: BTreeSet<i64> = self
+            .runs
+            .keys()
+            .filter_map(|run| match *run {
+                RunKey::Standing { plan, timestep } if plan == plan_id && timestep >= from => {
+                    Some(timestep)
+                }
+                _ => None,
+            })
+            .collect();
+        for key in self.sources.keys() {
+            if arrays.contains(&*key.array) {
+                runs.extend(
+                    plan.runs_reading(&key.array, key.timestep)
+                        .into_iter()
+                        .filter(|&t| t >= from),
+                );
+            }
+        }
+        for timestep in runs {
+            self.start_if_ready(plan_id, timestep, runtime);
+        }
+    }
+
+    /// The driver no longer keeps `plan` standing (its runs already started go on).
+    pub fn sit(&mut self, plan: u64) {
+        self.standing.remove(&plan);
     }
 
     pub fn release(&mut self, keys: &[SourceKey]) -> usize {
@@ -212,20 +437,42 @@ impl<R: Clone> NodeScheduler<R> {
         if let Some(before) = request.release_before {
             self.release_before(before);
         }
-        let (plan, run) = (request.plan, request.run);
-        self.run_state(plan, run).request = Some(request);
-        self.advance(run, runtime);
+        let key = RunKey::Asked(request.run);
+        let spec = RunSpec {
+            timestep: request.timestep,
+            deliver: request.deliver,
+            persist: request.persist,
+        };
+        self.runs
+            .entry(key)
+            .or_insert_with(|| RunState::new(request.plan, None))
+            .spec = Some(spec);
+        self.advance(key, runtime);
     }
 
     /// Refs pushed by another node for a run.
     pub fn pushed(
         &mut self,
         plan: u64,
-        run: u64,
+        run: RunKey,
         push: Push<R>,
         runtime: &mut impl SchedulerRuntime<R>,
     ) {
-        let state = self.run_state(plan, run);
+        // A standing run may begin with a push (from a node whose chunks came first, or
+        // for a node that reads no source of its own).
+        let spec = match run {
+            RunKey::Standing { timestep, .. } if !self.runs.contains_key(&run) => {
+                self.standing_spec(plan, timestep)
+            }
+            _ => None,
+        };
+        let state = self
+            .runs
+            .entry(run)
+            .or_insert_with(|| RunState::new(plan, None));
+        if state.spec.is_none() {
+            state.spec = spec;
+        }
         match push {
             Push::Outputs { fragment, refs } => {
                 for (slot, r) in refs.into_iter().enumerate() {
@@ -237,114 +484,83 @@ impl<R: Clone> NodeScheduler<R> {
         self.advance(run, runtime);
     }
 
-    fn run_state(&mut self, plan: u64, run: u64) -> &mut RunState<R> {
-        self.runs.entry(run).or_insert_with(|| RunState {
-            plan,
-            request: None,
-            outputs: FxHashMap::default(),
-            pushed_sources: FxHashMap::default(),
-            submitted: FxHashSet::default(),
-            sources_sent: FxHashSet::default(),
-        })
-    }
-
     /// Does what run `run` allows now: push held sources, start ready fragments, push
     /// and deliver their outputs; forgets the run once this node's part is done.
-    fn advance(&mut self, run: u64, runtime: &mut impl SchedulerRuntime<R>) {
-        let me = self.me;
+    fn advance(&mut self, run: RunKey, runtime: &mut impl SchedulerRuntime<R>) {
         let Some(mut state) = self.runs.remove(&run) else {
             return;
         };
-        let (Some(request), Some(plan)) =
-            (state.request.clone(), self.plans.get(&state.plan).cloned())
+        let (Some(spec), Some(plan)) = (state.spec.clone(), self.plans.get(&state.plan).cloned())
         else {
             self.runs.insert(run, state);
             return;
         };
-        let key = |s: usize| plan.source_key(s, request.timestep);
+        let timestep = spec.timestep;
         let mut persisted_here = false;
 
         // Sources held here that other nodes' fragments read.
         let mut by_node: FxHashMap<NodeId, Vec<(usize, R)>> = FxHashMap::default();
         let mut sources_pending = false;
-        for fragment in plan.fragments.iter().filter(|f| f.node != me) {
-            for input in &fragment.inputs {
-                let FragmentInput::Source(s) = *input else {
-                    continue;
-                };
-                if plan.source_nodes[s] != me || state.sources_sent.contains(&(s, fragment.node)) {
+        for (s, readers) in &plan.source_readers {
+            let Some(key) = plan.local_source(*s, timestep) else {
+                continue;
+            };
+            for &node in readers {
+                if state.sources_sent.contains(&(*s, node)) {
                     continue;
                 }
-                match self.sources.get(&key(s)) {
+                match self.sources.get(&key) {
                     Some(value) => {
-                        state.sources_sent.insert((s, fragment.node));
-                        by_node
-                            .entry(fragment.node)
-                            .or_default()
-                            .push((s, value.clone()));
+                        state.sources_sent.insert((*s, node));
+                        by_node.entry(node).or_default().push((*s, value.clone()));
                     }
                     None => sources_pending = true,
                 }
             }
         }
         for (node, sources) in by_node {
-            runtime.push(node, plan.id, run, Push::Sources(sources));
+            runtime.push(node, plan.plan, run, Push::Sources(sources));
         }
 
-        // Fragments of this node whose inputs are all here, in order (a fragment may
-        // feed a later one of this node).
+        // Fragments whose inputs are all here, in order (one may feed a later one).
         let mut progress = true;
         while progress {
             progress = false;
-            for (index, fragment) in plan.fragments.iter().enumerate() {
-                if fragment.node != me || state.submitted.contains(&index) {
+            for (position, fragment) in plan.fragments.iter().enumerate() {
+                if state.submitted.contains(&position) {
                     continue;
                 }
                 let inputs: Option<Vec<R>> = fragment
                     .inputs
                     .iter()
-                    .map(|input| {
-                        state
-                            .input(me, &plan, &self.sources, request.timestep, input)
-                            .cloned()
-                    })
+                    .map(|input| self.input(&plan, &state, timestep, input).cloned())
                     .collect();
                 let Some(inputs) = inputs else { continue };
-                let outputs = runtime.submit_fragment(&plan, index, inputs);
-                state.submitted.insert(index);
+                let outputs = runtime.submit_fragment(&plan, position, inputs);
+                state.submitted.insert(position);
                 progress = true;
                 for (slot, r) in outputs.iter().enumerate() {
-                    state.outputs.insert((index, slot), r.clone());
+                    state.outputs.insert((fragment.index, slot), r.clone());
                 }
-                let mut readers: Vec<NodeId> = fragment
-                    .remote_readers
-                    .iter()
-                    .map(|&f| plan.fragments[f].node)
-                    .collect();
-                readers.sort();
-                readers.dedup();
-                for node in readers {
+                for &node in &fragment.readers {
                     let push = Push::Outputs {
-                        fragment: index,
+                        fragment: fragment.index,
                         refs: outputs.clone(),
                     };
-                    runtime.push(node, plan.id, run, push);
+                    runtime.push(node, plan.plan, run, push);
                 }
-                // Graph outputs computed by this fragment.
-                let (positions, refs): (Vec<u32>, Vec<R>) = plan
-                    .outputs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (f, _))| *f == index)
-                    .map(|(position, &(_, slot))| (position as u32, outputs[slot].clone()))
-                    .unzip();
-                if positions.is_empty() {
+                if fragment.delivers.is_empty() {
                     continue;
                 }
-                if let Some((node, mailbox)) = request.deliver {
-                    runtime.deliver(node, mailbox, run, positions.clone(), refs.clone());
+                let (positions, refs): (Vec<u32>, Vec<R>) = fragment
+                    .delivers
+                    .iter()
+                    .map(|&(position, slot)| (position, outputs[slot].clone()))
+                    .unzip();
+                if let Some((node, mailbox)) = spec.deliver {
+                    runtime.deliver(node, mailbox, timestep, positions.clone(), refs.clone());
                 }
-                if let Some(keys) = &request.persist {
+                if let Some(keys) = &spec.persist {
                     for (position, r) in positions.iter().zip(refs) {
                         if let Some(key) = keys.get(*position as usize) {
                             self.persisted.insert(key.clone());
@@ -355,17 +571,13 @@ impl<R: Clone> NodeScheduler<R> {
                 }
             }
         }
-        let mine_done = plan
-            .fragments
-            .iter()
-            .enumerate()
-            .all(|(i, f)| f.node != me || state.submitted.contains(&i));
+        let mine_done = state.submitted.len() == plan.fragments.len();
         if !mine_done || sources_pending {
             self.runs.insert(run, state);
         }
         // Runs that wait for these persisted outputs as sources go on now.
         if persisted_here {
-            let waiting: Vec<u64> = self.runs.keys().copied().filter(|&r| r != run).collect();
+            let waiting: Vec<RunKey> = self.runs.keys().copied().filter(|&r| r != run).collect();
             for other in waiting {
                 self.advance(other, runtime);
             }
@@ -374,282 +586,4 @@ impl<R: Clone> NodeScheduler<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::graph::{Input, TaskGraph};
-    use crate::partition::{greedy, random_balanced};
-
-    /// A fake runtime: refs are names; records what the logic asked for.
-    #[derive(Default)]
-    struct Recorder {
-        me: u64,
-        submitted: Vec<(usize, Vec<String>)>,
-        pushes: Vec<(NodeId, Push<String>)>,
-        delivered: Vec<(Vec<u32>, Vec<String>)>,
-    }
-
-    impl SchedulerRuntime<String> for Recorder {
-        fn submit_fragment(
-            &mut self,
-            plan: &Plan,
-            fragment: usize,
-            inputs: Vec<String>,
-        ) -> Vec<String> {
-            self.submitted.push((fragment, inputs));
-            (0..plan.fragments[fragment].outputs.len())
-                .map(|slot| format!("n{}f{fragment}s{slot}", self.me))
-                .collect()
-        }
-        fn push(&mut self, node: NodeId, _plan: u64, _run: u64, push: Push<String>) {
-            self.pushes.push((node, push));
-        }
-        fn deliver(
-            &mut self,
-            _node: NodeId,
-            _mailbox: u64,
-            _run: u64,
-            positions: Vec<u32>,
-            refs: Vec<String>,
-        ) {
-            self.delivered.push((positions, refs));
-        }
-    }
-
-    fn key(chunk: u32, timestep: i64) -> SourceKey {
-        SourceKey {
-            array: "x".into(),
-            timestep,
-            chunk: vec![chunk],
-        }
-    }
-
-    /// Sum of 8 chunks, 4 per node, fan-in 4: a fragment per node, then one to combine.
-    fn two_node_plan(random: bool) -> Arc<Plan> {
-        let mut graph = TaskGraph::default();
-        let leaves: Vec<Input> = (0..8)
-            .map(|c| {
-                let s = graph.source(key(c, 10));
-                graph.task("leaf", vec![], vec![s])
-            })
-            .collect();
-        let a = graph.task("sum", vec![], leaves[..4].to_vec());
-        let b = graph.task("sum", vec![], leaves[4..].to_vec());
-        let root = graph.task("sum", vec![], vec![a, b]);
-        let Input::Task(root) = root else {
-            unreachable!()
-        };
-        graph.outputs = vec![root];
-        let nodes = vec![NodeId(0), NodeId(1)];
-        let sources: Vec<NodeId> = (0..8).map(|c| nodes[c / 4]).collect();
-        let assignment = if random {
-            random_balanced(&graph, &nodes, 3)
-        } else {
-            greedy(&graph, &sources, &nodes)
-        };
-        Arc::new(Plan::new(7, Arc::new(graph), &assignment, sources))
-    }
-
-    fn request(timestep: i64) -> RunRequest {
-        RunRequest {
-            plan: 7,
-            run: 1,
-            timestep,
-            deliver: Some((NodeId(0), 99)),
-            persist: None,
-            release_before: None,
-        }
-    }
-
-    #[test]
-    fn a_run_waits_for_its_chunks_then_pushes_and_delivers() {
-        let plan = two_node_plan(false);
-        let (mut n0, mut n1) = (NodeScheduler::new(NodeId(0)), NodeScheduler::new(NodeId(1)));
-        n0.install(plan.clone());
-        n1.install(plan.clone());
-        let (mut r0, mut r1) = (
-            Recorder {
-                me: 0,
-                ..Default::default()
-            },
-            Recorder {
-                me: 1,
-                ..Default::default()
-            },
-        );
-        // The plan is shipped before the chunks exist (timestep 11: the next iteration).
-        n0.run(request(11), &mut r0);
-        n1.run(request(11), &mut r1);
-        assert!(r0.submitted.is_empty() && r1.submitted.is_empty());
-        for c in 0..4 {
-            n0.publish(key(c, 11), format!("chunk{c}"), &mut r0);
-            n1.publish(key(c + 4, 11), format!("chunk{}", c + 4), &mut r1);
-        }
-        // An old chunk changes nothing.
-        n1.publish(key(0, 10), "old".into(), &mut r1);
-        assert_eq!(r0.submitted.len(), 1, "node 0's partial sum");
-        assert_eq!(r1.submitted.len(), 1, "node 1's partial sum");
-        assert_eq!(
-            r1.submitted[0].1,
-            vec!["chunk4", "chunk5", "chunk6", "chunk7"]
-        );
-        // Node 1 pushes its partial to node 0, which then combines and delivers.
-        assert_eq!(r1.pushes.len(), 1);
-        let (to, push) = r1.pushes.pop().unwrap();
-        assert_eq!(to, NodeId(0));
-        assert!(r0.delivered.is_empty());
-        n0.pushed(7, 1, push, &mut r0);
-        assert_eq!(r0.submitted.len(), 2);
-        assert_eq!(r0.delivered.len(), 1);
-        assert_eq!(r0.delivered[0].0, vec![0]);
-        assert_eq!(
-            (n0.active_runs(), n1.active_runs()),
-            (0, 0),
-            "both parts done"
-        );
-    }
-
-    #[test]
-    fn pushes_may_arrive_before_the_run_request() {
-        let plan = two_node_plan(false);
-        let mut n0 = NodeScheduler::new(NodeId(0));
-        n0.install(plan);
-        let mut r0 = Recorder::default();
-        for c in 0..4 {
-            n0.publish(key(c, 10), format!("c{c}"), &mut r0);
-        }
-        let push = Push::Outputs {
-            fragment: 1,
-            refs: vec!["partial".to_string()],
-        };
-        n0.pushed(7, 1, push, &mut r0);
-        assert!(r0.submitted.is_empty(), "nothing before the driver asks");
-        n0.run(request(10), &mut r0);
-        assert_eq!(r0.submitted.len(), 2);
-        assert_eq!(r0.delivered.len(), 1);
-    }
-
-    #[test]
-    fn sources_read_on_another_node_are_pushed_there() {
-        let plan = two_node_plan(true);
-        let nodes = [NodeId(0), NodeId(1)];
-        let mut schedulers: Vec<NodeScheduler<String>> =
-            nodes.iter().map(|&n| NodeScheduler::new(n)).collect();
-        let mut runtimes: Vec<Recorder> = (0..2)
-            .map(|me| Recorder {
-                me,
-                ..Default::default()
-            })
-            .collect();
-        for (s, r) in schedulers.iter_mut().zip(runtimes.iter_mut()) {
-            s.install(plan.clone());
-            s.run(request(10), r);
-        }
-        for c in 0..8u32 {
-            let holder = (c / 4) as usize;
-            schedulers[holder].publish(key(c, 10), format!("c{c}"), &mut runtimes[holder]);
-        }
-        // Deliver pushes until nothing moves.
-        loop {
-            let pending: Vec<(usize, Push<String>)> = runtimes
-                .iter_mut()
-                .flat_map(|r| std::mem::take(&mut r.pushes))
-                .map(|(node, push)| (node.0 as usize, push))
-                .collect();
-            if pending.is_empty() {
-                break;
-            }
-            for (to, push) in pending {
-                schedulers[to].pushed(7, 1, push, &mut runtimes[to]);
-            }
-        }
-        let submitted: usize = runtimes.iter().map(|r| r.submitted.len()).sum();
-        assert_eq!(submitted, plan.fragments.len(), "every fragment ran once");
-        let delivered: usize = runtimes.iter().map(|r| r.delivered.len()).sum();
-        assert_eq!(delivered, 1);
-        assert!(schedulers.iter().all(|s| s.active_runs() == 0));
-    }
-
-    /// A one-node plan `id`: one task over `source`.
-    fn one_task_plan(id: u64, source: SourceKey) -> Arc<Plan> {
-        let mut graph = TaskGraph::default();
-        let s = graph.source(source);
-        let Input::Task(t) = graph.task("leaf", vec![], vec![s]) else {
-            unreachable!()
-        };
-        graph.outputs = vec![t];
-        let nodes = vec![NodeId(0)];
-        let assignment = greedy(&graph, &nodes, &nodes);
-        Arc::new(Plan::new(id, Arc::new(graph), &assignment, nodes))
-    }
-
-    #[test]
-    fn a_run_waiting_for_a_persisted_output_goes_on_when_it_is_computed() {
-        let kept = SourceKey {
-            array: "kept".into(),
-            timestep: 0,
-            chunk: vec![0],
-        };
-        let (producer, reader) = (one_task_plan(1, key(0, 5)), one_task_plan(2, kept.clone()));
-        let mut n0 = NodeScheduler::new(NodeId(0));
-        n0.install(producer);
-        n0.install(reader);
-        let mut r0 = Recorder::default();
-        let run = |plan, run, timestep, persist: Option<Vec<SourceKey>>| RunRequest {
-            plan,
-            run,
-            timestep,
-            deliver: if persist.is_none() {
-                Some((NodeId(0), 1))
-            } else {
-                None
-            },
-            persist,
-            release_before: None,
-        };
-        // The reader asks first: its source is not there yet.
-        n0.run(run(2, 20, 0, None), &mut r0);
-        n0.run(run(1, 10, 5, Some(vec![kept])), &mut r0);
-        assert!(r0.delivered.is_empty());
-        n0.publish(key(0, 5), "chunk".to_string(), &mut r0);
-        assert_eq!(r0.submitted.len(), 2, "the producer, then the reader");
-        assert_eq!(r0.submitted[1].1, vec!["n0f0s0".to_string()]);
-        assert_eq!(r0.delivered.len(), 1);
-        assert_eq!(n0.active_runs(), 0);
-    }
-
-    #[test]
-    fn persisted_outputs_become_sources_and_release_drops_them() {
-        let plan = two_node_plan(false);
-        let mut n0 = NodeScheduler::new(NodeId(0));
-        n0.install(plan);
-        let mut r0 = Recorder::default();
-        for c in 0..4 {
-            n0.publish(key(c, 10), format!("c{c}"), &mut r0);
-        }
-        let kept = key(0, 0);
-        let mut req = request(10);
-        req.deliver = None;
-        req.persist = Some(vec![kept.clone()]);
-        n0.run(req, &mut r0);
-        n0.pushed(
-            7,
-            1,
-            Push::Outputs {
-                fragment: 1,
-                refs: vec!["p".into()],
-            },
-            &mut r0,
-        );
-        assert!(r0.delivered.is_empty());
-        assert_eq!(n0.source_count(), 5);
-        assert_eq!(n0.release_array_before("other", 11), 0);
-        assert_eq!(
-            n0.release_before(11),
-            4,
-            "published sources go, not the persisted one"
-        );
-        assert_eq!(n0.source_count(), 1);
-        assert_eq!(n0.release(std::slice::from_ref(&kept)), 1);
-        assert_eq!(n0.source_count(), 0);
-    }
-}
+mod tests;

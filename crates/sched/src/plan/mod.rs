@@ -7,10 +7,13 @@
 //! runtime: per node and iteration, a handful of runtime tasks instead of one per
 //! graph task. A plan is kept and reused while graphs keep the same structure.
 
+mod node;
+
+pub use node::{NodeFragment, NodePlan, run_node_fragment};
+
 use crate::graph::{Input, SourceKey, TaskGraph};
 use crate::partition::Assignment;
-use crate::{KernelRegistry, SchedError};
-use bytes::Bytes;
+
 use doreisa_core::NodeId;
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
@@ -207,83 +210,12 @@ pub fn structure_key(graph: &TaskGraph, source_nodes: &[NodeId], strategy: u64) 
     hasher.finish()
 }
 
-/// Runs a fragment's tasks on its inputs (in `fragment.inputs` order); returns its
-/// outputs (in `fragment.outputs` order).
-pub fn run_fragment(
-    graph: &TaskGraph,
-    fragment: &Fragment,
-    kernels: &KernelRegistry,
-    inputs: &[Bytes],
-) -> Result<Vec<Bytes>, SchedError> {
-    if inputs.len() != fragment.inputs.len() {
-        return Err(SchedError::InvalidGraph(format!(
-            "a fragment of {} inputs got {}",
-            fragment.inputs.len(),
-            inputs.len()
-        )));
-    }
-    let mut values: FxHashMap<usize, Bytes> = FxHashMap::default();
-    let mut last_use: FxHashMap<usize, usize> = FxHashMap::default();
-    for &t in &fragment.tasks {
-        for input in &graph.tasks[t].inputs {
-            if let Input::Task(u) = *input {
-                last_use.insert(u, t);
-            }
-        }
-    }
-    // Where each source and each other fragment's task value comes in.
-    let mut given: FxHashMap<Input, usize> = FxHashMap::default();
-    for (position, input) in fragment.inputs.iter().enumerate() {
-        let key = match *input {
-            FragmentInput::Source(s) => Input::Source(s),
-            FragmentInput::Output { task, .. } => Input::Task(task),
-        };
-        given.insert(key, position);
-    }
-    for &t in &fragment.tasks {
-        let task = &graph.tasks[t];
-        let mut args = Vec::with_capacity(task.inputs.len());
-        for input in &task.inputs {
-            let value = match *input {
-                Input::Task(u) if values.contains_key(&u) => values[&u].clone(),
-                other => match given.get(&other) {
-                    Some(&position) => inputs[position].clone(),
-                    None => {
-                        return Err(SchedError::InvalidGraph(format!(
-                            "task {t} reads {other:?}, which its fragment does not have"
-                        )));
-                    }
-                },
-            };
-            args.push(value);
-        }
-        let out = kernels.run(&task.kernel, &task.params, &args)?;
-        values.insert(t, out);
-        for input in &task.inputs {
-            if let Input::Task(u) = *input
-                && last_use.get(&u) == Some(&t)
-                && !fragment.outputs.contains(&u)
-            {
-                values.remove(&u);
-            }
-        }
-    }
-    fragment
-        .outputs
-        .iter()
-        .map(|o| {
-            values
-                .get(o)
-                .cloned()
-                .ok_or_else(|| SchedError::InvalidGraph(format!("output {o} not computed")))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KernelRegistry;
     use crate::partition::greedy;
+    use bytes::Bytes;
 
     fn sum(_: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
         let total: u64 = inputs
@@ -325,26 +257,39 @@ mod tests {
         graph
     }
 
-    /// Runs every fragment in order, as the scheduling actors would.
+    /// Runs every node's fragments in the plan's order, as the scheduling actors would,
+    /// each from its node's part of the plan only.
     fn run_all(plan: &Plan, sources: &[Bytes]) -> Vec<Bytes> {
         let kernels = kernels();
-        let mut produced: Vec<Vec<Bytes>> = Vec::new();
-        for fragment in &plan.fragments {
+        let parts = plan.node_plans();
+        let fragment = |index: usize| {
+            parts
+                .iter()
+                .flat_map(|p| p.fragments.iter())
+                .find(|f| f.index == index)
+                .expect("every fragment is some node's")
+        };
+        let mut produced: FxHashMap<usize, Vec<Bytes>> = FxHashMap::default();
+        for index in 0..plan.fragments.len() {
+            let fragment = fragment(index);
             let inputs: Vec<Bytes> = fragment
                 .inputs
                 .iter()
                 .map(|input| match *input {
                     FragmentInput::Source(s) => sources[s].clone(),
                     FragmentInput::Output { fragment, slot, .. } => {
-                        produced[fragment][slot].clone()
+                        produced[&fragment][slot].clone()
                     }
                 })
                 .collect();
-            produced.push(run_fragment(&plan.graph, fragment, &kernels, &inputs).unwrap());
+            produced.insert(
+                index,
+                run_node_fragment(fragment, &kernels, &inputs).unwrap(),
+            );
         }
         plan.outputs
             .iter()
-            .map(|&(f, s)| produced[f][s].clone())
+            .map(|&(f, s)| produced[&f][s].clone())
             .collect()
     }
 
@@ -447,6 +392,7 @@ mod tests {
             &greedy(&graph, &[nodes[0]; 4], &nodes),
             vec![nodes[0]; 4],
         );
-        assert!(run_fragment(&graph, &plan.fragments[0], &kernels(), &[]).is_err());
+        let part = &plan.node_plans()[0];
+        assert!(run_node_fragment(&part.fragments[0], &kernels(), &[]).is_err());
     }
 }
