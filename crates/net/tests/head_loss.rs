@@ -186,3 +186,27 @@ fn the_members_of_a_live_head_stay() {
     assert_eq!(worker.stop_reason(), None);
     assert_eq!(head.members().len(), 2);
 }
+
+/// A head timeout too short for the heartbeat would take a live head for dead: the
+/// join is refused at once, saying why, before anything is started.
+#[test]
+fn a_head_timeout_shorter_than_three_heartbeats_is_refused_at_join() {
+    let head = ProcessNode::start_head(
+        options(NodeRole::Head, Duration::from_secs(1)),
+        Registry::new(),
+    )
+    .unwrap();
+    let too_short = NodeOptions {
+        heartbeat: Duration::from_millis(400),
+        ..options(NodeRole::Worker, Duration::from_secs(1))
+    };
+    let error = ProcessNode::join(too_short, &head.cluster, Registry::new())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.contains("the head timeout (1000 ms) must be at least 3 heartbeats (400 ms each)"),
+        "{error}"
+    );
+    assert_eq!(head.members().len(), 1, "nobody joined");
+}

@@ -33,6 +33,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+mod head_watch;
+
+pub use head_watch::{DEFAULT_HEAD_TIMEOUT, HEAD_TIMEOUT_ENV, MIN_HEARTBEATS_PER_HEAD_TIMEOUT};
+use head_watch::{HeadWatch, follow_membership};
+
 /// How to run a node of a process cluster.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -50,7 +55,8 @@ pub struct NodeOptions {
     pub death_timeout: Duration,
     /// On a worker or driver: how long the head may stay silent (no answer to our
     /// heartbeats) before this node takes it for dead and stops (see
-    /// [`ProcessNode::stop_reason`]). Several heartbeat periods, at least.
+    /// [`ProcessNode::stop_reason`]). At least [`MIN_HEARTBEATS_PER_HEAD_TIMEOUT`]
+    /// heartbeats, or joining fails.
     pub head_timeout: Duration,
     pub spin: Duration,
     /// Incoming connections this node keeps open, and in their handshake, at once.
@@ -68,7 +74,7 @@ impl NodeOptions {
             spill_dir: None,
             heartbeat: Duration::from_millis(250),
             death_timeout: Duration::from_secs(3),
-            head_timeout: head_timeout_from_env(),
+            head_timeout: head_watch::from_env(),
             // A process node shares its host's cores with the simulation: it parks
             // at once unless told otherwise (and polling between processes on a small
             // machine measured slower, not faster).
@@ -76,23 +82,6 @@ impl NodeOptions {
             connection_limits: ConnectionLimits::default(),
         }
     }
-}
-
-/// How long a member waits for word from its head by default.
-pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The environment variable that sets [`NodeOptions::head_timeout`]'s default, in
-/// milliseconds (for drivers started by programs that do not expose the option).
-pub const HEAD_TIMEOUT_ENV: &str = "DOREISA_HEAD_TIMEOUT_MS";
-
-/// [`DEFAULT_HEAD_TIMEOUT`], or the milliseconds of [`HEAD_TIMEOUT_ENV`] if it holds a
-/// positive number.
-fn head_timeout_from_env() -> Duration {
-    std::env::var(HEAD_TIMEOUT_ENV)
-        .ok()
-        .and_then(|ms| ms.trim().parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        .map_or(DEFAULT_HEAD_TIMEOUT, Duration::from_millis)
 }
 
 /// A running node of a process cluster.
@@ -149,6 +138,7 @@ impl ProcessNode {
         cluster
             .check_version()
             .map_err(|reason| CoreError::Invalid(format!("the cluster file was {reason}")))?;
+        head_watch::check(&options)?;
         Self::start(options, Some(cluster.clone()), registry)
     }
 
@@ -545,56 +535,4 @@ async fn heartbeats(
             }
         }
     }
-}
-
-/// What a member knows to watch its head.
-struct HeadWatch {
-    addr: SocketAddr,
-    /// Silence from the head (no answer to our heartbeats) this long means it died.
-    timeout: Duration,
-    /// This node, told why it stops.
-    node: Arc<NodeShared>,
-}
-
-/// A member follows the head's membership news and answers to its heartbeats; it
-/// stops if it loses the head (its session fails, or the head says nothing for the
-/// head timeout) or is declared dead, and says why.
-async fn follow_membership(net: Rc<NodeNet>, mut reader: FrameReader, head: HeadWatch) {
-    let lost = |why: String| format!("lost the head at {}: {why}", head.addr);
-    let reason = loop {
-        let next = match tokio::time::timeout(head.timeout, reader.next()).await {
-            Ok(next) => next,
-            Err(_) => {
-                break Some(lost(format!(
-                    "no word from it for {:.1} s (the head timeout)",
-                    head.timeout.as_secs_f64()
-                )));
-            }
-        };
-        match next {
-            Ok(Some(frame)) if frame.kind == FrameKind::HeartbeatAck => {}
-            Ok(Some(frame)) => {
-                match stream::decode_frame::<MembershipEvent>(&frame, FrameKind::Membership) {
-                    Ok(MembershipEvent::Left { node, .. }) if node == net.me => {
-                        break Some(
-                            "the head declared this node dead (it heard no heartbeat from it \
-                             within its death timeout)"
-                                .to_string(),
-                        );
-                    }
-                    Ok(event) => net.apply(&event),
-                    Err(e) => break Some(format!("bad membership news from the head: {e}")),
-                }
-            }
-            Ok(None) | Err(_) if net.leaving.get() => break None,
-            Ok(None) => break Some(lost("it closed our session".into())),
-            Err(e) => break Some(lost(e)),
-        }
-    };
-    if let Some(reason) = reason {
-        tracing::error!(node = ?net.me, "{reason}: this node stops");
-        head.node.stop_because(reason);
-    }
-    net.links.borrow_mut().close_all();
-    stop_node(&net.inbox);
 }
