@@ -170,5 +170,38 @@ fn puts_and_task_returns_into_a_full_store_fail_at_once_naming_the_sizes() {
             error.contains(&format!("of its {capacity} bytes")),
             "{error}"
         );
+
+        // A value moving between processes into a full store (the driver's, which
+        // still keeps its first 4 MiB): the same policy, at once, naming the sizes.
+        let start = Instant::now();
+        let error = driver
+            .get_timeout(&first, Some(Duration::from_secs(30)))
+            .unwrap_err()
+            .to_string();
+        assert!(start.elapsed() < Duration::from_secs(5), "at once");
+        assert!(error.contains("full: object"), "{error}");
+        assert!(
+            error.contains("of 4194304 bytes does not fit")
+                && error.contains(&format!("of its {capacity} bytes")),
+            "{error}"
+        );
+        // Nothing was lost: with room made, the same value comes.
+        drop(kept);
+        let mut value = None;
+        common::eventually("the value comes once the driver's store has room", || {
+            value = driver
+                .get_timeout(&first, Some(Duration::from_secs(30)))
+                .ok();
+            value.is_some()
+        });
+        let value = value.unwrap();
+        assert_eq!(value.0.len(), 4 << 20);
+        assert!(
+            value
+                .0
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == 1u8.wrapping_add(i as u8))
+        );
     });
 }
