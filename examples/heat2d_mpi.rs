@@ -144,8 +144,9 @@ fn analytics(options: &Options) -> Result<(), String> {
         let imbalance = previous.map(|before| analysis::imbalance(total, injected, before, ALPHA));
         previous = Some((total, edges));
         let switch = thermostat.update(max);
-        if let Some(switch) = switch {
-            ctx.set("source_scale", &switch.scale())?;
+        if rank::steering_set_at(t) {
+            // Tagged with this timestep: the ranks read it STEER_LAG iterations on.
+            ctx.set("source_scale", &thermostat.scale())?;
         }
         let alert = match switch {
             Some(Switch::Off) => "HOT: source off",

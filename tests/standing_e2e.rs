@@ -1,11 +1,14 @@
 //! Plans kept in place on the nodes: a recurring analysis costs the driver no message
-//! per iteration once it stands, on 8 and on 64 virtual nodes, and its values stay
-//! right; a graph asked once (a side effect, a one-off question) runs exactly once.
+//! per iteration once it stands, on 8 and on 64 virtual nodes, and its expression,
+//! rebuilt every timestep, is lowered to tasks once; its values stay right. A graph
+//! asked once (a side effect, a one-off question) runs exactly once.
 
 use bytes::Bytes;
 use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
 use doreisa::core::{Cluster, ClusterConfig, NodeId};
-use doreisa::sched::{ClusterRunner, Strategy};
+use doreisa::sched::{
+    ClusterRunner, GraphRunner, Persisted, SchedError, SourceKey, Strategy, TaskGraph,
+};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,6 +21,36 @@ fn counted_identity(_params: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
         .first()
         .cloned()
         .ok_or_else(|| "no input".to_string())
+}
+
+/// A runner that counts the graphs lowered for it.
+struct CountingLowerings<'a> {
+    runner: &'a ClusterRunner,
+    lowered: AtomicUsize,
+}
+
+impl GraphRunner for CountingLowerings<'_> {
+    fn compute(&self, graph: &TaskGraph) -> Result<Vec<Bytes>, SchedError> {
+        self.lowered.fetch_add(1, Ordering::SeqCst);
+        self.runner.compute(graph)
+    }
+
+    fn compute_keyed(
+        &self,
+        structure: u64,
+        timestep: i64,
+        lower: &mut dyn FnMut() -> Result<TaskGraph, SchedError>,
+    ) -> Result<Vec<Bytes>, SchedError> {
+        let mut counted = || {
+            self.lowered.fetch_add(1, Ordering::SeqCst);
+            lower()
+        };
+        self.runner.compute_keyed(structure, timestep, &mut counted)
+    }
+
+    fn persist(&self, graph: &TaskGraph, keys: Vec<SourceKey>) -> Result<Persisted, SchedError> {
+        self.runner.persist(graph, keys)
+    }
 }
 
 fn cluster(nodes: usize) -> Cluster {
@@ -54,10 +87,14 @@ fn steady_state_sends_nothing(nodes: usize) {
     let runner = ClusterRunner::start(cluster.driver(), &ids, Strategy::Greedy)
         .unwrap()
         .with_retention(2);
+    let counting = CountingLowerings {
+        runner: &runner,
+        lowered: AtomicUsize::new(0),
+    };
     let mut after_standing = None;
-    for timestep in 0..12 {
+    for timestep in 0..100 {
         let (field, expected) = publish(&runner, &ids, timestep);
-        let sum = field.sum().unwrap().compute(&runner).unwrap();
+        let sum = field.sum().unwrap().compute(&counting).unwrap();
         assert_eq!(sum.to_array::<f64>().sum(), expected, "timestep {timestep}");
         if timestep == 1 {
             assert_eq!(runner.standing_plans(), 1, "the analysis recurred");
@@ -71,6 +108,11 @@ fn steady_state_sends_nothing(nodes: usize) {
         after_standing,
         "no message from the driver once the plan stands ({nodes} nodes)"
     );
+    assert_eq!(
+        counting.lowered.load(Ordering::SeqCst),
+        1,
+        "the expression is lowered to tasks once, then found by its structure"
+    );
 }
 
 #[test]
@@ -81,6 +123,56 @@ fn a_recurring_analysis_on_8_nodes_sends_nothing_per_iteration() {
 #[test]
 fn a_recurring_analysis_on_64_nodes_sends_nothing_per_iteration() {
     steady_state_sends_nothing(64);
+}
+
+#[test]
+fn a_changed_analysis_recompiles_once_and_alternating_ones_stay_compiled() {
+    let cluster = cluster(8);
+    let ids = cluster.nodes();
+    let runner = ClusterRunner::start(cluster.driver(), &ids, Strategy::Greedy)
+        .unwrap()
+        .with_retention(2);
+    let counting = CountingLowerings {
+        runner: &runner,
+        lowered: AtomicUsize::new(0),
+    };
+    let lowered = || counting.lowered.load(Ordering::SeqCst);
+    let rows = 8 * ids.len();
+    let check = |timestep: i64, use_max: bool| {
+        let (field, sum) = publish(&runner, &ids, timestep);
+        let (array, expected) = if use_max {
+            (
+                field.max().unwrap(),
+                (rows * 4 - 1) as f64 + timestep as f64,
+            )
+        } else {
+            (field.sum().unwrap(), sum)
+        };
+        let value = array.compute(&counting).unwrap().to_array::<f64>().sum();
+        assert_eq!(value, expected, "timestep {timestep}, max {use_max}");
+    };
+    for timestep in 0..10 {
+        check(timestep, false);
+    }
+    assert_eq!(lowered(), 1);
+    for timestep in 10..20 {
+        check(timestep, true);
+    }
+    assert_eq!(lowered(), 2, "the changed analysis is lowered once");
+    let mut steady = 0;
+    for timestep in 20..60 {
+        check(timestep, timestep % 2 == 1);
+        if timestep == 30 {
+            steady = runner.messages_sent();
+        }
+    }
+    assert_eq!(lowered(), 2, "both alternating analyses stay compiled");
+    assert_eq!(runner.standing_plans(), 2);
+    assert_eq!(
+        runner.messages_sent(),
+        steady,
+        "both stand: no message per iteration"
+    );
 }
 
 #[test]

@@ -79,31 +79,74 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&partial, path).map_err(io_error(path))
 }
 
-/// The elements of `chunk` in C order, little-endian (bool as one byte, 0 or 1).
-fn le_bytes(chunk: &Chunk) -> Vec<u8> {
-    fn put<T: Element>(array: &ArrayD<T>, out: &mut Vec<u8>) {
-        out.reserve(array.len() * T::DTYPE.size());
-        for &v in array.iter() {
-            match T::DTYPE {
-                DType::Bool => out.push(u8::from(v.to_bool())),
-                DType::U8 => out.push(v.to_u8()),
-                DType::I32 => out.extend_from_slice(&v.to_i32().to_le_bytes()),
-                DType::I64 => out.extend_from_slice(&v.to_i64().to_le_bytes()),
-                DType::F32 => out.extend_from_slice(&v.to_f32().to_le_bytes()),
-                DType::F64 => out.extend_from_slice(&v.to_f64().to_le_bytes()),
+/// Runs `$body` with `$t` the element type of `$dtype`.
+macro_rules! with_element_type {
+    ($dtype:expr, $t:ident => $body:expr) => {
+        match $dtype {
+            DType::Bool => {
+                type $t = bool;
+                $body
+            }
+            DType::I8 => {
+                type $t = i8;
+                $body
+            }
+            DType::U8 => {
+                type $t = u8;
+                $body
+            }
+            DType::I16 => {
+                type $t = i16;
+                $body
+            }
+            DType::U16 => {
+                type $t = u16;
+                $body
+            }
+            DType::I32 => {
+                type $t = i32;
+                $body
+            }
+            DType::U32 => {
+                type $t = u32;
+                $body
+            }
+            DType::I64 => {
+                type $t = i64;
+                $body
+            }
+            DType::U64 => {
+                type $t = u64;
+                $body
+            }
+            DType::F16 => {
+                type $t = doreisa_array::F16;
+                $body
+            }
+            DType::F32 => {
+                type $t = f32;
+                $body
+            }
+            DType::F64 => {
+                type $t = f64;
+                $body
             }
         }
+    };
+}
+pub(crate) use with_element_type;
+
+/// The elements of `chunk` in C order, little-endian (bool as one byte, 0 or 1).
+fn le_bytes(chunk: &Chunk) -> Vec<u8> {
+    fn put<T: Element>(chunk: &Chunk) -> Vec<u8> {
+        let array = T::chunk_ref(chunk).expect("the chunk's own dtype");
+        let mut out = Vec::with_capacity(array.len() * T::DTYPE.size());
+        for &v in array.iter() {
+            v.write_le(&mut out);
+        }
+        out
     }
-    let mut out = Vec::new();
-    match chunk {
-        Chunk::Bool(a) => put(a, &mut out),
-        Chunk::U8(a) => put(a, &mut out),
-        Chunk::I32(a) => put(a, &mut out),
-        Chunk::I64(a) => put(a, &mut out),
-        Chunk::F32(a) => put(a, &mut out),
-        Chunk::F64(a) => put(a, &mut out),
-    }
-    out
+    with_element_type!(chunk.dtype(), T => put::<T>(chunk))
 }
 
 /// The chunk of `dtype` and `shape` whose elements are `bytes` (as [`le_bytes`] writes
@@ -114,29 +157,14 @@ fn from_le_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Option<Chunk> {
         if bytes.len() != size * shape.iter().product::<usize>() {
             return None;
         }
-        let mut values = Vec::with_capacity(bytes.len() / size);
-        for b in bytes.chunks_exact(size) {
-            values.push(match T::DTYPE {
-                DType::Bool if b[0] > 1 => return None,
-                DType::Bool => T::from_bool(b[0] == 1),
-                DType::U8 => T::from_u8(b[0]),
-                DType::I32 => T::from_i32(i32::from_le_bytes(b.try_into().ok()?)),
-                DType::I64 => T::from_i64(i64::from_le_bytes(b.try_into().ok()?)),
-                DType::F32 => T::from_f32(f32::from_le_bytes(b.try_into().ok()?)),
-                DType::F64 => T::from_f64(f64::from_le_bytes(b.try_into().ok()?)),
-            });
+        if T::DTYPE == DType::Bool && bytes.iter().any(|&b| b > 1) {
+            return None;
         }
+        let values: Vec<T> = bytes.chunks_exact(size).map(T::read_le).collect();
         let array = ArrayD::from_shape_vec(IxDyn(shape), values).ok()?;
         Some(T::into_chunk(array))
     }
-    match dtype {
-        DType::Bool => get::<bool>(shape, bytes),
-        DType::U8 => get::<u8>(shape, bytes),
-        DType::I32 => get::<i32>(shape, bytes),
-        DType::I64 => get::<i64>(shape, bytes),
-        DType::F32 => get::<f32>(shape, bytes),
-        DType::F64 => get::<f64>(shape, bytes),
-    }
+    with_element_type!(dtype, T => get::<T>(shape, bytes))
 }
 
 #[cfg(test)]

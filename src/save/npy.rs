@@ -13,9 +13,15 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 fn descr(dtype: DType) -> &'static str {
     match dtype {
         DType::Bool => "|b1",
+        DType::I8 => "|i1",
         DType::U8 => "|u1",
+        DType::I16 => "<i2",
+        DType::U16 => "<u2",
         DType::I32 => "<i4",
+        DType::U32 => "<u4",
         DType::I64 => "<i8",
+        DType::U64 => "<u8",
+        DType::F16 => "<f2",
         DType::F32 => "<f4",
         DType::F64 => "<f8",
     }
@@ -256,6 +262,21 @@ mod tests {
         assert!(header.ends_with(" \n"));
         assert_eq!(shape_literal(&[]), "()");
         assert_eq!(shape_literal(&[5]), "(5,)");
+    }
+
+    #[test]
+    fn every_dtype_round_trips_with_its_own_descr() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        for dtype in DType::ALL {
+            let values = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| (i[0] * 3 + i[1]) as f64);
+            let chunk = Chunk::from(values).cast(dtype);
+            write_npy(&path, &chunk).unwrap();
+            assert_eq!(read_npy(&path).unwrap(), chunk, "{dtype}");
+        }
+        let descrs: std::collections::HashSet<&str> =
+            DType::ALL.iter().map(|&d| descr(d)).collect();
+        assert_eq!(descrs.len(), DType::ALL.len(), "one descr per dtype");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use super::{Result, SaveError, format_error, from_le_bytes, io_error, le_bytes, write_atomically};
 use bytes::Bytes;
-use doreisa_array::{Array, Chunk, DType, SliceArg};
+use doreisa_array::{Array, Chunk, DType, Element, SliceArg};
 use doreisa_sched::{GraphRunner, KernelRegistry};
 use ndarray::{ArrayD, IxDyn, Slice};
 use serde_json::{Value, json};
@@ -49,7 +49,7 @@ fn write_chunk(params: &[u8], inputs: &[Bytes]) -> std::result::Result<Bytes, St
 /// The value missing elements read as: NaN for floats, 0 or false otherwise.
 fn fill_value(dtype: DType) -> Value {
     match dtype {
-        DType::F32 | DType::F64 => json!("NaN"),
+        d if d.is_float() => json!("NaN"),
         DType::Bool => json!(false),
         _ => json!(0),
     }
@@ -57,15 +57,15 @@ fn fill_value(dtype: DType) -> Value {
 
 /// An array of `shape` holding the fill value (NaN, 0 or false).
 fn filled(dtype: DType, shape: &[usize]) -> Chunk {
-    let shape = IxDyn(shape);
-    match dtype {
-        DType::Bool => Chunk::Bool(ArrayD::from_elem(shape, false)),
-        DType::U8 => Chunk::U8(ArrayD::from_elem(shape, 0)),
-        DType::I32 => Chunk::I32(ArrayD::from_elem(shape, 0)),
-        DType::I64 => Chunk::I64(ArrayD::from_elem(shape, 0)),
-        DType::F32 => Chunk::F32(ArrayD::from_elem(shape, f32::NAN)),
-        DType::F64 => Chunk::F64(ArrayD::from_elem(shape, f64::NAN)),
+    fn fill<T: Element>(shape: &[usize]) -> Chunk {
+        let value = if T::DTYPE.is_float() {
+            f64::NAN.cast::<T>()
+        } else {
+            T::default()
+        };
+        T::into_chunk(ArrayD::from_elem(IxDyn(shape), value))
     }
+    super::with_element_type!(dtype, T => fill::<T>(shape))
 }
 
 /// `chunk` in an array of `shape` (at least as large), the rest the fill value.

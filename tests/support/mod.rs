@@ -25,7 +25,14 @@ pub fn open_gate(gate: u64) {
         .insert(gate);
 }
 
+/// Waits (as a task body) until `gate` opens. A task that waits on something other
+/// than an object says so with `blocking`, so that the jobs queued behind it on its
+/// compute thread (which the cluster's nodes share) run meanwhile.
 fn wait_gate(gate: u64) {
+    doreisa::core::blocking(|| poll_gate(gate))
+}
+
+fn poll_gate(gate: u64) {
     let start = Instant::now();
     loop {
         if OPEN_GATES

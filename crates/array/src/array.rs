@@ -3,10 +3,12 @@
 //! [`GraphRunner`]. The operations live in [`crate::ops`].
 
 use crate::chunk::{Chunk, with_chunk};
-use crate::dtype::{DType, Element, Scalar};
+use crate::dtype::{DType, Scalar};
+use crate::element::Element;
 use crate::expr::{Kind, Node};
 use crate::grid::Grid;
 use crate::lower;
+use crate::ops::doc_fixture;
 use crate::{ArrayError, Result};
 use doreisa_sched::{GraphRunner, SourceKey, TaskGraph};
 use ndarray::{ArrayD, IxDyn, Slice};
@@ -130,9 +132,24 @@ impl Array {
     }
 
     /// Computes the whole array.
+    #[doc = concat!("```\n", doc_fixture!(f), "let c = (&x + 1.0)?.compute(&runner)?;\nassert_eq!(c.into_array::<f64>()?.into_raw_vec_and_offset().0, [-0.5, 1.0, 1.5, 3.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn compute(&self, runner: &dyn GraphRunner) -> Result<Chunk> {
-        let graph = self.lower()?;
-        let outputs = runner.compute(&graph)?;
+        // A runner that keeps plans finds this expression's by its structure, and
+        // lowers it only the first time (or when the cluster's layout changed).
+        let (structure, timestep) = crate::structure::structure_key(&self.node);
+        let mut lowering_error = None;
+        let mut lower = || {
+            self.lower().map_err(|e| {
+                let message = e.to_string();
+                lowering_error = Some(e);
+                doreisa_sched::SchedError::InvalidGraph(message)
+            })
+        };
+        let outputs = runner.compute_keyed(structure, timestep, &mut lower);
+        if let Some(e) = lowering_error {
+            return Err(e);
+        }
+        let outputs = outputs?;
         let grid = &self.node.grid;
         if outputs.len() != grid.num_chunks() {
             return Err(ArrayError::ResultMismatch {
@@ -161,19 +178,15 @@ impl Array {
         if chunks.len() == 1 {
             return Ok(chunks.pop().expect("one chunk").1);
         }
-        Ok(match self.dtype() {
-            DType::Bool => Chunk::Bool(assemble(grid, &chunks)),
-            DType::U8 => Chunk::U8(assemble(grid, &chunks)),
-            DType::I32 => Chunk::I32(assemble(grid, &chunks)),
-            DType::I64 => Chunk::I64(assemble(grid, &chunks)),
-            DType::F32 => Chunk::F32(assemble(grid, &chunks)),
-            DType::F64 => Chunk::F64(assemble(grid, &chunks)),
-        })
+        Ok(
+            crate::dispatch::for_dtype!(self.dtype(), T => Chunk::from(assemble::<T>(grid, &chunks))),
+        )
     }
 
     /// Starts computing the array and returns an array over the results (sources of
     /// later graphs), which stay alive as long as the returned array or any array built
     /// from it does.
+    #[doc = concat!("```\n", doc_fixture!(f), "let squares = (&x * &x)?.persist(&runner)?; // computing now, kept where computed\nassert_eq!(squares.sum()?.compute(&runner)?.scalar::<f64>()?, 6.5);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn persist(&self, runner: &dyn GraphRunner) -> Result<Array> {
         static PERSISTED: AtomicU64 = AtomicU64::new(0);
         let graph = self.lower()?;
@@ -230,6 +243,20 @@ impl fmt::Debug for Array {
             Kind::Concat { axis, .. } => format!("concatenate on axis {axis}"),
             Kind::Rechunk { .. } => "rechunk".into(),
             Kind::Reduce { op, axes, .. } => format!("{} over {axes:?}", op.name()),
+            Kind::Histogram { edges, .. } => format!("histogram of {} bins", edges.len() - 1),
+            Kind::Reshape { .. } => "reshape".into(),
+            Kind::Scan { axis, prod, .. } => {
+                format!("{} along {axis}", if *prod { "cumprod" } else { "cumsum" })
+            }
+            Kind::Range(spec) => format!("{spec:?}"),
+            Kind::Quantile { q, .. } => format!("quantiles {q:?}"),
+            Kind::Sort { axis, .. } => format!("sort along {axis}"),
+            Kind::MatMul { .. } => "matmul".into(),
+            Kind::Extract { .. } => "extract".into(),
+            Kind::Unique { .. } => "unique".into(),
+            Kind::TopK { axis, k, arg, .. } => {
+                format!("{}topk {k} along {axis}", if *arg { "arg" } else { "" })
+            }
             Kind::MapBlocks { kernel, .. } => format!("map_blocks {kernel}"),
         };
         f.debug_struct("Array")

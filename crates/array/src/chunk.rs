@@ -6,7 +6,9 @@
 //! little-endian extents, then the elements in C order. The header is a multiple of 8
 //! bytes, so the elements of a buffer that starts 8-aligned are aligned too.
 
-use crate::dtype::{DType, Element, Scalar};
+use crate::F16;
+use crate::dtype::{DType, Scalar};
+use crate::element::Element;
 use crate::{ArrayError, Result};
 use bytes::Bytes;
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
@@ -21,9 +23,15 @@ pub const MAX_CHUNK_NDIM: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Chunk {
     Bool(ArrayD<bool>),
+    I8(ArrayD<i8>),
     U8(ArrayD<u8>),
+    I16(ArrayD<i16>),
+    U16(ArrayD<u16>),
     I32(ArrayD<i32>),
+    U32(ArrayD<u32>),
     I64(ArrayD<i64>),
+    U64(ArrayD<u64>),
+    F16(ArrayD<F16>),
     F32(ArrayD<f32>),
     F64(ArrayD<f64>),
 }
@@ -33,9 +41,15 @@ macro_rules! with_chunk {
     ($enum:ident, $value:expr, $a:ident => $body:expr) => {
         match $value {
             $enum::Bool($a) => $body,
+            $enum::I8($a) => $body,
             $enum::U8($a) => $body,
+            $enum::I16($a) => $body,
+            $enum::U16($a) => $body,
             $enum::I32($a) => $body,
+            $enum::U32($a) => $body,
             $enum::I64($a) => $body,
+            $enum::U64($a) => $body,
+            $enum::F16($a) => $body,
             $enum::F32($a) => $body,
             $enum::F64($a) => $body,
         }
@@ -51,14 +65,7 @@ impl<T: Element> From<ArrayD<T>> for Chunk {
 
 impl Chunk {
     pub fn dtype(&self) -> DType {
-        match self {
-            Chunk::Bool(_) => DType::Bool,
-            Chunk::U8(_) => DType::U8,
-            Chunk::I32(_) => DType::I32,
-            Chunk::I64(_) => DType::I64,
-            Chunk::F32(_) => DType::F32,
-            Chunk::F64(_) => DType::F64,
-        }
+        with_chunk!(Chunk, self, a => element_dtype(a))
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -101,14 +108,7 @@ impl Chunk {
 
     /// A copy with every element cast to `dtype`.
     pub fn cast(&self, dtype: DType) -> Chunk {
-        match dtype {
-            DType::Bool => Chunk::Bool(self.to_array()),
-            DType::U8 => Chunk::U8(self.to_array()),
-            DType::I32 => Chunk::I32(self.to_array()),
-            DType::I64 => Chunk::I64(self.to_array()),
-            DType::F32 => Chunk::F32(self.to_array()),
-            DType::F64 => Chunk::F64(self.to_array()),
-        }
+        crate::dispatch::for_dtype!(dtype, T => Chunk::from(self.to_array::<T>()))
     }
 
     /// The single element of a 0-d (or one-element) value, weakly typed.
@@ -205,14 +205,27 @@ impl Chunk {
     }
 }
 
+/// The dtype of an array's elements.
+fn element_dtype<T: Element, S: ndarray::RawData<Elem = T>>(
+    _: &ndarray::ArrayBase<S, IxDyn>,
+) -> DType {
+    T::DTYPE
+}
+
 /// A decoded chunk that borrows the encoded bytes when they are suitably aligned and
 /// owns a copy otherwise (what kernels read their inputs as).
 #[derive(Debug, Clone)]
 pub(crate) enum CowChunk<'a> {
     Bool(CowArray<'a, bool, IxDyn>),
+    I8(CowArray<'a, i8, IxDyn>),
     U8(CowArray<'a, u8, IxDyn>),
+    I16(CowArray<'a, i16, IxDyn>),
+    U16(CowArray<'a, u16, IxDyn>),
     I32(CowArray<'a, i32, IxDyn>),
+    U32(CowArray<'a, u32, IxDyn>),
     I64(CowArray<'a, i64, IxDyn>),
+    U64(CowArray<'a, u64, IxDyn>),
+    F16(CowArray<'a, F16, IxDyn>),
     F32(CowArray<'a, f32, IxDyn>),
     F64(CowArray<'a, f64, IxDyn>),
 }
@@ -221,64 +234,63 @@ pub(crate) enum CowChunk<'a> {
 #[derive(Debug, Clone)]
 pub(crate) enum ViewChunk<'a> {
     Bool(ArrayViewD<'a, bool>),
+    I8(ArrayViewD<'a, i8>),
     U8(ArrayViewD<'a, u8>),
+    I16(ArrayViewD<'a, i16>),
+    U16(ArrayViewD<'a, u16>),
     I32(ArrayViewD<'a, i32>),
+    U32(ArrayViewD<'a, u32>),
     I64(ArrayViewD<'a, i64>),
+    U64(ArrayViewD<'a, u64>),
+    F16(ArrayViewD<'a, F16>),
     F32(ArrayViewD<'a, f32>),
     F64(ArrayViewD<'a, f64>),
 }
 
+/// Rewraps the array inside one chunk-like enum as another's same variant.
+macro_rules! rewrap {
+    ($from:ident, $to:ident, $value:expr, $a:ident => $body:expr) => {
+        match $value {
+            $from::Bool($a) => $to::Bool($body),
+            $from::I8($a) => $to::I8($body),
+            $from::U8($a) => $to::U8($body),
+            $from::I16($a) => $to::I16($body),
+            $from::U16($a) => $to::U16($body),
+            $from::I32($a) => $to::I32($body),
+            $from::U32($a) => $to::U32($body),
+            $from::I64($a) => $to::I64($body),
+            $from::U64($a) => $to::U64($body),
+            $from::F16($a) => $to::F16($body),
+            $from::F32($a) => $to::F32($body),
+            $from::F64($a) => $to::F64($body),
+        }
+    };
+}
+pub(crate) use rewrap;
+
 impl<'a> CowChunk<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<CowChunk<'a>> {
         let (dtype, shape, data) = parse_header(bytes)?;
-        Ok(match dtype {
-            DType::Bool => {
-                if let Some(bad) = data.iter().find(|&&b| b > 1) {
-                    return Err(ArrayError::BadChunk(format!("byte {bad} is no bool")));
-                }
-                CowChunk::Bool(typed_data(shape, data))
-            }
-            DType::U8 => CowChunk::U8(typed_data(shape, data)),
-            DType::I32 => CowChunk::I32(typed_data(shape, data)),
-            DType::I64 => CowChunk::I64(typed_data(shape, data)),
-            DType::F32 => CowChunk::F32(typed_data(shape, data)),
-            DType::F64 => CowChunk::F64(typed_data(shape, data)),
-        })
+        if dtype == DType::Bool
+            && let Some(bad) = data.iter().find(|&&b| b > 1)
+        {
+            return Err(ArrayError::BadChunk(format!("byte {bad} is no bool")));
+        }
+        Ok(crate::dispatch::for_dtype!(dtype, T => T::wrap_cow(typed_data(shape, data))))
     }
 
     pub fn view(&self) -> ViewChunk<'_> {
-        match self {
-            CowChunk::Bool(a) => ViewChunk::Bool(a.view()),
-            CowChunk::U8(a) => ViewChunk::U8(a.view()),
-            CowChunk::I32(a) => ViewChunk::I32(a.view()),
-            CowChunk::I64(a) => ViewChunk::I64(a.view()),
-            CowChunk::F32(a) => ViewChunk::F32(a.view()),
-            CowChunk::F64(a) => ViewChunk::F64(a.view()),
-        }
+        rewrap!(CowChunk, ViewChunk, self, a => a.view())
     }
 
     pub fn into_owned(self) -> Chunk {
-        match self {
-            CowChunk::Bool(a) => Chunk::Bool(a.into_owned()),
-            CowChunk::U8(a) => Chunk::U8(a.into_owned()),
-            CowChunk::I32(a) => Chunk::I32(a.into_owned()),
-            CowChunk::I64(a) => Chunk::I64(a.into_owned()),
-            CowChunk::F32(a) => Chunk::F32(a.into_owned()),
-            CowChunk::F64(a) => Chunk::F64(a.into_owned()),
-        }
+        rewrap!(CowChunk, Chunk, self, a => a.into_owned())
     }
 }
 
 impl ViewChunk<'_> {
     pub fn dtype(&self) -> DType {
-        match self {
-            ViewChunk::Bool(_) => DType::Bool,
-            ViewChunk::U8(_) => DType::U8,
-            ViewChunk::I32(_) => DType::I32,
-            ViewChunk::I64(_) => DType::I64,
-            ViewChunk::F32(_) => DType::F32,
-            ViewChunk::F64(_) => DType::F64,
-        }
+        with_chunk!(ViewChunk, self, a => element_dtype(a))
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -287,14 +299,7 @@ impl ViewChunk<'_> {
 
     /// The same view, borrowed for a shorter time.
     pub fn reborrow(&self) -> ViewChunk<'_> {
-        match self {
-            ViewChunk::Bool(a) => ViewChunk::Bool(a.view()),
-            ViewChunk::U8(a) => ViewChunk::U8(a.view()),
-            ViewChunk::I32(a) => ViewChunk::I32(a.view()),
-            ViewChunk::I64(a) => ViewChunk::I64(a.view()),
-            ViewChunk::F32(a) => ViewChunk::F32(a.view()),
-            ViewChunk::F64(a) => ViewChunk::F64(a.view()),
-        }
+        rewrap!(ViewChunk, ViewChunk, self, a => a.view())
     }
 }
 
@@ -360,10 +365,7 @@ fn typed_data<T: Element>(shape: Vec<usize>, data: &[u8]) -> CowArray<'_, T, IxD
         let view = ArrayViewD::from_shape(IxDyn(&shape), slice).expect("length checked");
         return CowArray::from(view);
     }
-    let copy: Vec<T> = data
-        .chunks_exact(T::DTYPE.size())
-        .map(pod::read_le)
-        .collect();
+    let copy: Vec<T> = data.chunks_exact(T::DTYPE.size()).map(T::read_le).collect();
     CowArray::from(ArrayD::from_shape_vec(IxDyn(&shape), copy).expect("length checked"))
 }
 
@@ -391,7 +393,7 @@ pub(crate) fn encode_view<T: Element>(a: ArrayViewD<'_, T>) -> Bytes {
         Some(slice) => encode_slice(a.shape(), slice),
         None => {
             let mut out = header(T::DTYPE, a.shape(), a.len() * T::DTYPE.size());
-            a.iter().for_each(|&v| pod::write_le(v, &mut out));
+            a.iter().for_each(|&v| v.write_le(&mut out));
             Bytes::from(out)
         }
     }
@@ -408,7 +410,7 @@ pub(crate) fn encode_slice<T: Element>(shape: &[usize], data: &[T]) -> Bytes {
 /// Raw element bytes. The element types are plain values without padding or invalid
 /// bit patterns, except bool, whose bytes are checked to be 0 or 1 before any cast.
 mod pod {
-    use crate::dtype::{DType, Element};
+    use crate::element::Element;
 
     /// `bytes` as `&[T]` when aligned and the machine is little-endian.
     pub fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
@@ -426,32 +428,6 @@ mod pod {
         Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
     }
 
-    /// Reads one little-endian element (`bytes` has exactly its size; bool bytes are
-    /// 0 or 1).
-    pub fn read_le<T: Element>(bytes: &[u8]) -> T {
-        let mut b = [0u8; 8];
-        b[..bytes.len()].copy_from_slice(bytes);
-        match T::DTYPE {
-            DType::Bool => T::from_bool(b[0] != 0),
-            DType::U8 => T::from_u8(b[0]),
-            DType::I32 => T::from_i32(i32::from_le_bytes(b[..4].try_into().expect("4"))),
-            DType::I64 => T::from_i64(i64::from_le_bytes(b)),
-            DType::F32 => T::from_f32(f32::from_le_bytes(b[..4].try_into().expect("4"))),
-            DType::F64 => T::from_f64(f64::from_le_bytes(b)),
-        }
-    }
-
-    pub fn write_le<T: Element>(v: T, out: &mut Vec<u8>) {
-        match T::DTYPE {
-            DType::Bool => out.push(u8::from(v.to_bool())),
-            DType::U8 => out.push(v.to_u8()),
-            DType::I32 => out.extend_from_slice(&v.to_i32().to_le_bytes()),
-            DType::I64 => out.extend_from_slice(&v.to_i64().to_le_bytes()),
-            DType::F32 => out.extend_from_slice(&v.to_f32().to_le_bytes()),
-            DType::F64 => out.extend_from_slice(&v.to_f64().to_le_bytes()),
-        }
-    }
-
     /// The in-memory bytes of `data`: their encoding on a little-endian machine.
     pub fn le_bytes<T: Element>(data: &[T]) -> &[u8] {
         // SAFETY: T is a plain value type without padding (bool is one byte holding 0
@@ -466,10 +442,38 @@ mod pod {
         if cfg!(target_endian = "little") {
             out.extend_from_slice(le_bytes(data));
         } else {
-            data.iter().for_each(|&v| write_le(v, out));
+            data.iter().for_each(|&v| v.write_le(out));
         }
     }
 }
+
+/// Access to the typed contents of [`ViewChunk`] and [`CowChunk`].
+pub(crate) trait ChunkElement: Element {
+    fn view<'a, 'b>(chunk: &'b ViewChunk<'a>) -> Option<&'b ArrayViewD<'a, Self>>;
+    fn wrap_view(view: ArrayViewD<'_, Self>) -> ViewChunk<'_>;
+    fn wrap_cow(array: CowArray<'_, Self, IxDyn>) -> CowChunk<'_>;
+}
+
+macro_rules! chunk_element {
+    ($($t:ty => $variant:ident),*) => {$(
+        impl ChunkElement for $t {
+            fn view<'a, 'b>(chunk: &'b ViewChunk<'a>) -> Option<&'b ArrayViewD<'a, Self>> {
+                match chunk {
+                    ViewChunk::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn wrap_view(view: ArrayViewD<'_, Self>) -> ViewChunk<'_> {
+                ViewChunk::$variant(view)
+            }
+            fn wrap_cow(array: CowArray<'_, Self, IxDyn>) -> CowChunk<'_> {
+                CowChunk::$variant(array)
+            }
+        }
+    )*};
+}
+chunk_element!(bool => Bool, i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32,
+    u32 => U32, i64 => I64, u64 => U64, F16 => F16, f32 => F32, f64 => F64);
 
 #[cfg(test)]
 mod tests {

@@ -12,9 +12,9 @@ pub enum ArrayError {
     /// An operation that does not accept this element type (e.g. `sqrt` on bool).
     #[error("{op} does not support dtype {dtype}")]
     UnsupportedDType { op: &'static str, dtype: DType },
-    /// An axis number at or past the number of dimensions.
+    /// An axis number at or past the number of dimensions (or before minus it).
     #[error("axis {axis} is out of range for an array of {ndim} dimensions")]
-    AxisOutOfRange { axis: usize, ndim: usize },
+    AxisOutOfRange { axis: isize, ndim: usize },
     /// A slice or index that does not fit the array.
     #[error("bad slice: {0}")]
     BadSlice(String),

@@ -2,9 +2,10 @@
 //! twice is one node, lowered once), each with its shape, dtype and chunk grid known
 //! when it is built, so that errors surface at the call that caused them.
 
-use crate::dtype::{DType, TypedScalar};
+use crate::dtype::DType;
+use crate::element::TypedScalar;
 use crate::grid::Grid;
-use crate::program::{BinaryFn, Reduction, UnaryFn};
+use crate::program::{BinaryFn, RangeSpec, Reduction, UnaryFn};
 use crate::view::{View, ViewAxis};
 use crate::{ArrayError, Result};
 use doreisa_sched::Persisted;
@@ -48,6 +49,57 @@ pub(crate) enum Kind {
         ddof: u32,
         split_every: usize,
     },
+    /// `x` (cut in blocks of whole rows: only its first axis split) read in C order and
+    /// cut again by the node's grid (only its first axis split): `reshape`.
+    Reshape { x: Arc<Node> },
+    /// Cumulative sums or products along `axis` (chunks scanned, then carried).
+    Scan {
+        x: Arc<Node>,
+        axis: usize,
+        prod: bool,
+    },
+    /// Evenly spaced values (`arange`, `linspace`), computed where they are needed.
+    Range(RangeSpec),
+    /// Quantiles `q` of `x` over `axes`: exact, each chunk holding whole lanes (the
+    /// reduced axes unsplit), as one task per chunk; or, `approximate`, over all axes,
+    /// from weighted samples of every chunk merged in a tree. The result's first axis
+    /// is `q`'s.
+    Quantile {
+        x: Arc<Node>,
+        axes: Vec<usize>,
+        q: Arc<[f64]>,
+        approximate: bool,
+    },
+    /// The matrix product of 2-d `a` and `b` (cut alike along the contracted axis):
+    /// block products summed in a tree.
+    MatMul { a: Arc<Node>, b: Arc<Node> },
+    /// The elements of `x` where `mask` is true, in C order (both cut in blocks of
+    /// whole rows): output chunk `i` is those of block `blocks[i]`.
+    Extract {
+        x: Arc<Node>,
+        mask: Arc<Node>,
+        blocks: Vec<usize>,
+    },
+    /// The sorted distinct elements of `x` (its length known only once computed: never
+    /// an [`crate::Array`] of its own, see [`crate::Array::unique`]).
+    Unique { x: Arc<Node> },
+    /// `x` sorted along `axis` (unsplit): one task per chunk.
+    Sort { x: Arc<Node>, axis: usize },
+    /// The `k` largest (`k > 0`, descending) or `-k` smallest (ascending) elements
+    /// along `axis` (or, `arg`, their indices): per chunk, then merged in a tree.
+    TopK {
+        x: Arc<Node>,
+        axis: usize,
+        k: isize,
+        arg: bool,
+    },
+    /// Counts of the elements of `x` in the bins between consecutive `edges` (the last
+    /// bin closed), summed in a tree: one chunk of int64.
+    Histogram {
+        x: Arc<Node>,
+        edges: Arc<[f64]>,
+        split_every: usize,
+    },
     /// A registered kernel applied to the chunks at each position of `xs` (cut alike).
     MapBlocks {
         xs: Vec<Arc<Node>>,
@@ -56,7 +108,7 @@ pub(crate) enum Kind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum MapFn {
     Unary(UnaryFn),
     Binary(BinaryFn),
@@ -86,7 +138,18 @@ impl Node {
             Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => {
                 xs.iter().collect()
             }
-            Kind::Reindex { x, .. } | Kind::Rechunk { x } | Kind::Reduce { x, .. } => vec![x],
+            Kind::MatMul { a, b } | Kind::Extract { x: a, mask: b, .. } => vec![a, b],
+            Kind::Reindex { x, .. }
+            | Kind::Rechunk { x }
+            | Kind::Reduce { x, .. }
+            | Kind::Reshape { x }
+            | Kind::Scan { x, .. }
+            | Kind::Histogram { x, .. }
+            | Kind::Quantile { x, .. }
+            | Kind::Sort { x, .. }
+            | Kind::TopK { x, .. }
+            | Kind::Unique { x } => vec![x],
+            Kind::Range(_) => Vec::new(),
         }
     }
 }
@@ -108,20 +171,31 @@ fn take_children(kind: &mut Kind) -> Vec<Arc<Node>> {
     match std::mem::replace(kind, Kind::Const(TypedScalar::Bool(false))) {
         Kind::Source { .. } | Kind::Const(_) => Vec::new(),
         Kind::Map { args: xs, .. } | Kind::Concat { xs, .. } | Kind::MapBlocks { xs, .. } => xs,
-        Kind::Reindex { x, .. } | Kind::Rechunk { x } | Kind::Reduce { x, .. } => vec![x],
+        Kind::MatMul { a, b } | Kind::Extract { x: a, mask: b, .. } => vec![a, b],
+        Kind::Reindex { x, .. }
+        | Kind::Rechunk { x }
+        | Kind::Reduce { x, .. }
+        | Kind::Reshape { x }
+        | Kind::Scan { x, .. }
+        | Kind::Histogram { x, .. }
+        | Kind::Quantile { x, .. }
+        | Kind::Sort { x, .. }
+        | Kind::TopK { x, .. }
+        | Kind::Unique { x } => vec![x],
+        Kind::Range(_) => Vec::new(),
     }
 }
 
 /// A run of chunk `chunk` of a source axis: `len` elements from `start` on, with the
 /// step of the output axis it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Part {
     pub chunk: usize,
     pub start: usize,
     pub len: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum OutAxis {
     /// Output chunk `i` along this axis is `parts[i]` of source axis `src`.
     From {
@@ -134,7 +208,7 @@ pub(crate) enum OutAxis {
 }
 
 /// A source axis dropped at one index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Fixed {
     pub src: usize,
     pub chunk: usize,
@@ -142,7 +216,7 @@ pub(crate) struct Fixed {
 }
 
 /// How each output chunk of a reindexing is a view of one source chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Reindex {
     pub out: Vec<OutAxis>,
     pub fixed: Vec<Fixed>,
@@ -291,10 +365,12 @@ impl OutAxis {
     }
 }
 
-/// Checks that `axis` is an axis of an `ndim`-d array.
-pub(crate) fn check_axis(axis: usize, ndim: usize) -> Result<usize> {
-    if axis < ndim {
-        Ok(axis)
+/// Axis `axis` of an `ndim`-d array, counting from the end when negative (numpy's
+/// `axis=-1` is the last).
+pub(crate) fn check_axis(axis: isize, ndim: usize) -> Result<usize> {
+    let at = if axis < 0 { axis + ndim as isize } else { axis };
+    if (0..ndim as isize).contains(&at) {
+        Ok(at as usize)
     } else {
         Err(ArrayError::AxisOutOfRange { axis, ndim })
     }

@@ -11,6 +11,7 @@
 //! tasks need is materialized once instead (see [`find_roots`]).
 
 mod lazy;
+mod shape;
 mod tree;
 
 use crate::Result;
@@ -34,6 +35,7 @@ pub(crate) fn lower(root: &Arc<Node>) -> Result<TaskGraph> {
         roots: find_roots(root),
         lazies: FxHashMap::default(),
         materialized: FxHashMap::default(),
+        scans: FxHashMap::default(),
     };
     for pos in root.grid.positions() {
         let lazy = lowering.chunk(root, &pos)?;
@@ -64,6 +66,8 @@ pub(crate) struct Lowering {
     roots: FxHashSet<usize>,
     lazies: FxHashMap<ChunkKey, Lazy>,
     materialized: FxHashMap<ChunkKey, Input>,
+    /// Scans of chunks on their own (`false`) and the carries into them (`true`).
+    scans: FxHashMap<(usize, Vec<usize>, bool), Input>,
 }
 
 impl Lowering {
@@ -190,6 +194,33 @@ impl Lowering {
                 let input = self.reduce(node, pos);
                 Lazy::leaf(input, shape, node.dtype)
             }
+            Kind::Histogram { .. } => {
+                let input = self.histogram(node);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::Reshape { x } => self.reshape(node, x, pos),
+            Kind::Scan { .. } => self.scan(node, pos),
+            Kind::Range(_) => self.range(node, pos),
+            Kind::Quantile { .. } => {
+                let input = self.quantile(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::MatMul { .. } => {
+                let input = self.matmul(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::Extract { .. } => {
+                let input = self.extract(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::Unique { .. } => {
+                let input = self.unique(node);
+                Lazy::leaf(input, shape, node.dtype)
+            }
+            Kind::Sort { .. } | Kind::TopK { .. } => {
+                let input = self.sort(node, pos);
+                Lazy::leaf(input, shape, node.dtype)
+            }
             Kind::MapBlocks { xs, kernel, params } => {
                 let inputs = xs.iter().map(|x| self.materialize(x, pos)).collect();
                 let input = self.graph.task(kernel, params.to_vec(), inputs);
@@ -250,6 +281,37 @@ fn needs(node: &Arc<Node>, pos: &[usize]) -> Vec<(Arc<Node>, Vec<usize>)> {
             .map(|(src, _, _)| (x.clone(), src))
             .collect(),
         Kind::Reduce { x, .. } => tree::leaf_positions(node, pos)
+            .into_iter()
+            .map(|src| (x.clone(), src))
+            .collect(),
+        Kind::Histogram { x, .. } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
+        Kind::Reshape { x } => shape::reshape_runs(node, x, pos)
+            .into_iter()
+            .map(|(src, ..)| (x.clone(), src))
+            .collect(),
+        Kind::Scan { x, axis, .. } => (0..=pos[*axis])
+            .map(|j| {
+                let mut src = pos.to_vec();
+                src[*axis] = j;
+                (x.clone(), src)
+            })
+            .collect(),
+        Kind::Range(_) => Vec::new(),
+        Kind::Quantile {
+            x,
+            approximate: true,
+            ..
+        } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
+        Kind::Quantile { x, axes, .. } => vec![(x.clone(), tree::quantile_source(x, axes, pos))],
+        Kind::Extract { x, mask, blocks } => {
+            let src = tree::extract_source(x, blocks, pos);
+            vec![(x.clone(), src.clone()), (mask.clone(), src)]
+        }
+        Kind::Unique { x } => x.grid.positions().map(|src| (x.clone(), src)).collect(),
+        Kind::MatMul { a, b } => (0..a.grid.axis(1).len())
+            .flat_map(|k| [(a.clone(), vec![pos[0], k]), (b.clone(), vec![k, pos[1]])])
+            .collect(),
+        Kind::Sort { x, .. } | Kind::TopK { x, .. } => tree::sort_sources(node, pos)
             .into_iter()
             .map(|src| (x.clone(), src))
             .collect(),

@@ -276,15 +276,17 @@ fn bad_input_gives_clear_errors() {
     let r = runner();
     let x = iota_source(&r, "x", &[4, 4], &[2, 2]);
     let mask = x.gt(1.0).unwrap();
+    // numpy takes the square root of bools in float16, but refuses to negate them.
+    assert_eq!(mask.sqrt().unwrap().dtype(), DType::F16);
     assert!(matches!(
-        mask.sqrt(),
+        mask.neg(),
         Err(ArrayError::UnsupportedDType {
-            op: "sqrt",
+            op: "negative",
             dtype: DType::Bool
         })
     ));
     assert!(matches!(
-        mask.add(&mask),
+        mask.sub(&mask),
         Err(ArrayError::UnsupportedDType { .. })
     ));
     assert!(matches!(
@@ -292,6 +294,11 @@ fn bad_input_gives_clear_errors() {
         Err(ArrayError::UnsupportedDType { .. })
     ));
     assert!(matches!(x.flip(2), Err(ArrayError::AxisOutOfRange { .. })));
+    assert!(matches!(
+        x.flip(-3),
+        Err(ArrayError::AxisOutOfRange { axis: -3, ndim: 2 })
+    ));
+    assert!(x.flip(-2).is_ok(), "axis -2 of a 2-d array is axis 0");
     assert!(matches!(
         x.transpose(&[0, 0]),
         Err(ArrayError::InvalidArgument(_))
@@ -383,4 +390,48 @@ fn arrays_can_be_shared_between_threads() {
     shared::<Array>();
     shared::<Chunk>();
     shared::<Grid>();
+}
+
+#[test]
+fn argtopk_picks_the_first_of_equal_elements_across_chunks() {
+    let r = runner();
+    let values = [3i32, 9, 1, 9, 9, 2, 1, 7];
+    let x = source(
+        &r,
+        "x",
+        Chunk::I32(ArrayD::from_shape_vec(IxDyn(&[8]), values.to_vec()).unwrap()),
+        Grid::regular(&[8], &[3]).unwrap(),
+    );
+    let top = x
+        .argtopk(4, 0)
+        .unwrap()
+        .compute(&r)
+        .unwrap()
+        .into_array::<i64>()
+        .unwrap();
+    assert_eq!(top.into_raw_vec_and_offset().0, [1, 3, 4, 7]);
+    let low = x
+        .argtopk(-3, 0)
+        .unwrap()
+        .compute(&r)
+        .unwrap()
+        .into_array::<i64>()
+        .unwrap();
+    assert_eq!(low.into_raw_vec_and_offset().0, [2, 6, 5]);
+    assert!(x.argtopk(9, 0).is_err());
+    // Unsigned keys keep their order past 2^63.
+    let big = source(
+        &r,
+        "big",
+        Chunk::U64(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1, u64::MAX, 1 << 63]).unwrap()),
+        Grid::regular(&[3], &[1]).unwrap(),
+    );
+    let top = big
+        .argtopk(2, 0)
+        .unwrap()
+        .compute(&r)
+        .unwrap()
+        .into_array::<i64>()
+        .unwrap();
+    assert_eq!(top.into_raw_vec_and_offset().0, [1, 2]);
 }

@@ -497,7 +497,7 @@ fn eval_ref(e: &Ew, leaves: &[Val; 3]) -> Val {
 
 fn build(e: &Ew, leaves: &[Array; 3]) -> Array {
     let scalar = |s: &Sc| match *s {
-        Sc::Int(v) => Operand::Scalar(Scalar::Int(v)),
+        Sc::Int(v) => Operand::Scalar(Scalar::Int(v.into())),
         Sc::Float(v) => Operand::Scalar(Scalar::Float(v)),
     };
     let bin = |op: Bin, a: Operand, b: Operand| -> Array {
@@ -569,13 +569,13 @@ fn rev(op: Bin, s: Scalar, b: &Operand) -> Array {
         unreachable!("one side is an array")
     };
     match (op, s) {
-        (Bin::Add, Scalar::Int(v)) => (v + b).unwrap(),
+        (Bin::Add, Scalar::Int(v)) => (v as i64 + b).unwrap(),
         (Bin::Add, Scalar::Float(v)) => (v + b).unwrap(),
-        (Bin::Sub, Scalar::Int(v)) => (v - b).unwrap(),
+        (Bin::Sub, Scalar::Int(v)) => (v as i64 - b).unwrap(),
         (Bin::Sub, Scalar::Float(v)) => (v - b).unwrap(),
-        (Bin::Mul, Scalar::Int(v)) => (v * b).unwrap(),
+        (Bin::Mul, Scalar::Int(v)) => (v as i64 * b).unwrap(),
         (Bin::Mul, Scalar::Float(v)) => (v * b).unwrap(),
-        (Bin::Div, Scalar::Int(v)) => (v / b).unwrap(),
+        (Bin::Div, Scalar::Int(v)) => (v as i64 / b).unwrap(),
         (Bin::Div, Scalar::Float(v)) => (v / b).unwrap(),
         (Bin::Max, s) => b.maximum(s).unwrap(),
         (Bin::Min, s) => b.minimum(s).unwrap(),
@@ -682,7 +682,7 @@ fn apply_structure(op: &St, a: Array, v: Val) -> (Array, Val) {
         St::Flip(axis) => {
             let axis = *axis as usize % d;
             let idx: Vec<usize> = (0..shape[axis]).rev().collect();
-            let got = a.flip(axis).unwrap();
+            let got = a.flip(axis as isize).unwrap();
             (
                 got,
                 v.map_arrays(|x| select(&x, axis, &idx), |x| select(&x, axis, &idx)),
@@ -690,7 +690,8 @@ fn apply_structure(op: &St, a: Array, v: Val) -> (Array, Val) {
         }
         St::Transpose(seed) => {
             let perm = permutation(d, *seed);
-            let got = a.transpose(&perm).unwrap();
+            let signed: Vec<isize> = perm.iter().map(|&p| p as isize).collect();
+            let got = a.transpose(&signed).unwrap();
             let p = perm.clone();
             (
                 got,
@@ -705,7 +706,7 @@ fn apply_structure(op: &St, a: Array, v: Val) -> (Array, Val) {
             let axis = *axis as usize % if stack { d + 1 } else { d };
             let (pa, pv) = partner(*mode, &a, &v);
             if stack {
-                let got = Array::stack(&[a, pa], axis).unwrap();
+                let got = Array::stack(&[a, pa], axis as isize).unwrap();
                 let s = |x: ArrayD<f64>, y: ArrayD<f64>| {
                     ndarray::stack(Axis(axis), &[x.view(), y.view()]).unwrap()
                 };
@@ -714,7 +715,7 @@ fn apply_structure(op: &St, a: Array, v: Val) -> (Array, Val) {
                 };
                 (got, pair(v, pv, s, si))
             } else {
-                let got = Array::concatenate(&[a, pa], axis).unwrap();
+                let got = Array::concatenate(&[a, pa], axis as isize).unwrap();
                 let c = |x: ArrayD<f64>, y: ArrayD<f64>| {
                     ndarray::concatenate(Axis(axis), &[x.view(), y.view()]).unwrap()
                 };
@@ -733,7 +734,7 @@ fn apply_structure(op: &St, a: Array, v: Val) -> (Array, Val) {
         }
         St::Expand(axis) => {
             let axis = *axis as usize % (d + 1);
-            let got = a.expand_dims(axis).unwrap();
+            let got = a.expand_dims(axis as isize).unwrap();
             (
                 got,
                 v.map_arrays(|x| x.insert_axis(Axis(axis)), |x| x.insert_axis(Axis(axis))),
@@ -875,7 +876,7 @@ fn reduce_ref(
                 Reduction::Max => (l.iter().copied().reduce(nan_max).unwrap(), 0.0),
                 Reduction::Var => (var, sq),
                 Reduction::Std => (var.sqrt(), 1e3 * sq.sqrt()),
-                Reduction::Count => unreachable!("handled above"),
+                other => unreachable!("{other:?} is not generated here"),
             }
         })
         .unzip();
@@ -965,7 +966,7 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
             return Ok(());
         }
         let options = ReduceOptions {
-            axes,
+            axes: axes.map(|a| a.iter().map(|&x| x as isize).collect()),
             keepdims: red.keepdims,
             ddof: red.ddof,
             split_every: red.split_every,

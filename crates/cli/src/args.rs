@@ -1,5 +1,5 @@
 //! Parsers of command-line values that clap's defaults do not cover: addresses given
-//! by host name, counts that must be positive.
+//! by host name, counts that must be positive, durations.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -68,9 +68,28 @@ pub fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A duration in seconds, finite, at least 0.05 and at most a day.
+pub fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.05..=86_400.0).contains(&s) => Ok(s),
+        Ok(_) => Err("must be between 0.05 and 86400 seconds".into()),
+        Err(e) => Err(format!("`{text}`: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_positive_and_bounded() {
+        assert_eq!(positive_seconds("0.5"), Ok(0.5));
+        assert!(positive_seconds("0").is_err());
+        assert!(positive_seconds("nan").is_err());
+        assert!(positive_seconds("-1").is_err());
+        assert!(positive_seconds("1e9").is_err());
+        assert!(positive_seconds("soon").is_err());
+    }
 
     #[test]
     fn addresses_by_ip_or_host_with_or_without_port() {

@@ -1,5 +1,8 @@
 //! The `doreisa-rs` command line.
 
+// Doc comments here are clap's help text ("HOST[:PORT]"), not links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use clap::{Parser, Subcommand};
 use doreisa_cli::{args, bench, demo, nodes, selftest, weak_scaling};
 use std::io::IsTerminal;
@@ -104,6 +107,13 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print the table again every SECONDS, with each node's tasks per second since
+        /// the last one (Ctrl-C stops).
+        #[arg(long, value_name = "SECONDS", value_parser = args::positive_seconds)]
+        watch: Option<f64>,
+        /// With --watch: stop after this many tables.
+        #[arg(long, requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
     },
     /// Run end-to-end checks (tasks, actors, nested and borrowed refs, transfers)
     /// against a running cluster.
@@ -176,7 +186,18 @@ fn main() -> ExitCode {
             head_timeout_ms,
             node,
         } => exit(nodes::worker(listen, cluster_file, head_timeout_ms, &node)),
-        Command::Status { cluster_file, json } => exit(nodes::status(cluster_file, json)),
+        Command::Status {
+            cluster_file,
+            json,
+            watch: None,
+            ..
+        } => exit(nodes::status(cluster_file, json)),
+        Command::Status {
+            cluster_file,
+            watch: Some(seconds),
+            count,
+            ..
+        } => exit(nodes::watch(cluster_file, seconds, count)),
         Command::Selftest { cluster_file } => exit(selftest::run_file(&cluster_file)),
     }
 }

@@ -146,20 +146,77 @@ pub fn status(cluster_file: PathBuf, json: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints the status table every `seconds`, each node's tasks per second since the
+/// previous table added, `count` times (for ever without). Ends with the error of a
+/// fetch that fails (the head gone, for example).
+pub fn watch(cluster_file: PathBuf, seconds: f64, count: Option<u64>) -> Result<(), String> {
+    let cluster = ClusterFile::read(&cluster_file).map_err(|e| e.to_string())?;
+    let period = std::time::Duration::from_secs_f64(seconds);
+    let mut previous: Option<(std::time::Instant, Vec<(u64, u64)>)> = None;
+    let mut printed = 0u64;
+    loop {
+        let status = fetch_status(&cluster).map_err(|e| e.to_string())?;
+        let now = std::time::Instant::now();
+        let tasks = tasks_run(&status);
+        let rates: Vec<Option<f64>> = tasks
+            .iter()
+            .map(|&(node, run)| {
+                let (at, before) = previous.as_ref()?;
+                let (_, then) = before.iter().find(|(n, _)| *n == node)?;
+                let elapsed = now.duration_since(*at).as_secs_f64();
+                Some(run.saturating_sub(*then) as f64 / elapsed.max(1e-9))
+            })
+            .collect();
+        println!("--- {:.1} s", printed as f64 * seconds);
+        print_table(&status, Some(&rates));
+        println!();
+        printed += 1;
+        if count.is_some_and(|count| printed >= count) {
+            return Ok(());
+        }
+        previous = Some((now, tasks));
+        std::thread::sleep(period);
+    }
+}
+
+/// Each member's node number and tasks run so far.
+fn tasks_run(status: &ClusterStatus) -> Vec<(u64, u64)> {
+    status
+        .members
+        .iter()
+        .map(|member| {
+            let run = member.status.as_ref().map_or(0, |s| s.counters.tasks_run);
+            (member.member.node.0, run)
+        })
+        .collect()
+}
+
 fn print_status(status: &ClusterStatus) {
+    print_table(status, None);
+}
+
+/// The members' table; with `rates`, a column of tasks per second (one per member,
+/// `-` where unknown yet).
+fn print_table(status: &ClusterStatus, rates: Option<&[Option<f64>]>) {
+    let rate_header = if rates.is_some() { "   tasks/s" } else { "" };
     println!(
-        "{:<6} {:<7} {:<22} {:>5} {:>9} {:>12} {:>12} {:>10} {:>8}",
+        "{:<6} {:<7} {:<22} {:>5} {:>9} {:>12} {:>12} {:>10}{rate_header} {:>8}",
         "node", "role", "address", "cpus", "objects", "memory", "capacity", "tasks run", "seen"
     );
-    for member in &status.members {
+    for (index, member) in status.members.iter().enumerate() {
         let m = &member.member;
         let (objects, used, tasks) = member
             .status
             .as_ref()
             .map(|s| (s.store.objects, s.store.used_bytes, s.counters.tasks_run))
             .unwrap_or_default();
+        let rate = match rates.map(|r| r.get(index).copied().flatten()) {
+            None => String::new(),
+            Some(None) => format!(" {:>9}", "-"),
+            Some(Some(rate)) => format!(" {rate:>9.0}"),
+        };
         println!(
-            "{:<6} {:<7} {:<22} {:>5} {:>9} {:>12} {:>12} {:>10} {:>6}ms",
+            "{:<6} {:<7} {:<22} {:>5} {:>9} {:>12} {:>12} {:>10}{rate} {:>6}ms",
             m.node.0,
             format!("{:?}", m.role).to_lowercase(),
             m.addr.to_string(),

@@ -32,9 +32,14 @@ doreisa::core::actor! {
             let mut chunks = Vec::with_capacity(CHUNKS_PER_NODE as usize);
             for c in 0..CHUNKS_PER_NODE {
                 let row = self.first_row + c;
-                let data = ArrayD::from_shape_fn(IxDyn(&[SIDE, SIDE]), |i| {
-                    (row as usize * SIDE + i[0]) as f64 + timestep as f64 * 0.5 + i[1] as f64 * 0.01
-                });
+                // A plain loop, as a simulation fills its field (not ndarray's indexing).
+                let mut values = Vec::with_capacity(SIDE * SIDE);
+                for i in 0..SIDE {
+                    for j in 0..SIDE {
+                        values.push((row as usize * SIDE + i) as f64 + timestep as f64 * 0.5 + j as f64 * 0.01);
+                    }
+                }
+                let data = ArrayD::from_shape_vec(IxDyn(&[SIDE, SIDE]), values).expect("SIDE x SIDE values");
                 let bytes = Chunk::from(data).encode();
                 let chunk = worker.put_blob(bytes).expect("room for a chunk");
                 let key = SourceKey { array: "x".into(), timestep, chunk: vec![row, 0] };

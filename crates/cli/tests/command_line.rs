@@ -70,6 +70,30 @@ fn a_head_on_localhost_shows_readable_sizes_hex_fingerprints_and_plain_logs() {
     );
     assert!(!table.contains("3221225472"), "not in bytes:\n{table}");
 
+    let watched =
+        doreisa_rs(&[&["status", "--watch", "0.1", "--count", "3"][..], &cluster].concat());
+    assert!(watched.status.success(), "{}", text(&watched.stderr));
+    let tables = text(&watched.stdout);
+    assert_eq!(
+        tables.matches("tasks/s").count(),
+        3,
+        "three tables:\n{tables}"
+    );
+    let head_rows: Vec<&str> = tables.lines().filter(|l| l.starts_with("0 ")).collect();
+    assert_eq!(head_rows.len(), 3, "{tables}");
+    assert!(
+        head_rows[0].contains(" - "),
+        "no rate before a second sample: {}",
+        head_rows[0]
+    );
+    assert!(
+        !head_rows[2].contains(" - "),
+        "a rate from the second on: {}",
+        head_rows[2]
+    );
+    refused(&["status", "--watch", "0"], "between 0.05 and 86400");
+    refused(&["status", "--count", "2"], "--watch");
+
     let json = doreisa_rs(&[&["status", "--json"][..], &cluster].concat());
     assert!(json.status.success(), "{}", text(&json.stderr));
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

@@ -108,3 +108,99 @@ fn the_demo_saves_statistics_snapshots_and_the_field_over_time_that_read_back() 
         }
     }
 }
+
+/// The statistics (`statistics.npy`) of a demo run with `config`, which must end within
+/// `limit`: it runs on a thread of its own, so that a hang fails the test.
+fn statistics(
+    config: doreisa_cli::demo::DemoConfig,
+    limit: std::time::Duration,
+) -> Vec<(String, doreisa::save::Column)> {
+    let save = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let config = doreisa_cli::demo::DemoConfig {
+        save: Some(save.path().to_path_buf()),
+        output: output.path().to_path_buf(),
+        every: 1000,
+        ..config
+    };
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(doreisa_cli::demo::run(&config));
+    });
+    match ended.recv_timeout(limit) {
+        Ok(outcome) => outcome.unwrap(),
+        Err(_) => panic!("the demo did not end within {limit:?}"),
+    }
+    doreisa::save::read_npy_records(&save.path().join("statistics.npy")).unwrap()
+}
+
+/// Fails unless two runs' statistics are the same, bit for bit (a NaN, the first row's
+/// rates, equals a NaN), naming the first difference.
+fn assert_same(a: &[(String, doreisa::save::Column)], b: &[(String, doreisa::save::Column)]) {
+    use doreisa::save::Column;
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (other, y)) in a.iter().zip(b) {
+        assert_eq!(name, other);
+        let bits = |c: &Column| -> Vec<u64> {
+            match c {
+                Column::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
+                Column::I64(v) => v.iter().map(|&x| x as u64).collect(),
+            }
+        };
+        let (x, y) = (bits(x), bits(y));
+        assert_eq!(x.len(), y.len(), "{name}");
+        if let Some(row) = (0..x.len()).find(|&i| x[i] != y[i]) {
+            panic!("{name} differs first at row {row}");
+        }
+    }
+}
+
+#[test]
+fn idle_nodes_end_with_the_result_of_busy_ones() {
+    let limit = std::time::Duration::from_secs(120);
+    let run = |nodes, ranks| {
+        let config = doreisa_cli::demo::DemoConfig {
+            grid: 64,
+            ranks,
+            nodes,
+            iterations: 5,
+            ..Default::default()
+        };
+        statistics(config, limit)
+    };
+    // More nodes than ranks, and fewer ranks than nodes: the idle nodes change nothing.
+    assert_same(&run(9, 8), &run(2, 8));
+    assert_same(&run(4, 2), &run(1, 2));
+}
+
+#[test]
+fn the_demo_steers_alike_whatever_the_timing() {
+    let limit = std::time::Duration::from_secs(300);
+    let run = |nodes| {
+        let config = doreisa_cli::demo::DemoConfig {
+            grid: 160,
+            ranks: 4,
+            nodes,
+            iterations: 300,
+            ..Default::default()
+        };
+        statistics(config, limit)
+    };
+    // Ranks read the steering value decided a few timesteps back (a tagged read), so
+    // how fast the analytics goes changes nothing.
+    let one = run(1);
+    let switches = one
+        .iter()
+        .filter(|(name, _)| name == "source_off" || name == "source_on")
+        .map(|(_, column)| match column {
+            doreisa::save::Column::F64(v) => v.iter().filter(|&&x| x != 0.0).count(),
+            doreisa::save::Column::I64(v) => v.iter().filter(|&&x| x != 0).count(),
+        })
+        .sum::<usize>();
+    assert!(
+        switches >= 2,
+        "the thermostat switched the source {switches} times"
+    );
+    assert_same(&one, &run(2));
+    assert_same(&one, &run(3));
+}

@@ -1,5 +1,8 @@
 //! The error type of doreisa-insitu.
 
+use crate::stall::{RankName, Stall};
+use std::time::Duration;
+
 /// What can go wrong between a simulation and its analytics.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InsituError {
@@ -60,6 +63,47 @@ pub enum InsituError {
     },
     #[error("the session is closed")]
     Closed,
+    /// No timestep completed within the analytics' timeout (see [`Stall`]).
+    #[error("{0}")]
+    Stalled(Box<Stall>),
+    /// A rank closed before publishing its chunk of `array` at `timestep`: that
+    /// timestep can never complete.
+    #[error(
+        "array {array:?}: timestep {timestep} can never complete: its chunk {chunk:?} comes from {rank}"
+    )]
+    RankGone {
+        array: String,
+        timestep: i64,
+        chunk: Vec<u32>,
+        rank: Box<RankName>,
+    },
+    /// A callback reads an array that no rank declared when a timestep completed.
+    #[error(
+        "callback {callback:?} reads array {array:?}, which no rank declares \
+         (timestep {timestep} completed without it)"
+    )]
+    UndeclaredWindow {
+        callback: String,
+        array: String,
+        timestep: i64,
+    },
+    /// A rank waited for the analytics to catch up (back-pressure) until its bridge's
+    /// timeout.
+    #[error(
+        "timestep {timestep}: waited {:.1} s for the analytics to catch up (it finished {}){}",
+        .waited.as_secs_f64(),
+        .done.map_or_else(|| "no timestep".to_string(), |t| format!("timestep {t}")),
+        if .holding.is_empty() { String::new() } else { format!("; {}", .holding.join("; ")) }
+    )]
+    AnalyticsBehind {
+        timestep: i64,
+        waited: Duration,
+        done: Option<i64>,
+        /// What keeps this bridge's iterations from leaving (ranks missing).
+        holding: Vec<String>,
+    },
+    #[error("a bridge started for {ranks} ranks takes no more once they all closed")]
+    BridgeLeft { ranks: usize },
     #[error("shared memory: {0}")]
     SharedMemory(String),
     #[error(transparent)]

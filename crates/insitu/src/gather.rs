@@ -77,6 +77,16 @@ impl<T> Gather<T> {
         Some(frontier)
     }
 
+    /// The oldest timestep with items held, if any.
+    pub fn oldest_pending(&self) -> Option<i64> {
+        self.pending.keys().next().copied()
+    }
+
+    /// Drops every item held (nobody will take them).
+    pub fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// Takes what may leave now: the items of the timesteps every publisher is done
     /// with, and how far that is.
     pub fn take_ready(&mut self) -> Ready<T> {

@@ -3,7 +3,10 @@
 //! publishes chunks, reads steering values and closes; the analytics side
 //! ([`Analytics`]) runs callbacks over windows of arrays as timesteps complete,
 //! prepares iterations ahead, and sets steering values. A [`Session`] starts the
-//! actors both sides meet at (a coordinator; a scheduling actor and a gate per node).
+//! actors both sides meet at (a coordinator; a scheduling actor and a gate per node);
+//! each bridge has an inbox, an actor in its process that the coordinator tells how far
+//! the analytics got and the steering values asked for, so that nothing polls. Every
+//! wait of either side is bounded: what an analytics waited for in vain is a [`Stall`].
 //!
 //! Built on `doreisa-array`, `doreisa-sched` and `doreisa-core`. It must not depend on
 //! the CLI, nor on MPI (communicators come in through [`Communicator`]).
@@ -19,9 +22,12 @@ pub mod decl;
 pub mod error;
 mod gate;
 mod gather;
+mod inbox;
+pub mod notice;
 pub mod session;
 pub mod session_info;
 pub mod shm;
+pub mod stall;
 pub mod triggers;
 
 pub use analytics::{Analytics, AnalyticsOptions, CallbackResult, Context, Report, Steering};
@@ -36,10 +42,12 @@ pub use error::{InsituError, Result};
 pub use gate::NodeGateAddress;
 pub use session::Session;
 pub use session_info::SessionInfo;
+pub use stall::{RankName, Stall};
 
 /// Registers the in situ layer's actor classes and state.
 pub fn register(registry: &mut doreisa_core::Registry) {
     coordinator::register(registry);
     gate::NodeGate::register(registry);
     gate::register(registry);
+    inbox::register(registry);
 }

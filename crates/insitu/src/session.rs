@@ -11,6 +11,12 @@ use crate::session_info::SessionInfo;
 use doreisa_core::{NodeId, TaskOptions, Worker};
 use doreisa_sched::cluster::SchedulingActorHandle;
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// The bound on an answer of the session's actors to its driver (their creation, a
+/// question): they live on the cluster's nodes, which answer in microseconds unless
+/// one died.
+const ANSWER: Duration = Duration::from_secs(120);
 
 /// A running session, owned by the analytics' program.
 pub struct Session {
@@ -37,7 +43,7 @@ impl Session {
             })?;
         let (id, events) = shared.open();
         let coordinator = Coordinator::create(driver, TaskOptions::on(driver.node()), id, 1024)?;
-        driver.get(coordinator.actor.created())?;
+        driver.get_timeout(coordinator.actor.created(), Some(ANSWER))?;
         let schedulers = doreisa_sched::cluster::start_actors(driver, nodes)?;
         let gates = nodes
             .iter()
@@ -57,7 +63,7 @@ impl Session {
             })
             .collect::<Result<Vec<_>>>()?;
         for (_, gate) in &gates {
-            driver.get(gate.actor.created())?;
+            driver.get_timeout(gate.actor.created(), Some(ANSWER))?;
         }
         Ok(Arc::new(Session {
             driver: driver.clone(),
@@ -102,14 +108,14 @@ impl Session {
     /// and iteration when every rank of a node publishes every array it declared.
     pub fn announce_messages(&self) -> Result<u64> {
         let asked = self.coordinator.announce_messages(&self.driver)?;
-        Ok(self.driver.get(&asked)?)
+        Ok(self.driver.get_timeout(&asked, Some(ANSWER))?)
     }
 
     /// How far the analytics got, as the simulation's back-pressure sees it (whether
     /// it runs, the last timestep it finished, its contract's version).
     pub fn progress(&self) -> Result<Progress> {
         let asked = self.coordinator.progress(&self.driver)?;
-        Ok(self.driver.get(&asked)?)
+        Ok(self.driver.get_timeout(&asked, Some(ANSWER))?)
     }
 
     pub(crate) fn driver(&self) -> &Worker {

@@ -31,6 +31,9 @@ pub struct Triggers {
     latest: BTreeMap<Arc<str>, i64>,
     done: Option<i64>,
     released: BTreeMap<Arc<str>, i64>,
+    /// Per array, how many timesteps left every window since the marks were last
+    /// given.
+    behind: BTreeMap<Arc<str>, usize>,
 }
 
 impl Triggers {
@@ -41,6 +44,14 @@ impl Triggers {
             trigger,
             last_run: None,
         });
+    }
+
+    /// Every window of every callback, with the callback's index.
+    pub fn windows(&self) -> impl Iterator<Item = (usize, &Window)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .flat_map(|(index, entry)| entry.windows.iter().map(move |w| (index, w)))
     }
 
     /// How many timesteps of `array` the windows keep (1 for an array none reads).
@@ -73,6 +84,7 @@ impl Triggers {
         history.push_back(timestep);
         while history.len() > keep {
             history.pop_front();
+            *self.behind.entry(array.clone()).or_default() += 1;
         }
         let mut calls = Vec::new();
         for (index, entry) in self.entries.iter_mut().enumerate() {
@@ -124,8 +136,17 @@ impl Triggers {
     }
 
     /// Per array, the timestep before which nothing is needed any more, for the arrays
-    /// whose mark moved since the last call.
-    pub fn release_marks(&mut self) -> Vec<(Arc<str>, i64)> {
+    /// whose mark moved since the last call; but only once some array has left at
+    /// least `every` timesteps behind since (or with `every` 1, whenever one moved).
+    /// Each call that returns marks costs one message per node, so the analytics asks
+    /// with a cadence: the nodes then keep up to `every - 1` timesteps more of each
+    /// array than its windows need. Counted in timesteps completed, not in their
+    /// numbers (they need not be consecutive).
+    pub fn release_marks(&mut self, every: usize) -> Vec<(Arc<str>, i64)> {
+        let due = self.behind.values().any(|&left| left >= every.max(1));
+        if !due {
+            return Vec::new();
+        }
         let mut moved = Vec::new();
         for (array, history) in &self.history {
             let Some(&oldest) = history.front() else {
@@ -136,6 +157,7 @@ impl Triggers {
                 moved.push((array.clone(), oldest));
             }
         }
+        self.behind.clear();
         moved
     }
 }
@@ -162,8 +184,8 @@ mod tests {
         assert_eq!(calls[0].windows, vec![(a(), vec![5, 6])]);
         let calls = t.complete(&a(), 7);
         assert_eq!(calls[0].windows, vec![(a(), vec![6, 7])]);
-        assert_eq!(t.release_marks(), vec![(a(), 6)]);
-        assert_eq!(t.release_marks(), vec![], "nothing moved since");
+        assert_eq!(t.release_marks(1), vec![(a(), 6)]);
+        assert_eq!(t.release_marks(1), vec![], "nothing moved since");
         assert_eq!(t.done(), Some(7));
     }
 
@@ -212,9 +234,50 @@ mod tests {
             t.complete(&a(), step);
             t.complete(&b(), step);
         }
-        let marks: BTreeMap<_, _> = t.release_marks().into_iter().collect();
+        let marks: BTreeMap<_, _> = t.release_marks(1).into_iter().collect();
         assert_eq!(marks[&a()], 2);
         assert_eq!(marks[&b()], 4);
         assert_eq!(t.first_timestep("b"), Some(0));
+    }
+
+    type Marks = Vec<(Arc<str>, i64)>;
+
+    #[test]
+    fn marks_are_given_once_every_few_timesteps_left_whatever_their_numbers() {
+        let mut t = Triggers::default();
+        t.add(vec![Window::new("a", 2)], Trigger::All);
+        // Every 10th timestep: the cadence counts timesteps, not their numbers.
+        let mut given = Vec::new();
+        for step in 0..12 {
+            t.complete(&a(), 10 * step);
+            given.push(t.release_marks(4));
+        }
+        // Timestep 0 leaves the window at the 3rd completion, 30 at the 6th.
+        let marks: Vec<(usize, Marks)> = given
+            .into_iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_empty())
+            .collect();
+        assert_eq!(
+            marks,
+            vec![(5, vec![(a(), 40)]), (9, vec![(a(), 80)])],
+            "the window keeps 2: after 4 left, the oldest kept is the mark"
+        );
+    }
+
+    #[test]
+    fn an_array_due_brings_the_others_marks_along() {
+        let mut t = Triggers::default();
+        t.add(vec![Window::new("a", 3)], Trigger::All);
+        for step in 0..4 {
+            t.complete(&a(), step);
+            t.complete(&b(), step);
+        }
+        // b (read by no window) left 3 timesteps behind, a 1: not due yet at 4.
+        assert_eq!(t.release_marks(4), vec![]);
+        t.complete(&b(), 4);
+        let marks: BTreeMap<_, _> = t.release_marks(4).into_iter().collect();
+        assert_eq!(marks[&b()], 4);
+        assert_eq!(marks[&a()], 1, "a comes along, though it left only 1");
     }
 }

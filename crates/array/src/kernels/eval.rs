@@ -3,12 +3,14 @@
 //! thousand elements at a time, in buffers that stay in cache), so a fused chain of
 //! element-wise operations makes one pass over its inputs and no intermediate chunk.
 
+use super::funcs::step;
 use super::read::Reader;
-use super::typed::{Buf, Float, Num, Typed, for_dtype, for_float, for_numeric, maximum, minimum};
-use crate::chunk::{Chunk, CowChunk, MAX_CHUNK_NDIM, ViewChunk, encode_slice, encode_view};
+use super::typed::{Buf, ChunkElement, Typed, for_dtype};
+use crate::chunk::{Chunk, CowChunk, MAX_CHUNK_NDIM, ViewChunk, encode_slice, encode_view, rewrap};
 use crate::codec;
-use crate::dtype::{DType, Element, TypedScalar};
-use crate::program::{BinaryFn, EvalParams, Instr, Program, UnaryFn};
+use crate::dtype::DType;
+use crate::element::Element;
+use crate::program::{EvalParams, Instr, Program};
 use bytes::Bytes;
 use ndarray::{ArrayD, IxDyn, Slice};
 
@@ -105,14 +107,7 @@ impl Value<'_> {
 }
 
 fn owned_view(c: &Chunk) -> ViewChunk<'_> {
-    match c {
-        Chunk::Bool(a) => ViewChunk::Bool(a.view()),
-        Chunk::U8(a) => ViewChunk::U8(a.view()),
-        Chunk::I32(a) => ViewChunk::I32(a.view()),
-        Chunk::I64(a) => ViewChunk::I64(a.view()),
-        Chunk::F32(a) => ViewChunk::F32(a.view()),
-        Chunk::F64(a) => ViewChunk::F64(a.view()),
-    }
+    rewrap!(Chunk, ViewChunk, c, a => a.view())
 }
 
 pub(crate) fn value<'a>(
@@ -264,185 +259,11 @@ fn run<T: Typed>(
     Ok(())
 }
 
-fn typed<T: Typed>(buf: &Buf) -> &[T] {
-    T::vec(buf).expect("dtypes were checked")
-}
-
-fn typed_mut<T: Typed>(buf: &mut Buf) -> &mut Vec<T> {
-    let out = T::vec_mut(buf).expect("dtypes were checked");
-    out.clear();
-    out
-}
-
-fn buf_dtype(buf: &Buf) -> DType {
-    match buf {
-        Buf::Bool(_) => DType::Bool,
-        Buf::U8(_) => DType::U8,
-        Buf::I32(_) => DType::I32,
-        Buf::I64(_) => DType::I64,
-        Buf::F32(_) => DType::F32,
-        Buf::F64(_) => DType::F64,
-    }
-}
-
-/// Computes one step of a program on one tile of `m` elements.
-fn step(
-    instr: &Instr,
-    regs: &[Buf],
-    out: &mut Buf,
-    readers: &mut [Reader<'_>],
-    m: usize,
-) -> Result<(), String> {
-    let unsupported = |what: &str, d: DType| Err(format!("{what} on {d}"));
-    match *instr {
-        Instr::Leaf(l) => readers[l as usize].fill(out, m),
-        Instr::Const(c) => {
-            fill_const(c, out, m);
-            Ok(())
-        }
-        Instr::Unary(f, a) => {
-            let src = &regs[a as usize];
-            let d = buf_dtype(src);
-            match f {
-                UnaryFn::Not => {
-                    let (s, o) = (typed::<bool>(src), typed_mut::<bool>(out));
-                    o.extend(s.iter().map(|v| !v));
-                    Ok(())
-                }
-                UnaryFn::Neg | UnaryFn::Abs => for_numeric!(d, T => {
-                    unary_num::<T>(f, typed(src), typed_mut(out));
-                    Ok(())
-                }, unsupported(f.name(), d)),
-                _ => for_float!(d, T => {
-                    unary_float::<T>(f, typed(src), typed_mut(out));
-                    Ok(())
-                }, unsupported(f.name(), d)),
-            }
-        }
-        Instr::Binary(f, a, b) => {
-            let (x, y) = (&regs[a as usize], &regs[b as usize]);
-            let d = buf_dtype(x);
-            if f.is_comparison() {
-                return for_dtype!(d, T => {
-                    compare::<T>(f, typed(x), typed(y), typed_mut(out));
-                    Ok(())
-                });
-            }
-            match f {
-                BinaryFn::Maximum | BinaryFn::Minimum => for_dtype!(d, T => {
-                    let pick = if f == BinaryFn::Maximum { maximum::<T> } else { minimum::<T> };
-                    let o = typed_mut::<T>(out);
-                    o.extend(typed::<T>(x).iter().zip(typed::<T>(y)).map(|(&p, &q)| pick(p, q)));
-                    Ok(())
-                }),
-                BinaryFn::And | BinaryFn::Or => {
-                    let (p, q) = (typed::<bool>(x), typed::<bool>(y));
-                    let o = typed_mut::<bool>(out);
-                    let and = f == BinaryFn::And;
-                    o.extend(
-                        p.iter()
-                            .zip(q)
-                            .map(|(&p, &q)| if and { p && q } else { p || q }),
-                    );
-                    Ok(())
-                }
-                BinaryFn::Div => for_float!(d, T => {
-                    let o = typed_mut::<T>(out);
-                    o.extend(typed::<T>(x).iter().zip(typed::<T>(y)).map(|(&p, &q)| p.div(q)));
-                    Ok(())
-                }, unsupported(f.name(), d)),
-                _ => for_numeric!(d, T => binary_num::<T>(f, typed(x), typed(y), typed_mut(out)),
-                    unsupported(f.name(), d)),
-            }
-        }
-        Instr::Where(c, a, b) => {
-            let (c, x, y) = (&regs[c as usize], &regs[a as usize], &regs[b as usize]);
-            let cond = typed::<bool>(c);
-            for_dtype!(buf_dtype(x), T => {
-                let o = typed_mut::<T>(out);
-                o.extend(cond.iter().zip(typed::<T>(x).iter().zip(typed::<T>(y)))
-                    .map(|(&c, (&p, &q))| if c { p } else { q }));
-                Ok(())
-            })
-        }
-        Instr::Cast(to, a) => {
-            let src = &regs[a as usize];
-            for_dtype!(buf_dtype(src), S => {
-                let s = typed::<S>(src);
-                for_dtype!(to, D => {
-                    let o = typed_mut::<D>(out);
-                    o.extend(s.iter().map(|&v| v.cast::<D>()));
-                })
-            });
-            Ok(())
-        }
-    }
-}
-
-fn fill_const(c: TypedScalar, out: &mut Buf, m: usize) {
-    fn fill<T: Typed>(v: T, out: &mut Buf, m: usize) {
-        typed_mut::<T>(out).resize(m, v);
-    }
-    match c {
-        TypedScalar::Bool(v) => fill(v, out, m),
-        TypedScalar::U8(v) => fill(v, out, m),
-        TypedScalar::I32(v) => fill(v, out, m),
-        TypedScalar::I64(v) => fill(v, out, m),
-        TypedScalar::F32(v) => fill(v, out, m),
-        TypedScalar::F64(v) => fill(v, out, m),
-    }
-}
-
-fn unary_num<T: Num>(f: UnaryFn, s: &[T], o: &mut Vec<T>) {
-    match f {
-        UnaryFn::Neg => o.extend(s.iter().map(|&v| v.neg())),
-        _ => o.extend(s.iter().map(|&v| v.abs())),
-    }
-}
-
-fn unary_float<T: Float>(f: UnaryFn, s: &[T], o: &mut Vec<T>) {
-    let g: fn(T) -> T = match f {
-        UnaryFn::Sqrt => T::sqrt,
-        UnaryFn::Exp => T::exp,
-        UnaryFn::Log => T::ln,
-        UnaryFn::Sin => T::sin,
-        _ => T::cos,
-    };
-    o.extend(s.iter().map(|&v| g(v)));
-}
-
-fn binary_num<T: Num>(f: BinaryFn, x: &[T], y: &[T], o: &mut Vec<T>) -> Result<(), String> {
-    let pairs = x.iter().zip(y);
-    match f {
-        BinaryFn::Add => o.extend(pairs.map(|(&p, &q)| p.add(q))),
-        BinaryFn::Sub => o.extend(pairs.map(|(&p, &q)| p.sub(q))),
-        BinaryFn::Mul => o.extend(pairs.map(|(&p, &q)| p.mul(q))),
-        BinaryFn::Pow => {
-            for (&p, &q) in pairs {
-                o.push(p.pow(q)?);
-            }
-        }
-        _ => return Err(format!("{} is no arithmetic function", f.name())),
-    }
-    Ok(())
-}
-
-fn compare<T: PartialOrd + Copy>(f: BinaryFn, x: &[T], y: &[T], o: &mut Vec<bool>) {
-    let cmp: fn(&T, &T) -> bool = match f {
-        BinaryFn::Lt => T::lt,
-        BinaryFn::Le => T::le,
-        BinaryFn::Gt => T::gt,
-        BinaryFn::Ge => T::ge,
-        BinaryFn::Eq => T::eq,
-        _ => T::ne,
-    };
-    o.extend(x.iter().zip(y).map(|(p, q)| cmp(p, q)));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::program::{Leaf, Piece};
+    use crate::TypedScalar;
+    use crate::program::{BinaryFn, Leaf, Piece, UnaryFn};
     use crate::view::View;
 
     fn program(leaves: usize, instrs: Vec<Instr>, shape: &[usize]) -> Program {

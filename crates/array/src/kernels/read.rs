@@ -2,7 +2,8 @@
 //! program's shape, in C order, a tile at a time; by slices when the data allows.
 
 use super::typed::Buf;
-use crate::chunk::ViewChunk;
+use crate::F16;
+use crate::chunk::{ViewChunk, rewrap};
 use ndarray::{ArrayViewD, IxDyn};
 
 /// Reads a leaf's values in C order, broadcast to the program's shape.
@@ -10,9 +11,15 @@ pub(crate) struct Reader<'a>(Typed<'a>);
 
 enum Typed<'a> {
     Bool(TypedReader<'a, bool>),
+    I8(TypedReader<'a, i8>),
     U8(TypedReader<'a, u8>),
+    I16(TypedReader<'a, i16>),
+    U16(TypedReader<'a, u16>),
     I32(TypedReader<'a, i32>),
+    U32(TypedReader<'a, u32>),
     I64(TypedReader<'a, i64>),
+    U64(TypedReader<'a, u64>),
+    F16(TypedReader<'a, F16>),
     F32(TypedReader<'a, f32>),
     F64(TypedReader<'a, f64>),
 }
@@ -115,27 +122,22 @@ impl<'a, T: Copy> TypedReader<'a, T> {
 
 impl<'a> Reader<'a> {
     pub fn new(view: &'a ViewChunk<'_>, shape: &[usize]) -> Result<Reader<'a>, String> {
-        Ok(Reader(match view {
-            ViewChunk::Bool(v) => Typed::Bool(TypedReader::new(v, shape)?),
-            ViewChunk::U8(v) => Typed::U8(TypedReader::new(v, shape)?),
-            ViewChunk::I32(v) => Typed::I32(TypedReader::new(v, shape)?),
-            ViewChunk::I64(v) => Typed::I64(TypedReader::new(v, shape)?),
-            ViewChunk::F32(v) => Typed::F32(TypedReader::new(v, shape)?),
-            ViewChunk::F64(v) => Typed::F64(TypedReader::new(v, shape)?),
-        }))
+        Ok(Reader(
+            rewrap!(ViewChunk, Typed, view, v => TypedReader::new(v, shape)?),
+        ))
     }
 
     /// Replaces `out` with the next `m` values.
     pub fn fill(&mut self, out: &mut Buf, m: usize) -> Result<(), String> {
-        match (&mut self.0, out) {
-            (Typed::Bool(r), Buf::Bool(o)) => r.fill(o, m),
-            (Typed::U8(r), Buf::U8(o)) => r.fill(o, m),
-            (Typed::I32(r), Buf::I32(o)) => r.fill(o, m),
-            (Typed::I64(r), Buf::I64(o)) => r.fill(o, m),
-            (Typed::F32(r), Buf::F32(o)) => r.fill(o, m),
-            (Typed::F64(r), Buf::F64(o)) => r.fill(o, m),
-            _ => return Err("leaf dtype mismatch".into()),
+        macro_rules! fill {
+            ($($variant:ident),*) => {
+                match (&mut self.0, out) {
+                    $((Typed::$variant(r), Buf::$variant(o)) => r.fill(o, m),)*
+                    _ => return Err("leaf dtype mismatch".into()),
+                }
+            };
         }
+        fill!(Bool, I8, U8, I16, U16, I32, U32, I64, U64, F16, F32, F64);
         Ok(())
     }
 }

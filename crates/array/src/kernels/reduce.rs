@@ -2,18 +2,22 @@
 //! program) to a partial result, `array.reduce_combine` merges partials, and either
 //! finalizes when it is the last step of its tree.
 //!
-//! Partials: sums as int64 (integers, wrapping) or float64; counts as int64; min/max in
-//! the input dtype; means as float64 `(count, sum)` and variances as float64
-//! `(count, mean, M2)` along a trailing axis, merged with Chan et al.'s pairwise update.
+//! Partials ([`super::partial`]): sums and products as int64 (integers, wrapping) or
+//! float64; counts as int64; any/all as bool; min/max in the input dtype; means as
+//! float64 `(count, sum)` and variances as float64 `(count, mean, M2)` along a trailing
+//! axis, merged with Chan et al.'s pairwise update; argmin/argmax as `(key, index)`
+//! pairs (float64 for floats, int64 keys that keep the order of integers).
 
 use super::eval::{Value, decode_inputs, value};
-use super::typed::{Typed, for_dtype, maximum, minimum};
+use super::partial::{nan_pick, partial, pick_arg};
+use super::typed::{for_dtype, maximum, minimum};
 use crate::chunk::{Chunk, CowChunk, ViewChunk, with_chunk};
 use crate::codec;
-use crate::dtype::{DType, Element};
+use crate::dtype::DType;
+use crate::element::Element;
 use crate::program::{CombineParams, Finalize, ReduceChunkParams, Reduction};
 use bytes::Bytes;
-use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
+use ndarray::{Axis, Zip};
 
 /// `array.reduce_chunk`.
 pub(crate) fn reduce_chunk(params: &[u8], inputs: &[Bytes]) -> Result<Bytes, String> {
@@ -25,7 +29,7 @@ pub(crate) fn reduce_chunk(params: &[u8], inputs: &[Bytes]) -> Result<Bytes, Str
     if p.axes.iter().any(|&a| a >= ndim) || p.axes.windows(2).any(|w| w[0] >= w[1]) {
         return Err(format!("bad axes {:?} for {ndim} dimensions", p.axes));
     }
-    let partial = partial(p.op, &value.view(), &p.axes)?;
+    let partial = partial(&p, &value.view())?;
     finish(p.op, partial, p.finalize.as_ref())
 }
 
@@ -61,104 +65,18 @@ fn finish(op: Reduction, partial: Chunk, finalize: Option<&Finalize>) -> Result<
     Ok(out.encode())
 }
 
-/// Reduces `a` along each of `axes` in turn with `along` (which keeps the axis with
-/// length 1); the first step reads `a` in place, no copy of the chunk is made first.
-fn reduce_axes<T: Clone>(
-    a: ArrayViewD<'_, T>,
-    axes: &[usize],
-    along: impl Fn(ArrayViewD<'_, T>, Axis) -> ArrayD<T>,
-) -> ArrayD<T> {
-    let Some((&first, rest)) = axes.split_first() else {
-        return a.to_owned();
-    };
-    let first = along(a, Axis(first));
-    rest.iter()
-        .fold(first, |a, &axis| along(a.view(), Axis(axis)))
-}
-
-/// Sums `a` over `axes` (keeping them with length 1) with `add`.
-fn sum_axes<T: Copy>(
-    a: ArrayViewD<'_, T>,
-    axes: &[usize],
-    zero: T,
-    add: impl Fn(T, T) -> T + Copy,
-) -> ArrayD<T> {
-    reduce_axes(a, axes, |a, axis| {
-        a.fold_axis(axis, zero, |&acc, &v| add(acc, v))
-            .insert_axis(axis)
-    })
-}
-
-fn partial(op: Reduction, value: &ViewChunk<'_>, axes: &[usize]) -> Result<Chunk, String> {
-    let dtype = value.dtype();
-    let shape = value.shape().to_vec();
-    let n: usize = axes.iter().map(|&a| shape[a]).product();
-    Ok(match op {
-        Reduction::Sum if dtype.is_float() => {
-            Chunk::F64(sum_axes(as_f64(value).view(), axes, 0.0, |a, b| a + b))
-        }
-        Reduction::Sum => Chunk::I64(sum_axes(as_i64(value).view(), axes, 0, i64::wrapping_add)),
-        Reduction::Count => {
-            let present =
-                with_chunk!(ViewChunk, value, a => a.mapv(|v| i64::from(!v.to_f64().is_nan())));
-            Chunk::I64(sum_axes(present.view(), axes, 0, i64::wrapping_add))
-        }
-        Reduction::Min | Reduction::Max => {
-            if n == 0 {
-                return Err(format!("{} of an empty chunk", op.name()));
-            }
-            let pick_max = op == Reduction::Max;
-            for_dtype!(dtype, T => {
-                let a = T::view(value).expect("dtype matched");
-                let pick = if pick_max { maximum::<T> } else { minimum::<T> };
-                // Seed each lane with its first element: the fold must not need an identity.
-                T::into_chunk(reduce_axes(a.view(), axes, |a, axis| {
-                    let mut acc = a.index_axis(axis, 0).to_owned();
-                    for lane in a.axis_iter(axis).skip(1) {
-                        Zip::from(&mut acc).and(&lane).for_each(|x, &y| *x = pick(*x, y));
-                    }
-                    acc.insert_axis(axis)
-                }))
-            })
-        }
-        Reduction::Mean => {
-            let sums = sum_axes(as_f64(value).view(), axes, 0.0, |a, b| a + b);
-            let counts = ArrayD::from_elem(sums.raw_dim(), n as f64);
-            lanes(&[counts, sums])
-        }
-        Reduction::Var | Reduction::Std => {
-            let x = as_f64(value);
-            let sums = sum_axes(x.view(), axes, 0.0, |a, b| a + b);
-            let means = sums.mapv(|s| if n == 0 { 0.0 } else { s / n as f64 });
-            let squares = (x - &means).mapv_into(|d| d * d);
-            let m2 = sum_axes(squares.view(), axes, 0.0, |a, b| a + b);
-            let counts = ArrayD::from_elem(means.raw_dim(), n as f64);
-            lanes(&[counts, means, m2])
-        }
-    })
-}
-
-fn as_f64(value: &ViewChunk<'_>) -> ArrayD<f64> {
-    with_chunk!(ViewChunk, value, a => a.mapv(|v| v.to_f64()))
-}
-
-fn as_i64(value: &ViewChunk<'_>) -> ArrayD<i64> {
-    with_chunk!(ViewChunk, value, a => a.mapv(|v| v.to_i64()))
-}
-
-/// Stacks same-shaped arrays along a new trailing axis.
-fn lanes(parts: &[ArrayD<f64>]) -> Chunk {
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    let axis = Axis(parts[0].ndim());
-    Chunk::F64(ndarray::stack(axis, &views).expect("same shapes"))
-}
-
 fn check_partial(op: Reduction, p: &Chunk) -> Result<(), String> {
     let width = op.partial_width();
     let ok = match op {
-        Reduction::Sum => matches!(p.dtype(), DType::F64 | DType::I64),
+        Reduction::Sum | Reduction::NanSum | Reduction::Prod => {
+            matches!(p.dtype(), DType::F64 | DType::I64)
+        }
         Reduction::Count => p.dtype() == DType::I64,
-        Reduction::Min | Reduction::Max => true,
+        Reduction::Any | Reduction::All => p.dtype() == DType::Bool,
+        Reduction::Min | Reduction::Max | Reduction::NanMin | Reduction::NanMax => true,
+        Reduction::ArgMin | Reduction::ArgMax => {
+            matches!(p.dtype(), DType::F64 | DType::I64) && p.shape().last() == Some(&width)
+        }
         _ => p.dtype() == DType::F64 && p.shape().last() == Some(&width),
     };
     if ok {
@@ -174,28 +92,62 @@ fn check_partial(op: Reduction, p: &Chunk) -> Result<(), String> {
 }
 
 fn combine(op: Reduction, acc: Chunk, next: &Chunk) -> Result<Chunk, String> {
+    use Reduction::*;
     Ok(match (op, acc, next) {
-        (Reduction::Sum | Reduction::Count, Chunk::I64(mut a), Chunk::I64(b)) => {
+        (Sum | NanSum | Count, Chunk::I64(mut a), Chunk::I64(b)) => {
             Zip::from(&mut a)
                 .and(b)
                 .for_each(|x, &y| *x = x.wrapping_add(y));
             Chunk::I64(a)
         }
-        (Reduction::Sum | Reduction::Mean, Chunk::F64(mut a), Chunk::F64(b)) => {
+        (Prod, Chunk::I64(mut a), Chunk::I64(b)) => {
+            Zip::from(&mut a)
+                .and(b)
+                .for_each(|x, &y| *x = x.wrapping_mul(y));
+            Chunk::I64(a)
+        }
+        (Prod, Chunk::F64(mut a), Chunk::F64(b)) => {
+            a *= b;
+            Chunk::F64(a)
+        }
+        (Sum | NanSum | Mean | NanMean, Chunk::F64(mut a), Chunk::F64(b)) => {
             a += b;
             Chunk::F64(a)
         }
-        (Reduction::Min | Reduction::Max, acc, next) => {
-            let pick_max = op == Reduction::Max;
+        (Any | All, Chunk::Bool(mut a), Chunk::Bool(b)) => {
+            let any = op == Any;
+            Zip::from(&mut a)
+                .and(b)
+                .for_each(|x, &y| *x = if any { *x || y } else { *x && y });
+            Chunk::Bool(a)
+        }
+        (Min | Max | NanMin | NanMax, acc, next) => {
+            let max = matches!(op, Max | NanMax);
+            let nan = matches!(op, NanMin | NanMax);
             for_dtype!(acc.dtype(), T => {
                 let mut a = acc.into_array::<T>().map_err(|e| e.to_string())?;
                 let b = next.as_array::<T>().map_err(|e| e.to_string())?;
-                let pick = if pick_max { maximum::<T> } else { minimum::<T> };
-                Zip::from(&mut a).and(b).for_each(|x, &y| *x = pick(*x, y));
+                let pick = if max { maximum::<T> } else { minimum::<T> };
+                Zip::from(&mut a).and(b).for_each(|x, &y| {
+                    *x = if nan { nan_pick(*x, y, pick) } else { pick(*x, y) }
+                });
                 T::into_chunk(a)
             })
         }
-        (Reduction::Var | Reduction::Std, Chunk::F64(mut a), Chunk::F64(b)) => {
+        (ArgMin | ArgMax, acc, next) => {
+            let max = op == ArgMax;
+            for_dtype!(acc.dtype(), T => {
+                let mut a = acc.into_array::<T>().map_err(|e| e.to_string())?;
+                let b = next.as_array::<T>().map_err(|e| e.to_string())?;
+                let last = Axis(a.ndim() - 1);
+                Zip::from(a.lanes_mut(last)).and(b.lanes(last)).for_each(|mut x, y| {
+                    let (k, i) = pick_arg((x[0], x[1]), (y[0], y[1]), max);
+                    (x[0], x[1]) = (k, i);
+                });
+                T::into_chunk(a)
+            })
+        }
+        (Var | Std | NanVar | NanStd, Chunk::F64(mut a), Chunk::F64(b)) => {
             let last = Axis(a.ndim() - 1);
             Zip::from(a.lanes_mut(last))
                 .and(b.lanes(last))
@@ -224,17 +176,22 @@ fn combine(op: Reduction, acc: Chunk, next: &Chunk) -> Result<Chunk, String> {
 }
 
 fn finalize_partial(op: Reduction, partial: Chunk, f: &Finalize) -> Result<Chunk, String> {
+    use Reduction::*;
     let value = match op {
-        Reduction::Mean | Reduction::Var | Reduction::Std => {
+        Mean | Var | Std | NanMean | NanVar | NanStd => {
             let p = partial.into_array::<f64>().map_err(|e| e.to_string())?;
             let last = Axis(p.ndim() - 1);
             let ddof = f64::from(f.ddof);
             let out = p.map_axis(last, |lane| match op {
-                Reduction::Mean => lane[1] / lane[0],
-                Reduction::Var => lane[2] / (lane[0] - ddof).max(0.0),
+                Mean | NanMean => lane[1] / lane[0],
+                Var | NanVar => lane[2] / (lane[0] - ddof).max(0.0),
                 _ => (lane[2] / (lane[0] - ddof).max(0.0)).sqrt(),
             });
             Chunk::F64(out)
+        }
+        ArgMin | ArgMax => {
+            let last = Axis(partial.ndim() - 1);
+            Chunk::I64(with_chunk!(Chunk, partial, p => p.map_axis(last, |lane| lane[1].to_i64())))
         }
         _ => partial,
     };

@@ -7,7 +7,8 @@
 //! Applying a view is O(1): it is recorded as a [`LExpr::View`] node (composed with one
 //! directly below it) and only pushed down when compiling, in one pass.
 
-use crate::dtype::{DType, TypedScalar};
+use crate::dtype::DType;
+use crate::element::TypedScalar;
 use crate::program::{BinaryFn, Instr, Leaf, Program, UnaryFn};
 use crate::view::View;
 use doreisa_sched::Input;

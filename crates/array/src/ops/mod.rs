@@ -1,15 +1,44 @@
 //! The operations on [`crate::Array`], by family, and the helpers they share to bring
 //! operands to one shape, one chunking and one dtype.
 
+/// The hidden set-up lines of the generated rustdoc examples: a runner holding a
+/// source `x` of four elements in two chunks, float64 (`f`) or int32 (`i`).
+macro_rules! doc_fixture {
+    (f) => {
+        "# use doreisa_array::{Array, Chunk, DType, Grid, encode_chunks, kernels};\n\
+         # let runner = doreisa_sched::LocalRunner::new(kernels());\n\
+         # let grid = Grid::regular(&[4], &[2])?;\n\
+         # let data = ndarray::array![-1.5f64, 0.0, 0.5, 2.0].into_dyn();\n\
+         # for (k, b) in encode_chunks(\"x\", 0, &Chunk::from(data), &grid)? { runner.insert(k, b); }\n\
+         let x = Array::source(\"x\", 0, &[4], grid, DType::F64)?; // [-1.5, 0.0, 0.5, 2.0]\n"
+    };
+    (i) => {
+        "# use doreisa_array::{Array, Chunk, DType, Grid, encode_chunks, kernels};\n\
+         # let runner = doreisa_sched::LocalRunner::new(kernels());\n\
+         # let grid = Grid::regular(&[4], &[2])?;\n\
+         # let data = ndarray::array![-7i32, 0, 5, 12].into_dyn();\n\
+         # for (k, b) in encode_chunks(\"x\", 0, &Chunk::from(data), &grid)? { runner.insert(k, b); }\n\
+         let x = Array::source(\"x\", 0, &[4], grid, DType::I32)?; // [-7, 0, 5, 12]\n"
+    };
+}
+pub(crate) use doc_fixture;
+
 mod elementwise;
+mod histogram;
+mod linalg;
 mod map_blocks;
+mod quantile;
 mod reduce;
+mod select;
+mod shape;
 mod structure;
 
+pub use quantile::QUANTILE_BUDGET;
 pub use reduce::ReduceOptions;
 pub use structure::SliceArg;
 
-use crate::dtype::{DType, Scalar, TypedScalar};
+use crate::dtype::{DType, Scalar};
+use crate::element::TypedScalar;
 use crate::expr::{Fixed, Kind, MapFn, Node, OutAxis, Reindex};
 use crate::grid::{Grid, common_refinement};
 use crate::{Array, ArrayError, Operand, Result};

@@ -9,8 +9,10 @@ use crate::grid::{Grid, common_refinement};
 use crate::{Array, ArrayError, Result};
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo};
 
-/// One axis of a [`Array::slice`]: numpy's `start:stop:step` (negative bounds count
-/// from the end; a negative step walks backwards) or an index that drops the axis.
+/// One entry of a [`Array::slice`]: numpy's `start:stop:step` (negative bounds count
+/// from the end; a negative step walks backwards), an index that drops the axis,
+/// `np.newaxis` (a new axis of length 1, consuming none) or `...` (as many `:` as the
+/// other entries leave axes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SliceArg {
     Range {
@@ -19,6 +21,8 @@ pub enum SliceArg {
         step: isize,
     },
     Index(isize),
+    NewAxis,
+    Ellipsis,
 }
 
 impl SliceArg {
@@ -61,6 +65,9 @@ impl SliceArg {
             }
             SliceArg::Range { step: 0, .. } => {
                 return Err(ArrayError::BadSlice("slice step cannot be zero".into()));
+            }
+            SliceArg::NewAxis | SliceArg::Ellipsis => {
+                unreachable!("expanded before resolving")
             }
             SliceArg::Range { start, stop, step } => (start, stop, step),
         };
@@ -138,21 +145,58 @@ impl From<isize> for SliceArg {
 }
 
 impl Array {
-    /// Basic indexing: one [`SliceArg`] per leading axis (missing ones are `:`).
-    /// Only the chunks the selection overlaps are read.
+    /// numpy's basic indexing: one [`SliceArg`] per axis, from the first (missing
+    /// trailing ones are `:`), with `NewAxis` and one `Ellipsis` where numpy takes
+    /// `np.newaxis` and `...`. Only the chunks the selection overlaps are read: the
+    /// result is a view, read inside whatever consumes it.
+    ///
+    /// ```
+    /// # use doreisa_array::{Array, Chunk, DType, Grid, SliceArg, encode_chunks, kernels};
+    /// # use doreisa_sched::LocalRunner;
+    /// # let runner = LocalRunner::new(kernels());
+    /// # let grid = Grid::regular(&[3, 4], &[2, 2])?;
+    /// # let data = ndarray::Array::from_shape_fn((3, 4), |(i, j)| (4 * i + j) as i64).into_dyn();
+    /// # for (key, bytes) in encode_chunks("x", 0, &Chunk::from(data), &grid)? { runner.insert(key, bytes); }
+    /// let x = Array::source("x", 0, &[3, 4], grid, DType::I64)?;
+    /// // x[..., ::-2, np.newaxis]
+    /// let y = x.slice(&[SliceArg::Ellipsis, SliceArg::FULL.step(-2), SliceArg::NewAxis])?;
+    /// assert_eq!(y.shape(), &[3, 2, 1]);
+    /// let values = y.compute(&runner)?.into_array::<i64>()?;
+    /// assert_eq!(values.into_raw_vec_and_offset().0, [3, 1, 7, 5, 11, 9]);
+    /// # Ok::<(), doreisa_array::ArrayError>(())
+    /// ```
     pub fn slice(&self, args: &[SliceArg]) -> Result<Array> {
         let node = &self.node;
-        if args.len() > node.ndim() {
+        let consuming = args
+            .iter()
+            .filter(|a| matches!(a, SliceArg::Range { .. } | SliceArg::Index(_)))
+            .count();
+        let ellipses = args.iter().filter(|a| **a == SliceArg::Ellipsis).count();
+        if consuming > node.ndim() || ellipses > 1 {
             return Err(ArrayError::BadSlice(format!(
-                "{} indices for {} dimensions",
-                args.len(),
+                "{consuming} indices ({ellipses} ellipses) for {} dimensions",
                 node.ndim()
             )));
         }
-        let mut out = Vec::with_capacity(node.ndim());
+        let mut expanded: Vec<SliceArg> = Vec::with_capacity(args.len() + node.ndim());
+        for &arg in args {
+            if arg == SliceArg::Ellipsis {
+                expanded.extend(std::iter::repeat_n(SliceArg::FULL, node.ndim() - consuming));
+            } else {
+                expanded.push(arg);
+            }
+        }
+        if ellipses == 0 {
+            expanded.extend(std::iter::repeat_n(SliceArg::FULL, node.ndim() - consuming));
+        }
+        let mut out = Vec::with_capacity(expanded.len());
         let mut fixed = Vec::new();
-        for axis in 0..node.ndim() {
-            let arg = args.get(axis).copied().unwrap_or(SliceArg::FULL);
+        let mut axis = 0;
+        for arg in expanded {
+            if arg == SliceArg::NewAxis {
+                out.push(OutAxis::New { lens: vec![1] });
+                continue;
+            }
             let (first, step, count) = arg.resolve(node.shape[axis])?;
             if let SliceArg::Index(_) = arg {
                 let (chunk, index) = node.grid.locate(axis, first);
@@ -164,24 +208,62 @@ impl Array {
             } else {
                 out.push(OutAxis::select(&node.grid, axis, first, step, count));
             }
+            axis += 1;
         }
         Ok(Array::from_node(reindex(node, Reindex { out, fixed })?))
     }
 
-    /// The array reversed along `axis`.
-    pub fn flip(&self, axis: usize) -> Result<Array> {
-        check_axis(axis, self.ndim())?;
+    /// numpy's `diff(x, n, axis)`: `x[1:] - x[:-1]` along `axis`, `n` times (bools:
+    /// `x[1:] != x[:-1]`, as numpy). The two slices are views of the same chunks, so
+    /// this moves no data but the one element each chunk borrows from the next.
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(x.diff(1, -1)?)?, [1.5, 0.5, 1.5]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn diff(&self, n: usize, axis: isize) -> Result<Array> {
+        let axis = check_axis(axis, self.ndim())?;
+        let mut out = self.clone();
+        for _ in 0..n {
+            let len = out.shape()[axis] as isize;
+            let mut later = vec![SliceArg::FULL; axis + 1];
+            let mut earlier = later.clone();
+            later[axis] = SliceArg::Range {
+                start: Some(1.min(len)),
+                stop: None,
+                step: 1,
+            };
+            earlier[axis] = SliceArg::Range {
+                start: None,
+                stop: Some((len - 1).max(0)),
+                step: 1,
+            };
+            let (later, earlier) = (out.slice(&later)?, out.slice(&earlier)?);
+            out = if out.dtype().is_bool() {
+                later.ne(&earlier)?
+            } else {
+                later.sub(&earlier)?
+            };
+        }
+        Ok(out)
+    }
+
+    /// The array reversed along `axis` (negative: from the end).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(x.flip(0)?)?, [2.0, 0.5, 0.0, -1.5]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn flip(&self, axis: isize) -> Result<Array> {
+        let axis = check_axis(axis, self.ndim())?;
         let mut args = vec![SliceArg::FULL; axis + 1];
         args[axis] = SliceArg::FULL.step(-1);
         self.slice(&args)
     }
 
-    /// The axes permuted: axis `i` of the result is axis `axes[i]` of `self`.
-    pub fn transpose(&self, axes: &[usize]) -> Result<Array> {
+    /// The axes permuted: axis `i` of the result is axis `axes[i]` of `self` (negative:
+    /// from the end).
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nlet m = x.reshape(&[2, 2])?;\nassert_eq!(v(m.transpose(&[1, 0])?)?, [-1.5, 0.5, 0.0, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn transpose(&self, axes: &[isize]) -> Result<Array> {
         let ndim = self.ndim();
         let mut seen = vec![false; ndim];
-        for &a in axes {
-            check_axis(a, ndim)?;
+        let axes = axes
+            .iter()
+            .map(|&a| check_axis(a, ndim))
+            .collect::<Result<Vec<usize>>>()?;
+        for &a in &axes {
             if std::mem::replace(&mut seen[a], true) {
                 return Err(ArrayError::InvalidArgument(format!(
                     "axes {axes:?} repeat axis {a}"
@@ -208,14 +290,17 @@ impl Array {
     }
 
     /// The axes reversed (numpy's `.T`).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.reshape(&[2, 2])?.t()?.shape(), &[2, 2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn t(&self) -> Result<Array> {
-        let axes: Vec<usize> = (0..self.ndim()).rev().collect();
+        let axes: Vec<isize> = (0..self.ndim() as isize).rev().collect();
         self.transpose(&axes)
     }
 
-    /// A new axis of length 1 at `axis` (which may be `ndim`).
-    pub fn expand_dims(&self, axis: usize) -> Result<Array> {
-        check_axis(axis, self.ndim() + 1)?;
+    /// A new axis of length 1 at `axis` of the result (negative: from the end, numpy's
+    /// `expand_dims(x, -1)` appends one).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.expand_dims(-1)?.shape(), &[4, 1]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn expand_dims(&self, axis: isize) -> Result<Array> {
+        let axis = check_axis(axis, self.ndim() + 1)?;
         let grid = &self.node.grid;
         let mut out: Vec<OutAxis> = (0..self.ndim())
             .map(|a| OutAxis::identity(grid, a))
@@ -224,11 +309,12 @@ impl Array {
         self.reindexed(out)
     }
 
-    /// Drops `axes`, which must have length 1.
-    pub fn squeeze(&self, axes: &[usize]) -> Result<Array> {
+    /// Drops `axes` (negative: from the end), which must have length 1.
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(x.expand_dims(0)?.squeeze(&[0])?.shape(), &[4]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn squeeze(&self, axes: &[isize]) -> Result<Array> {
         let mut args = vec![SliceArg::FULL; self.ndim()];
         for &a in axes {
-            check_axis(a, self.ndim())?;
+            let a = check_axis(a, self.ndim())?;
             if self.shape()[a] != 1 {
                 return Err(ArrayError::ShapeMismatch {
                     op: "squeeze",
@@ -242,6 +328,7 @@ impl Array {
 
     /// The array repeated to `shape` by numpy's broadcasting rules (new axes are one
     /// chunk each).
+    #[doc = concat!("```\n", doc_fixture!(f), "let b = x.broadcast_to(&[3, 4])?;\nassert_eq!(b.sum()?.compute(&runner)?.scalar::<f64>()?, 3.0);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
         let target = broadcast_shapes("broadcast_to", &[self.shape(), shape])?;
         if target != shape {
@@ -265,12 +352,13 @@ impl Array {
 
     /// The arrays one after another along `axis` (their other extents must agree;
     /// dtypes promote, chunkings of the other axes are refined to agree).
-    pub fn concatenate(arrays: &[Array], axis: usize) -> Result<Array> {
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nassert_eq!(v(Array::concatenate(&[x.clone(), x.flip(0)?], 0)?)?.len(), 8);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn concatenate(arrays: &[Array], axis: isize) -> Result<Array> {
         let Some(first) = arrays.first() else {
             return Err(ArrayError::InvalidArgument("nothing to concatenate".into()));
         };
         let ndim = first.ndim();
-        check_axis(axis, ndim)?;
+        let axis = check_axis(axis, ndim)?;
         for a in arrays {
             let same = a.ndim() == ndim
                 && (0..ndim).all(|i| i == axis || a.shape()[i] == first.shape()[i]);
@@ -325,8 +413,10 @@ impl Array {
         )))
     }
 
-    /// The arrays (of one shape) stacked along a new axis `axis`.
-    pub fn stack(arrays: &[Array], axis: usize) -> Result<Array> {
+    /// The arrays (of one shape) stacked along a new axis `axis` of the result
+    /// (negative: from the end).
+    #[doc = concat!("```\n", doc_fixture!(f), "assert_eq!(Array::stack(&[x.clone(), x.clone()], -1)?.shape(), &[4, 2]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
+    pub fn stack(arrays: &[Array], axis: isize) -> Result<Array> {
         let expanded = arrays
             .iter()
             .map(|a| a.expand_dims(axis))
@@ -342,6 +432,7 @@ impl Array {
 
     /// The same values cut by `grid`. Chunks that lie within one old chunk are views;
     /// others are assembled by one task each.
+    #[doc = concat!("```\n", doc_fixture!(f), "let v = |a: doreisa_array::Array| a.compute(&runner).map(|c| c.to_array::<f64>().into_raw_vec_and_offset().0);\nlet one = x.rechunk(Grid::single(&[4])?)?;\nassert_eq!(one.num_chunks(), 1);\nassert_eq!(v(one)?, [-1.5, 0.0, 0.5, 2.0]);\n# Ok::<(), doreisa_array::ArrayError>(())\n```")]
     pub fn rechunk(&self, grid: Grid) -> Result<Array> {
         if grid.shape() != self.shape() {
             return Err(ArrayError::BadGrid(format!(

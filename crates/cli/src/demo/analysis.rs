@@ -56,6 +56,15 @@ pub struct Thermostat {
 }
 
 impl Thermostat {
+    /// The source scale it calls for now.
+    pub fn scale(&self) -> f64 {
+        if self.off {
+            Switch::Off.scale()
+        } else {
+            Switch::On.scale()
+        }
+    }
+
     /// The switch a maximum temperature of `max` calls for, if the source changes.
     pub fn update(&mut self, max: f64) -> Option<Switch> {
         if max > HOT && !self.off {

@@ -152,9 +152,12 @@ fn start_simulation(
 ) -> Result<Vec<std::thread::JoinHandle<Result<RankTimes, String>>>, String> {
     let ranks = decomposition.px * decomposition.py;
     let nodes = session.nodes();
+    // Rank r publishes on node r % nodes: a node left without rank gets no bridge.
     let mut bridges = Vec::new();
-    for (i, &node) in nodes.iter().enumerate() {
-        let on_node = (0..ranks).filter(|r| r % nodes.len() == i).count();
+    for &node in nodes.iter().take(ranks) {
+        let on_node = (0..ranks)
+            .filter(|r| nodes[r % nodes.len()] == node)
+            .count();
         let beside = cluster.worker_on(node).map_err(|e| e.to_string())?;
         let options = BridgeOptions {
             max_ahead: 3,
@@ -244,9 +247,12 @@ fn analyse(session: &Arc<Session>, config: &DemoConfig) -> Result<History, Strin
         };
         previous = Some((total, edges));
         if let Some(switch) = thermostat.update(row.max) {
-            ctx.set("source_scale", &switch.scale())?;
             row.alert = switch == Switch::Off;
             row.restored = switch == Switch::On;
+        }
+        if rank::steering_set_at(t) {
+            // Tagged with this timestep: the ranks read it STEER_LAG iterations on.
+            ctx.set("source_scale", &thermostat.scale())?;
         }
         outputs.at(ctx, u)?;
         if t % every == 0 || row.alert || row.restored || t == iterations - 1 {

@@ -28,6 +28,15 @@ fn before_blocking(waited: bool) {
     }
 }
 
+/// Runs `wait`, which blocks on something other than an object (a condition variable
+/// that another actor's call will signal): on a compute thread, the thread's queue is
+/// handed over first, as before a blocking `get`, so that what the wait needs is not
+/// queued behind it.
+pub fn blocking<R>(wait: impl FnOnce() -> R) -> R {
+    before_blocking(true);
+    wait()
+}
+
 enum Waiter {
     Thread(Thread),
     Task(Notify),

@@ -9,20 +9,24 @@ use serde::Serialize;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Where analytics code sets steering values for the simulation.
 pub struct Steering {
     driver: Worker,
     coordinator: CoordinatorAddress,
+    /// The bound on the coordinator's answer.
+    timeout: Duration,
     /// The last timestep set, per key.
     last: Mutex<BTreeMap<String, i64>>,
 }
 
 impl Steering {
-    pub(super) fn new(driver: Worker, coordinator: CoordinatorAddress) -> Self {
+    pub(super) fn new(driver: Worker, coordinator: CoordinatorAddress, timeout: Duration) -> Self {
         Steering {
             driver,
             coordinator,
+            timeout,
             last: Mutex::default(),
         }
     }
@@ -46,7 +50,8 @@ impl Steering {
         let set = self
             .coordinator
             .set_feedback(&self.driver, key.to_string(), timestep, value)?;
-        let stored: std::result::Result<(), String> = self.driver.get(&set)?;
+        let stored: std::result::Result<(), String> =
+            self.driver.get_timeout(&set, Some(self.timeout))?;
         stored.map_err(|message| InsituError::Runtime(doreisa_core::CoreError::Invalid(message)))
     }
 }

@@ -12,15 +12,15 @@ use crate::error::{InsituError, Result};
 use crate::session::Session;
 use crate::triggers::Triggers;
 use doreisa_array::Array;
-use doreisa_core::ObjectRef;
 use doreisa_sched::cluster::{ClusterRunner, Strategy};
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 mod context;
+mod wait;
 
 pub use context::{Context, Steering};
 
@@ -30,12 +30,25 @@ pub type CallbackResult<T = ()> = std::result::Result<T, Box<dyn std::error::Err
 type CallbackFn = Box<dyn FnMut(&mut Context<'_>) -> CallbackResult + Send>;
 type PrepareFn = Box<dyn FnMut(&mut Context<'_>) -> CallbackResult<Box<dyn Any + Send>> + Send>;
 
+/// The analytics tells the nodes which published chunks no window needs any more once
+/// every this many timesteps (each time, one message per node): in the steady state of
+/// a recurring analysis, whose graphs stand on the nodes, that is the only message from
+/// the analytics to the nodes. The nodes keep up to this many timesteps minus one more
+/// than the windows need.
+const RELEASE_EVERY: usize = 4;
+
 /// How the analytics runs.
 #[derive(Debug, Clone)]
 pub struct AnalyticsOptions {
     pub strategy: Strategy,
-    /// A graph whose results do not arrive within this fails (a node died).
+    /// A graph whose results do not arrive within this fails (a node died); so does a
+    /// call to the session's actors.
     pub timeout: Duration,
+    /// The run fails when the analytics makes no progress for this long while it waits
+    /// for the simulation (from its start, then from each timestep done): a rank died,
+    /// never started, or stopped publishing. The error names the ranks and arrays it
+    /// waits for.
+    pub simulation_timeout: Duration,
 }
 
 impl Default for AnalyticsOptions {
@@ -43,6 +56,7 @@ impl Default for AnalyticsOptions {
         AnalyticsOptions {
             strategy: Strategy::Greedy,
             timeout: Duration::from_secs(120),
+            simulation_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -90,6 +104,10 @@ pub struct Analytics {
     /// The simulation's arrays (what graphs read of them is the contract).
     declared: BTreeSet<Arc<str>>,
     contracts: ContractBuilder,
+    /// Whether every array of the windows was found declared (at the first timestep).
+    windows_checked: bool,
+    timeout: Duration,
+    simulation_timeout: Duration,
 }
 
 impl Analytics {
@@ -99,7 +117,7 @@ impl Analytics {
             ClusterRunner::with_actors(&driver, session.scheduler_handles(), options.strategy)?
                 .with_timeout(options.timeout);
         Ok(Analytics {
-            steering: Steering::new(driver, session.coordinator()),
+            steering: Steering::new(driver, session.coordinator(), options.timeout),
             session: session.clone(),
             runner,
             callbacks: Vec::new(),
@@ -108,6 +126,9 @@ impl Analytics {
             metas: BTreeMap::new(),
             declared: BTreeSet::new(),
             contracts: ContractBuilder::default(),
+            windows_checked: false,
+            timeout: options.timeout,
+            simulation_timeout: options.simulation_timeout,
         })
     }
 
@@ -157,19 +178,6 @@ impl Analytics {
         &self.steering
     }
 
-    fn set_progress(&self, progress: Progress) -> Option<ObjectRef<()>> {
-        let driver = self.session.driver();
-        let sent = self
-            .session
-            .coordinator()
-            .set_progress(driver, progress)
-            .map(|r| r.erase());
-        sent.map_err(|e| {
-            tracing::warn!(error = %e, "cannot tell the simulation how far the analytics got");
-        })
-        .ok()
-    }
-
     /// Tells the bridges what the graphs read, if that changed.
     fn send_contract(&mut self) {
         let Some(contract) = self.contracts.changed() else {
@@ -184,19 +192,39 @@ impl Analytics {
 
     /// Runs callbacks as timesteps complete, until the simulation closes. Errors of
     /// callbacks are reported and the run goes on; errors of the simulation (timesteps
-    /// out of order, undeclared chunks) end it.
+    /// out of order, undeclared chunks, a rank gone, an array read that no rank
+    /// declares) end it, and so does waiting for the simulation longer than
+    /// [`AnalyticsOptions::simulation_timeout`] (the error names what it waited for).
+    /// Either way, the simulation's bridges hear that the analytics stopped: their
+    /// ranks do not wait for it any more.
     pub fn run(&mut self) -> Result<Report> {
         let events = self.session.take_events().ok_or(InsituError::Closed)?;
         self.send_contract();
         self.set_progress(Progress {
-            done: None,
             running: true,
             ..Default::default()
         });
         let mut report = Report::default();
-        let outcome = loop {
-            let Ok(event) = events.recv() else {
-                break Err(InsituError::Closed);
+        let outcome = self.consume(&events, &mut report);
+        if let Err(error) = &outcome {
+            tracing::error!(%error, "the analytics stops");
+        }
+        self.stop();
+        if let Some(preparation) = &mut self.preparation {
+            preparation.results.clear();
+        }
+        outcome.map(|()| report)
+    }
+
+    /// Handles the session's events until the simulation closes, or fails.
+    fn consume(&mut self, events: &mpsc::Receiver<Event>, report: &mut Report) -> Result<()> {
+        let mut deadline = Instant::now() + self.simulation_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = match events.recv_timeout(left) {
+                Ok(event) => event,
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(self.stalled()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(InsituError::Closed),
             };
             match event {
                 Event::Declared {
@@ -209,35 +237,21 @@ impl Analytics {
                     self.metas.insert(meta.name.clone(), meta);
                 }
                 Event::Complete { array, timestep } => {
-                    if let Err(e) = self.complete(&array, timestep, &mut report) {
-                        break Err(e);
+                    self.check_windows(timestep)?;
+                    let before = (self.triggers.done(), report.calls);
+                    self.complete(&array, timestep, report)?;
+                    if (self.triggers.done(), report.calls) != before {
+                        deadline = Instant::now() + self.simulation_timeout;
                     }
                 }
-                Event::Error(error) => break Err(error),
+                Event::Error(error) => return Err(error),
                 Event::Closed { timestep } => {
-                    report.closed_at = Some(timestep);
-                    break Ok(());
+                    report.closed_at = timestep;
+                    // What the cadence kept back goes now.
+                    return self.release(1);
                 }
             }
-        };
-        let done = self.triggers.done();
-        let last = self.set_progress(Progress {
-            done,
-            running: false,
-            ..Default::default()
-        });
-        // Calls to the coordinator run in order: once the last one ran, every earlier one
-        // (steering values included) did, and none fails if the program ends right after.
-        if let Some(last) = last {
-            let _ = self
-                .session
-                .driver()
-                .get_timeout(&last, Some(Duration::from_secs(5)));
         }
-        if let Some(preparation) = &mut self.preparation {
-            preparation.results.clear();
-        }
-        outcome.map(|()| report)
     }
 
     /// `array` completed `timestep`: runs what it triggers, prepares ahead, releases.
@@ -287,16 +301,23 @@ impl Analytics {
                 report.errors.push(error);
             }
         }
-        let marks = self.triggers.release_marks();
-        if !marks.is_empty() {
-            self.runner.release_arrays_before(&marks)?;
-        }
+        self.release(RELEASE_EVERY)?;
         self.send_contract();
         self.set_progress(Progress {
             done: self.triggers.done(),
             running: true,
             ..Default::default()
         });
+        Ok(())
+    }
+
+    /// Drops on the nodes the published chunks no window needs any more, once some
+    /// array has left `every` timesteps behind: one message per node.
+    fn release(&mut self, every: usize) -> Result<()> {
+        let marks = self.triggers.release_marks(every);
+        if !marks.is_empty() {
+            self.runner.release_arrays_before(&marks)?;
+        }
         Ok(())
     }
 

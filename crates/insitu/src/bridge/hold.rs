@@ -24,7 +24,7 @@ impl Bridge {
     fn route(&self, key: &SourceKey) -> Route {
         let state = self.lock();
         let send = self.options.delivery != Delivery::Reference
-            && state.contract.wants(&key.array, &key.chunk);
+            && state.contract().wants(&key.array, &key.chunk);
         match (send, &self.pool) {
             (false, _) => Route::Reference,
             (true, Some(_)) => Route::Shared,
@@ -35,17 +35,18 @@ impl Bridge {
     /// Counts a chunk as held.
     fn count(&self, held: &Held) {
         let mut state = self.lock();
+        let stats = state.stats_mut();
         match held {
-            Held::Stored(_) => state.stats.by_reference += 1,
-            Held::Shared(_) => state.stats.shared += 1,
-            Held::Bytes(_) => state.stats.streamed += 1,
+            Held::Stored(_) => stats.by_reference += 1,
+            Held::Shared(_) => stats.shared += 1,
+            Held::Bytes(_) => stats.streamed += 1,
         }
     }
 
     /// Holds the encoded chunk `key` (`bytes`) as this bridge delivers it.
     pub(crate) fn hold(&self, key: &SourceKey, bytes: Bytes) -> Result<Held> {
         let held = match self.route(key) {
-            Route::Reference => Held::Stored(self.worker.put_blob(bytes)?),
+            Route::Reference => self.link.store(bytes)?,
             Route::Shared => match self.shared_lease(bytes.len())? {
                 Some(mut lease) => {
                     lease.as_mut_slice().copy_from_slice(&bytes);
@@ -84,12 +85,17 @@ impl Bridge {
             }
             Held::Shared(lease.hand())
         } else if route == Route::Reference {
+            let mut write = Some(write);
             let mut failed = None;
-            let stored = self.worker.put_with(len, |out| failed = write(out).err())?;
+            let stored = self.link.store_with(len, &mut |out| {
+                if let Some(write) = write.take() {
+                    failed = write(out).err();
+                }
+            })?;
             if let Some(e) = failed {
                 return Err(invalid(e));
             }
-            Held::Stored(stored)
+            stored
         } else {
             // Streamed: in transit, or shared memory full.
             let mut out = Vec::with_capacity(len);
@@ -109,7 +115,7 @@ impl Bridge {
         position: &[u32],
         len: usize,
     ) -> Result<Option<SegmentLease>> {
-        if self.pool.is_none() || !self.lock().contract.wants(array, position) {
+        if self.pool.is_none() || !self.lock().contract().wants(array, position) {
             return Ok(None);
         }
         self.shared_lease(len)
@@ -120,7 +126,7 @@ impl Bridge {
     pub(crate) fn hold_lease(&self, key: &SourceKey, lease: SegmentLease) -> Result<Held> {
         let held = match self.route(key) {
             Route::Shared => Held::Shared(lease.hand()),
-            Route::Reference => Held::Stored(self.worker.put_slice(lease.as_slice())?),
+            Route::Reference => self.link.store_slice(lease.as_slice())?,
             Route::Stream => Held::Bytes(Blob(Bytes::copy_from_slice(lease.as_slice()))),
         };
         self.count(&held);

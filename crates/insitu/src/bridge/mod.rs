@@ -12,26 +12,31 @@
 //! Back-pressure keeps the simulation at most `max_ahead` timesteps ahead of the
 //! analytics.
 //!
-//! `hold.rs` chooses how each chunk is held, `pace.rs` asks the coordinator how far
-//! the analytics got (back-pressure, contract, exit) and for steering values.
+//! The bridge is a thin shell: its decisions are those of `state::BridgeState`,
+//! plain state whose handlers queue actions; the shell carries them out in order
+//! through a `link::BridgeLink` (the session's actors, or a fake in tests). The
+//! coordinator tells the bridge how far the analytics got, its contract and the
+//! steering values asked for through the bridge's inbox (`crate::inbox`); a rank
+//! that must wait for one of these waits on the bridge, until the notice comes or its
+//! bound passes. `hold.rs` chooses how each chunk is held, `pace.rs` has the waits.
 
 mod hold;
+mod link;
 mod pace;
+pub(crate) mod state;
 
-use crate::contract::Contract;
-use crate::coordinator::CoordinatorAddress;
-use crate::coordinator::state::{Announced, Progress};
+use crate::coordinator::state::Progress;
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
-use crate::gate::NodeGateAddress;
-use crate::gather::{Gather, RankIteration};
+use crate::inbox::{BridgeInbox, BridgeInboxHandle, Inboxes, NoticeSink};
+use crate::notice::{Notice, Registration};
 use crate::session_info::SessionInfo;
 use crate::shm::{SegmentPool, SharedChunk};
-use doreisa_core::{Blob, NodeId, ObjectRef, Worker};
+use doreisa_core::{Blob, NodeId, ObjectRef, TaskOptions, Worker};
 use doreisa_sched::SourceKey;
-use doreisa_sched::cluster::SchedulingActorAddress;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use link::{ActorLink, BridgeLink};
+use state::{BridgeState, Pacing};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// How a bridge behaves.
@@ -41,6 +46,10 @@ pub struct BridgeOptions {
     pub max_ahead: i64,
     pub policy: AheadPolicy,
     pub delivery: Delivery,
+    /// The bound on every wait of the simulation: for the analytics to catch up
+    /// (back-pressure: the publish then fails, and the bridge's later chunks are
+    /// dropped until the analytics moves again), for an answer of the session's actors.
+    pub timeout: Duration,
 }
 
 impl Default for BridgeOptions {
@@ -49,6 +58,7 @@ impl Default for BridgeOptions {
             max_ahead: 2,
             policy: AheadPolicy::Block,
             delivery: Delivery::Reference,
+            timeout: Duration::from_secs(300),
         }
     }
 }
@@ -85,6 +95,7 @@ pub struct BridgeStats {
 }
 
 /// One published chunk as the bridge holds it until its node's timestep is complete.
+#[derive(Debug)]
 pub(crate) enum Held {
     Stored(ObjectRef<Blob>),
     Shared(SharedChunk),
@@ -94,52 +105,59 @@ pub(crate) enum Held {
 /// A rank's published chunk, as the bridge holds it until the iteration is done.
 type HeldChunk = (SourceKey, Held);
 
-/// The most bytes of streamed chunks sent in one call.
-const STREAM_BATCH_BYTES: usize = 16 << 20;
+/// The state and what signals its changes: shared by the bridge's ranks and its
+/// inbox, which hands it the coordinator's notices.
+struct Shared {
+    state: Mutex<BridgeState<Held>>,
+    /// Signalled when a notice came (a rank may be waiting for it).
+    changed: Condvar,
+}
 
-struct BridgeState {
-    /// Where each attached rank is in its iteration.
-    ranks: BTreeMap<u64, RankIteration>,
-    /// The ranks' chunks, by timestep, until all ranks are done with it (nothing
-    /// leaves before every rank attached: a rank attaching later may publish it).
-    gather: Gather<HeldChunk>,
-    /// How far the gate was told this bridge is done.
-    told: Option<i64>,
-    /// The last timestep of the ranks that closed.
-    closed_at: Option<i64>,
-    close_sent: bool,
-    progress: Progress,
-    /// What the analytics' graphs read (version 0: everything).
-    contract: Contract,
-    stats: BridgeStats,
-    /// A background question about the analytics' progress.
-    asked: Option<ObjectRef<Progress>>,
-    /// The last timestep a background question was asked at.
-    refreshed_for: Option<i64>,
-    /// The answer to the last chunks named to the node in shared memory: once it
-    /// came, the node mapped them all (calls run in order).
-    last_shared: Option<ObjectRef<usize>>,
-    /// The newest timesteps given room to publish (back-pressure counts them).
-    paced: BTreeSet<i64>,
+impl NoticeSink for Shared {
+    fn receive(&self, notice: Notice) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            match notice {
+                Notice::Progress { seq, progress } => state.on_progress(seq, progress),
+                Notice::Contract(contract) => state.on_contract(contract),
+                Notice::Feedback {
+                    key,
+                    timestep,
+                    value,
+                } => state.on_feedback(key, timestep, value),
+            }
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// The bridge's inbox: the actor the coordinator calls, and its number in this
+/// process (its notices stop with the bridge).
+struct Inbox {
+    actor: BridgeInboxHandle,
+    inboxes: Arc<Inboxes>,
+    id: u64,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.inboxes.close(self.id);
+    }
 }
 
 /// The publishing side of one node in one process.
 pub struct Bridge {
-    worker: Worker,
     node: NodeId,
-    coordinator: CoordinatorAddress,
-    scheduler: SchedulingActorAddress,
-    /// The node's gate: declarations, reports and the close go there.
-    gate: NodeGateAddress,
-    id: u64,
     options: BridgeOptions,
+    link: Box<dyn BridgeLink>,
     /// This bridge's segments in the node's shared memory ([`Delivery::Shared`] with
     /// the node on this host).
     pool: Option<Mutex<SegmentPool>>,
-    state: Mutex<BridgeState>,
-    /// Held while taking what is ready and sending it, so that iterations leave in
-    /// order whichever rank's thread completes them.
+    shared: Arc<Shared>,
+    /// Held while carrying out the state's actions, so that they leave in the order
+    /// they were queued, whichever rank's thread queued them.
     sending: Mutex<()>,
+    _inbox: Option<Inbox>,
 }
 
 impl Bridge {
@@ -155,7 +173,8 @@ impl Bridge {
 
     /// A bridge for `ranks` ranks of the process of `worker` publishing to `node`, which
     /// may be another process's (a rank that joined the cluster as a driver: in situ
-    /// with [`Delivery::Reference`], in transit with [`Delivery::Stream`]).
+    /// with [`Delivery::Reference`], in transit with [`Delivery::Stream`]). A bridge
+    /// for no rank is allowed (a node with no rank): it holds nothing back.
     pub fn start_for(
         worker: &Worker,
         node: NodeId,
@@ -166,38 +185,91 @@ impl Bridge {
         let unknown = || InsituError::Runtime(doreisa_core::CoreError::UnknownNode(node));
         let scheduler = info.scheduler(node).ok_or_else(unknown)?;
         let gate = info.gate(node).ok_or_else(unknown)?;
-        let registered = info.coordinator.register_bridge(worker)?;
-        let id: u64 = worker.get(&registered)?;
-        gate.join(worker, id)?;
+        let inboxes = worker.registry().extension::<Inboxes>().ok_or_else(|| {
+            InsituError::Runtime(doreisa_core::CoreError::Invalid(
+                "the in situ layer is not registered (doreisa::registry())".into(),
+            ))
+        })?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(BridgeState::new(ranks, pacing(&options))),
+            changed: Condvar::new(),
+        });
+        let sink: Arc<dyn NoticeSink> = shared.clone();
+        let id = inboxes.open(Arc::downgrade(&sink));
+        let inbox = Inbox {
+            actor: BridgeInbox::create(worker, TaskOptions::on(worker.node()), id)?,
+            inboxes,
+            id,
+        };
+        let within = Some(options.timeout);
+        worker.get_timeout(inbox.actor.actor.created(), within)?;
+        let registered = info.coordinator.register_bridge(
+            worker,
+            node,
+            ranks as u64,
+            Some(inbox.actor.address()),
+            options.delivery != Delivery::Reference,
+        )?;
+        let registration: Registration = worker.get_timeout(&registered, within)?;
+        {
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.on_progress(registration.seq, registration.progress);
+            if let Some(contract) = registration.contract {
+                state.on_contract(contract);
+            }
+        }
+        gate.join(worker, registration.id)?;
         let pool = match options.delivery {
-            Delivery::Shared => shared_pool(worker, gate)?.map(Mutex::new),
+            Delivery::Shared => shared_pool(worker, gate, options.timeout)?.map(Mutex::new),
             _ => None,
         };
-        Ok(Arc::new(Bridge {
+        let link = ActorLink {
             worker: worker.clone(),
             node,
+            id: registration.id,
             coordinator: info.coordinator,
             scheduler,
             gate,
-            id,
+            last_shared: Mutex::new(None),
+        };
+        let bridge = Arc::new(Bridge {
+            node,
             options,
+            link: Box::new(link),
             pool,
-            state: Mutex::new(BridgeState {
-                ranks: BTreeMap::new(),
-                gather: Gather::new(ranks.max(1)),
-                told: None,
-                closed_at: None,
-                close_sent: false,
-                progress: Progress::default(),
-                contract: Contract::default(),
-                stats: BridgeStats::default(),
-                asked: None,
-                refreshed_for: None,
-                last_shared: None,
-                paced: BTreeSet::new(),
+            shared,
+            sending: Mutex::new(()),
+            _inbox: Some(inbox),
+        });
+        // A bridge for no rank leaves at once.
+        bridge.flush()?;
+        Ok(bridge)
+    }
+
+    /// A bridge for `ranks` ranks that reaches the session through `link`, its notices
+    /// handed to it by [`Bridge::receive`] (the tests' fake session).
+    #[cfg(test)]
+    fn with_link(ranks: usize, options: BridgeOptions, link: Box<dyn BridgeLink>) -> Arc<Bridge> {
+        let bridge = Arc::new(Bridge {
+            node: NodeId(0),
+            options,
+            link,
+            pool: None,
+            shared: Arc::new(Shared {
+                state: Mutex::new(BridgeState::new(ranks, pacing(&options))),
+                changed: Condvar::new(),
             }),
             sending: Mutex::new(()),
-        }))
+            _inbox: None,
+        });
+        bridge.flush().expect("the fake link takes everything");
+        bridge
+    }
+
+    /// Hands a notice to this bridge, as its inbox does.
+    #[cfg(test)]
+    fn receive(&self, notice: Notice) {
+        self.shared.receive(notice);
     }
 
     pub fn node(&self) -> NodeId {
@@ -205,212 +277,92 @@ impl Bridge {
     }
 
     pub fn stats(&self) -> BridgeStats {
-        self.lock().stats
+        self.lock().stats()
     }
 
-    pub(crate) fn worker(&self) -> &Worker {
-        &self.worker
+    /// The analytics' progress, as this bridge last heard of it.
+    pub fn progress(&self) -> Progress {
+        self.lock().progress()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BridgeState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The worker of this process, for preprocessing kernels.
+    pub(crate) fn worker(&self) -> Option<&Worker> {
+        self.link.worker()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BridgeState<Held>> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `handler` on the state, then carries out the actions it queued.
+    fn act<R>(&self, handler: impl FnOnce(&mut BridgeState<Held>) -> R) -> Result<R> {
+        let outcome = handler(&mut self.lock());
+        self.flush()?;
+        Ok(outcome)
+    }
+
+    /// Carries out the actions queued so far, in order.
+    fn flush(&self) -> Result<()> {
+        if self.lock().out.is_empty() {
+            return Ok(());
+        }
+        let _sending = self.sending.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let actions = std::mem::take(&mut self.lock().out);
+            if actions.is_empty() {
+                return Ok(());
+            }
+            for action in actions {
+                self.link.send(action)?;
+            }
+        }
     }
 
     /// A rank of this bridge declares the chunks it will publish; returns its number
     /// in this bridge.
     pub(crate) fn attach(&self, decls: &[ChunkDecl]) -> Result<u64> {
-        self.gate.declare(&self.worker, decls.to_vec(), self.node)?;
-        let rank = {
-            let mut state = self.lock();
-            let rank = state.ranks.len() as u64;
-            let arrays = decls.iter().map(|d| d.meta.name.clone());
-            let iteration = RankIteration::new(arrays);
-            let through = iteration.done_through();
-            state.ranks.insert(rank, iteration);
-            state.gather.join(rank);
-            if let Some(through) = through {
-                state.gather.done_through(rank, through);
-            }
-            rank
-        };
-        self.send_ready()?;
-        Ok(rank)
+        self.act(|state| state.attach(decls.to_vec()))?
+    }
+
+    /// Rank `rank` is rank `label` of its communicator (how errors name it).
+    pub(crate) fn label(&self, rank: u64, label: u64) -> Result<()> {
+        self.act(|state| state.label(rank, label))
     }
 
     /// Rank `rank` starts on `timestep`: it is done with the earlier ones.
     pub(crate) fn begin(&self, rank: u64, timestep: i64) -> Result<()> {
-        self.progressed(rank, |r| r.begin(timestep), None)
+        self.act(|state| state.begin(rank, timestep))
     }
 
     /// Rank `rank` published its chunk `key`, held as `chunk` (`None`: dropped by
     /// back-pressure).
     pub(crate) fn published(&self, rank: u64, key: SourceKey, chunk: Option<Held>) -> Result<()> {
-        let (array, timestep) = (key.array.clone(), key.timestep);
-        let chunk = chunk.map(|chunk| (key, chunk));
-        self.progressed(rank, |r| r.published(&array, timestep), chunk)
+        self.act(|state| state.published(rank, key, chunk))
     }
 
-    /// Rank `rank` moved on (`step`), holding `chunk` if any; sends what is ready when
-    /// that can change anything: the rank is done with more, or the chunk is of a
-    /// timestep already sent.
-    fn progressed(
-        &self,
-        rank: u64,
-        step: impl FnOnce(&mut RankIteration),
-        chunk: Option<HeldChunk>,
-    ) -> Result<()> {
-        let changed = {
-            let mut state = self.lock();
-            let Some(iteration) = state.ranks.get_mut(&rank) else {
-                return Ok(());
-            };
-            let before = iteration.done_through();
-            step(iteration);
-            let after = iteration.done_through();
-            if let Some(through) = after {
-                state.gather.done_through(rank, through);
-            }
-            let late = chunk
-                .as_ref()
-                .is_some_and(|(key, _)| Some(key.timestep) <= state.told);
-            if let Some((key, chunk)) = chunk {
-                state.gather.add(key.timestep, (key, chunk));
-            }
-            after > before || late
-        };
-        if changed {
-            self.send_ready()?;
-        }
-        Ok(())
-    }
-
-    /// Sends what the ranks are done with: the chunks to the node's scheduling actor,
-    /// then one report to its gate.
-    fn send_ready(&self) -> Result<()> {
-        let _sending = self.sending.lock().unwrap_or_else(|e| e.into_inner());
-        let (ready, through) = {
-            let mut state = self.lock();
-            let ready = state.gather.take_ready();
-            let worth = ready.worth_telling(state.told);
-            let Some(through) = ready.through.filter(|_| worth) else {
-                return Ok(());
-            };
-            state.told = state.told.max(Some(through));
-            (ready.timesteps, through)
-        };
-        let mut announced = Vec::new();
-        let mut chunks = Vec::new();
-        for (timestep, held) in ready {
-            let positions = held
-                .iter()
-                .map(|(key, _)| (key.array.clone(), std::iter::once(key.chunk.clone())));
-            announced.extend(Announced::group(timestep, positions));
-            chunks.extend(held);
-        }
-        self.hand_over(chunks)?;
-        self.gate
-            .report(&self.worker, self.id, through, announced)?;
-        Ok(())
-    }
-
-    /// Hands chunks to the node's scheduling actor: one call per way they are held
-    /// (streamed ones in batches of at most [`STREAM_BATCH_BYTES`]).
-    fn hand_over(&self, chunks: Vec<HeldChunk>) -> Result<()> {
-        let mut stored = Vec::new();
-        let mut shared = Vec::new();
-        let mut streamed = Vec::new();
-        let mut streamed_bytes = 0;
-        for (key, chunk) in chunks {
-            match chunk {
-                Held::Stored(chunk) => stored.push((key, chunk)),
-                Held::Shared(chunk) => shared.push((key, chunk)),
-                Held::Bytes(chunk) => {
-                    streamed_bytes += chunk.0.len();
-                    streamed.push((key, chunk));
-                    if streamed_bytes >= STREAM_BATCH_BYTES {
-                        self.stream(std::mem::take(&mut streamed))?;
-                        streamed_bytes = 0;
-                    }
-                }
-            }
-        }
-        if !streamed.is_empty() {
-            self.stream(streamed)?;
-        }
-        if !shared.is_empty() {
-            let answer = self.gate.publish_shared(&self.worker, shared)?;
-            self.lock().last_shared = Some(answer);
-        }
-        if !stored.is_empty() {
-            self.scheduler.publish_many(&self.worker, stored)?;
-        }
-        Ok(())
-    }
-
-    /// Sends chunks to the node's scheduling actor in the call, one after the other in
-    /// one buffer (a single chunk as it is).
-    fn stream(&self, chunks: Vec<(SourceKey, Blob)>) -> Result<()> {
-        let keys: Vec<(SourceKey, u64)> = chunks
-            .iter()
-            .map(|(key, chunk)| (key.clone(), chunk.0.len() as u64))
-            .collect();
-        let packed = match <[_; 1]>::try_from(chunks) {
-            Ok([(_, chunk)]) => chunk,
-            Err(chunks) => {
-                let len = chunks.iter().map(|(_, c)| c.0.len()).sum();
-                let mut packed = Vec::with_capacity(len);
-                for (_, chunk) in &chunks {
-                    packed.extend_from_slice(&chunk.0);
-                }
-                Blob(packed.into())
-            }
-        };
-        self.gate.publish_packed(&self.worker, keys, packed)?;
-        Ok(())
-    }
-
-    /// Rank `rank` is done, `timestep` its last; once every rank is, the gate is told
-    /// (and through it the coordinator).
-    pub(crate) fn rank_closed(&self, rank: u64, timestep: i64) -> Result<()> {
-        {
-            let mut state = self.lock();
-            state.gather.close(rank);
-            state.closed_at = state.closed_at.max(Some(timestep));
-        }
-        self.send_ready()?;
-        let last = {
-            let mut state = self.lock();
-            let send = state.gather.all_closed() && !state.close_sent;
-            state.close_sent |= send;
-            state.closed_at.filter(|_| send)
-        };
-        if let Some(last) = last {
-            self.wait_shared_taken();
-            self.gate.leave(&self.worker, self.id, last)?;
-        }
-        Ok(())
-    }
-
-    /// Waits until the node mapped every chunk named to it in shared memory, so that
-    /// this process may unlink its segments (and exit) without losing any.
-    fn wait_shared_taken(&self) {
-        let Some(last) = self.lock().last_shared.take() else {
-            return;
-        };
-        if let Err(e) = self
-            .worker
-            .get_timeout(&last, Some(Duration::from_secs(30)))
-        {
-            tracing::warn!(error = %e, "the node did not confirm its shared chunks");
-        }
+    /// Rank `rank` is done, `timestep` its last and `last` the last it published; once
+    /// every rank is, the bridge leaves.
+    pub(crate) fn rank_closed(&self, rank: u64, timestep: i64, last: Option<i64>) -> Result<()> {
+        self.act(|state| state.rank_closed(rank, timestep, last))
     }
 }
 
-/// A pool in the shared memory of the node of `scheduler`, if this process is on its
-/// host.
-fn shared_pool(worker: &Worker, gate: NodeGateAddress) -> Result<Option<SegmentPool>> {
+/// How a bridge with `options` paces its ranks.
+fn pacing(options: &BridgeOptions) -> Pacing {
+    Pacing {
+        max_ahead: options.max_ahead,
+        policy: options.policy,
+    }
+}
+
+/// A pool in the shared memory of `gate`'s node, if this process is on its host.
+fn shared_pool(
+    worker: &Worker,
+    gate: crate::gate::NodeGateAddress,
+    within: Duration,
+) -> Result<Option<SegmentPool>> {
     let asked = gate.shared_dir(worker)?;
-    let dir: Option<String> = worker.get(&asked)?;
+    let dir: Option<String> = worker.get_timeout(&asked, Some(within))?;
     let pool =
         dir.and_then(|dir| SegmentPool::attach(std::path::Path::new(&dir), SHARED_POOL_BYTES));
     if pool.is_none() {
@@ -418,3 +370,6 @@ fn shared_pool(worker: &Worker, gate: NodeGateAddress) -> Result<Option<SegmentP
     }
     Ok(pool)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,20 @@
 //! The coordinator: one actor per session, on the analytics' node. Each node's gate
-//! (the gate) forwards the chunks its bridges declare and announces the node's
-//! chunks of an iteration in one message; the coordinator tells the analytics (through
-//! a channel of the analytics' process) when a timestep of an array is complete, keeps
-//! steering values, and answers how far the analytics got.
+//! forwards what its bridges' ranks declare and when they close, and announces the
+//! node's chunks of an iteration in one message; the coordinator tells the analytics
+//! (through a channel of the analytics' process) when a timestep of an array is
+//! complete or can never be, keeps steering values, and tells the bridges (through
+//! their inboxes) how far the analytics got and the steering values they wait for.
 
 pub mod state;
 
 use crate::contract::Contract;
 use crate::decl::ChunkDecl;
-use doreisa_core::{Mailboxes, NodeId, Worker};
-use state::{Announced, CoordinatorState, Event, Progress};
-use std::collections::HashMap;
+use crate::inbox::BridgeInboxAddress;
+use crate::notice::Registration;
+use crate::stall::Stall;
+use doreisa_core::{Mailboxes, NodeId, ObjectRef, Worker};
+use state::{Announced, CoordinatorState, Event, Progress, Pushes};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, mpsc};
 
 /// The in situ layer's state in one process (a registry extension): where each
@@ -82,14 +86,52 @@ fn emit(session: u64, events: Vec<Event>) -> u32 {
 
 doreisa_core::actor! {
     /// A session's coordinator (see the module).
-    pub struct Coordinator handle CoordinatorHandle address CoordinatorAddress { session: u64, state: CoordinatorState }
+    pub struct Coordinator handle CoordinatorHandle address CoordinatorAddress {
+        session: u64,
+        state: CoordinatorState,
+        /// Each bridge's inbox, by bridge number.
+        inboxes: BTreeMap<u64, BridgeInboxAddress>,
+        /// The answer to the last notice sent to each bridge, kept so that a bridge gone
+        /// (its process ended, or dropped) fails its calls quietly.
+        pushed: BTreeMap<u64, ObjectRef<bool>>,
+    }
     impl {
         fn new(session: u64, feedback_keep: u64) -> Self {
-            Coordinator { session, state: CoordinatorState::new(feedback_keep as usize) }
+            Coordinator {
+                session,
+                state: CoordinatorState::new(feedback_keep as usize),
+                inboxes: BTreeMap::new(),
+                pushed: BTreeMap::new(),
+            }
         }
-        fn register_bridge(&mut self) -> u64 { self.state.register_bridge() }
-        fn declare(&mut self, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
-            let events = decls.into_iter().flat_map(|d| self.state.declare(d, node)).collect();
+        // A bridge for `ranks` ranks on `node`, whose notices go to `inbox`; `contract`:
+        // it sends chunks by the analytics' contract.
+        fn register_bridge(
+            &mut self,
+            node: NodeId,
+            ranks: u64,
+            inbox: Option<BridgeInboxAddress>,
+            contract: bool
+        ) -> Registration {
+            let registration = self.state.register_bridge(node, ranks, inbox.is_some(), contract);
+            if let Some(inbox) = inbox {
+                self.inboxes.insert(registration.id, inbox);
+            }
+            registration
+        }
+        fn declare(&mut self, bridge: u64, rank: u64, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
+            let events = decls
+                .into_iter()
+                .flat_map(|d| self.state.declare(bridge, rank, d, node))
+                .collect();
+            emit(self.session, events)
+        }
+        fn label(&mut self, bridge: u64, rank: u64, label: u64) -> u32 {
+            self.state.label(bridge, rank, label);
+            0
+        }
+        fn rank_closed(&mut self, bridge: u64, rank: u64, last: Option<i64>) -> u32 {
+            let events = self.state.rank_closed(bridge, rank, last);
             emit(self.session, events)
         }
         fn announce_all(&mut self, announced: Vec<Announced>) -> u32 {
@@ -97,20 +139,34 @@ doreisa_core::actor! {
             emit(self.session, events)
         }
         fn announce_messages(&mut self) -> u64 { self.state.announce_messages() }
-        fn close(&mut self, bridge: u64, timestep: i64) -> u32 {
+        fn close(&mut self, bridge: u64, timestep: Option<i64>) -> u32 {
             let events = self.state.close(bridge, timestep);
             emit(self.session, events)
         }
         fn set_feedback(&mut self, key: String, timestep: i64, value: Vec<u8>) -> Result<(), String> {
-            self.state.set_feedback(&key, timestep, value).map_err(|e| e.to_string())
+            let pushes = self.state.set_feedback(&key, timestep, value).map_err(|e| e.to_string())?;
+            self.push(pushes);
+            Ok(())
         }
         fn feedback(&mut self, key: String, timestep: Option<i64>) -> Option<(i64, Vec<u8>)> {
             self.state.feedback(&key, timestep)
         }
-        fn feedback_latest(&mut self, key: String) -> Option<i64> { self.state.feedback_latest(&key) }
-        fn set_progress(&mut self, progress: Progress) -> u32 { self.state.set_progress(progress); 0 }
+        fn watch_feedback(&mut self, bridge: u64, key: String, timestep: i64) -> u32 {
+            let pushes = self.state.watch_feedback(bridge, &key, timestep);
+            self.push(pushes).len() as u32
+        }
+        // The analytics' progress; returns the notices it caused, to wait for (once the
+        // analytics stopped, so that they reach the bridges before its process ends).
+        fn set_progress(&mut self, progress: Progress) -> Vec<ObjectRef<bool>> {
+            let pushes = self.state.set_progress(progress);
+            let sent = self.push(pushes);
+            if progress.stopped { sent } else { Vec::new() }
+        }
         fn progress(&mut self) -> Progress { self.state.progress() }
-        fn set_contract(&mut self, contract: Contract) -> u32 { self.state.set_contract(contract); 0 }
+        fn set_contract(&mut self, contract: Contract) -> u32 {
+            let pushes = self.state.set_contract(contract);
+            self.push(pushes).len() as u32
+        }
         fn contract(&mut self) -> Contract { self.state.contract() }
         fn skip_below(&mut self, timestep: i64) -> u32 {
             if let Some(shared) = shared() {
@@ -118,5 +174,37 @@ doreisa_core::actor! {
             }
             0
         }
+        // What the analytics waits for, when it waited in vain.
+        fn stall(&mut self) -> Stall { self.state.stall() }
+    }
+}
+
+impl Coordinator {
+    /// Sends notices to the bridges' inboxes; returns the answers' refs. A bridge gone
+    /// (its process ended, or dropped) fails its call, which nobody reads.
+    fn push(&mut self, pushes: Pushes) -> Vec<ObjectRef<bool>> {
+        if pushes.is_empty() {
+            return Vec::new();
+        }
+        let Some(worker) = Worker::current() else {
+            tracing::error!("a coordinator called outside an actor call");
+            return Vec::new();
+        };
+        pushes
+            .into_iter()
+            .filter_map(|(bridge, notice)| {
+                let inbox = self.inboxes.get(&bridge)?;
+                match inbox.notice(&worker, notice) {
+                    Ok(sent) => {
+                        self.pushed.insert(bridge, sent.clone());
+                        Some(sent)
+                    }
+                    Err(e) => {
+                        tracing::warn!(bridge, error = %e, "a bridge's inbox is out of reach");
+                        None
+                    }
+                }
+            })
+            .collect()
     }
 }

@@ -1,14 +1,28 @@
-//! The coordinator's bookkeeping as plain state: which chunks each array has, which
-//! timesteps are complete, steering values, how far the analytics got. The actor
-//! around it only forwards calls and hands events to the analytics.
+//! The coordinator's bookkeeping as plain state: which chunks each array has and who
+//! publishes them, which timesteps are complete, the bridges and their ranks, steering
+//! values, how far the analytics got. Handlers return the events for the analytics
+//! and the notices for bridges; the actor around it only carries them out.
+//!
+//! `ranks.rs` keeps the bridges and ranks, `feedback.rs` the steering values and who
+//! waits for them, `stall.rs` says what the analytics waits for in vain.
+
+mod feedback;
+mod ranks;
+mod stall;
 
 use crate::contract::Contract;
 use crate::decl::{ArrayMeta, ChunkDecl};
 use crate::error::InsituError;
+use crate::notice::{Notice, Registration};
 use doreisa_core::NodeId;
+use feedback::Feedback;
+use ranks::Ranks;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+pub use crate::notice::Progress;
+pub use feedback::Pushes;
 
 /// What the analytics learns from the coordinator, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +37,8 @@ pub enum Event {
     Complete { array: Arc<str>, timestep: i64 },
     /// Something the simulation did is wrong; the analytics reports it.
     Error(InsituError),
-    /// Every bridge closed; `timestep` is the last one.
-    Closed { timestep: i64 },
+    /// Every bridge closed; `timestep` is the last one (`None`: no rank published).
+    Closed { timestep: Option<i64> },
 }
 
 /// Chunks of `array` at `timestep` published on one node, as a node's gate announces
@@ -59,45 +73,33 @@ impl Announced {
     }
 }
 
-/// How far the analytics got, as the simulation's back-pressure sees it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    /// The last timestep the analytics finished.
-    pub done: Option<i64>,
-    /// The analytics is not running (not yet, or not any more): nobody to wait for.
-    pub running: bool,
-    /// The version of the analytics' current contract (0: none yet).
-    pub contract: u64,
-}
-
-impl Progress {
-    /// Whether the analytics will read nothing of `timestep` or before any more: it
-    /// finished it, or it ran and stopped.
-    pub fn past(&self, timestep: i64) -> bool {
-        let finished = self.done.is_some_and(|done| done >= timestep);
-        let stopped = !self.running && self.done.is_some();
-        finished || stopped
-    }
+/// Who publishes a chunk: rank `rank` of bridge `bridge`, on `node`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Publisher {
+    node: NodeId,
+    bridge: u64,
+    rank: u64,
 }
 
 struct ArrayState {
     meta: ArrayMeta,
     chunks: usize,
-    declared: BTreeMap<Vec<u32>, NodeId>,
+    declared: BTreeMap<Vec<u32>, Publisher>,
     arrived: BTreeMap<i64, BTreeSet<Vec<u32>>>,
     last_complete: Option<i64>,
+    /// A timestep of it was found never to complete (a rank left): said once.
+    gone: bool,
 }
 
 /// The coordinator's state.
 #[derive(Default)]
 pub struct CoordinatorState {
     arrays: BTreeMap<Arc<str>, ArrayState>,
-    bridges: BTreeSet<u64>,
-    closed: BTreeMap<u64, i64>,
-    next_bridge: u64,
-    feedback: BTreeMap<String, VecDeque<(i64, Vec<u8>)>>,
-    feedback_keep: usize,
+    ranks: Ranks,
+    feedback: Feedback,
     progress: Progress,
+    /// How many times the progress changed (the number of its notices).
+    progress_seq: u64,
     contract: Contract,
     /// Announcement messages received (one per node and iteration, normally).
     messages: u64,
@@ -107,20 +109,34 @@ impl CoordinatorState {
     /// Keeps the last `feedback_keep` values of each steering key.
     pub fn new(feedback_keep: usize) -> Self {
         CoordinatorState {
-            feedback_keep: feedback_keep.max(1),
+            feedback: Feedback::new(feedback_keep),
             ..Default::default()
         }
     }
 
-    /// A bridge (the publishing side of one node in one process) starts.
-    pub fn register_bridge(&mut self) -> u64 {
-        self.next_bridge += 1;
-        self.bridges.insert(self.next_bridge);
-        self.next_bridge
+    /// A bridge (the publishing side of one node in one process) for `ranks` ranks
+    /// starts, publishing on `node`. With `notices` it takes notices (its inbox), and
+    /// with `contract` it sends chunks by the analytics' contract.
+    pub fn register_bridge(
+        &mut self,
+        node: NodeId,
+        ranks: u64,
+        notices: bool,
+        contract: bool,
+    ) -> Registration {
+        let id = self.ranks.register(node, ranks, notices, contract);
+        Registration {
+            id,
+            progress: self.progress(),
+            seq: self.progress_seq,
+            contract: contract.then(|| self.contract.clone()),
+        }
     }
 
-    /// A rank declares its chunk of an array, published on `node`.
-    pub fn declare(&mut self, decl: ChunkDecl, node: NodeId) -> Vec<Event> {
+    /// Rank `rank` of bridge `bridge` declares its chunk of an array, published on
+    /// `node`.
+    pub fn declare(&mut self, bridge: u64, rank: u64, decl: ChunkDecl, node: NodeId) -> Vec<Event> {
+        self.ranks.attach(bridge, rank, node);
         let name = decl.meta.name.clone();
         let fail = |message: String| {
             vec![Event::Error(InsituError::BadDeclaration {
@@ -141,6 +157,7 @@ impl CoordinatorState {
                 declared: BTreeMap::new(),
                 arrived: BTreeMap::new(),
                 last_complete: None,
+                gone: false,
             });
         if state.meta != decl.meta {
             return fail(format!(
@@ -148,20 +165,41 @@ impl CoordinatorState {
                 decl.meta, state.meta
             ));
         }
-        if let Some(&other) = state.declared.get(&decl.position)
-            && other != node
+        if let Some(other) = state.declared.get(&decl.position)
+            && other.node != node
         {
             return fail(format!(
-                "chunk {:?} declared on {node:?} and on {other:?}",
-                decl.position
+                "chunk {:?} declared on {node:?} and on {:?}",
+                decl.position, other.node
             ));
         }
-        state.declared.insert(decl.position.clone(), node);
+        let publisher = Publisher { node, bridge, rank };
+        state.declared.insert(decl.position.clone(), publisher);
         vec![Event::Declared {
             meta: decl.meta,
             position: decl.position,
             node,
         }]
+    }
+
+    /// Rank `rank` of bridge `bridge` is rank `label` of its communicator.
+    pub fn label(&mut self, bridge: u64, rank: u64, label: u64) {
+        self.ranks.label(bridge, rank, label);
+    }
+
+    /// Rank `rank` of bridge `bridge` closed, after publishing up to `last`: a
+    /// timestep of its arrays after that, some chunks of which arrived, can never
+    /// complete.
+    pub fn rank_closed(&mut self, bridge: u64, rank: u64, last: Option<i64>) -> Vec<Event> {
+        self.ranks.rank_closed(bridge, rank, last);
+        let arrays: Vec<Arc<str>> = self.arrays.keys().cloned().collect();
+        arrays
+            .iter()
+            .filter_map(|array| {
+                let timesteps: Vec<i64> = self.arrays[array].arrived.keys().copied().collect();
+                timesteps.into_iter().find_map(|t| self.gone(array, t))
+            })
+            .collect()
     }
 
     /// One message of a node's announcements, in the order given.
@@ -228,67 +266,97 @@ impl CoordinatorState {
                 array: state.meta.name.clone(),
                 timestep,
             });
+        } else if let Some(gone) = self.gone(array, timestep) {
+            events.push(gone);
         }
         events
     }
 
-    /// Bridge `bridge` published its last timestep, `timestep`. The session closes
-    /// when every bridge did and every chunk of every array has its publisher: a rank
-    /// that has not started yet keeps it open, whichever side started first.
-    pub fn close(&mut self, bridge: u64, timestep: i64) -> Vec<Event> {
-        if !self.bridges.contains(&bridge) {
+    /// The error for `timestep` of `array` if a chunk of it has not arrived and its
+    /// rank closed before publishing it (said once per array).
+    fn gone(&mut self, array: &str, timestep: i64) -> Option<Event> {
+        let state = self.arrays.get_mut(array)?;
+        if state.gone {
+            return None;
+        }
+        let arrived = state.arrived.get(&timestep);
+        let (position, publisher) = state.declared.iter().find(|(position, p)| {
+            arrived.is_none_or(|a| !a.contains(*position))
+                && self.ranks.closed_before(p.bridge, p.rank, timestep)
+        })?;
+        state.gone = true;
+        Some(Event::Error(InsituError::RankGone {
+            array: array.to_string(),
+            timestep,
+            chunk: position.clone(),
+            rank: Box::new(self.ranks.name(publisher.bridge, publisher.rank)),
+        }))
+    }
+
+    /// Bridge `bridge` published its last timestep, `timestep` (`None`: it had no
+    /// rank, or they published nothing). The session closes when every bridge did,
+    /// some array was declared, and every chunk of every array has its publisher: a
+    /// rank that has not started yet keeps it open, whichever side started first.
+    pub fn close(&mut self, bridge: u64, timestep: Option<i64>) -> Vec<Event> {
+        if !self.ranks.close(bridge, timestep) {
             return Vec::new();
         }
-        self.closed.insert(bridge, timestep);
         let all_declared = self.arrays.values().all(|a| a.declared.len() == a.chunks);
-        if self.closed.len() == self.bridges.len() && all_declared {
-            let last = self.closed.values().copied().max().unwrap_or(timestep);
-            vec![Event::Closed { timestep: last }]
+        if self.ranks.all_closed() && all_declared && !self.arrays.is_empty() {
+            vec![Event::Closed {
+                timestep: self.ranks.last_closed(),
+            }]
         } else {
             Vec::new()
         }
     }
 
-    /// The analytics sets steering value `value` of `key` for `timestep`.
+    /// The analytics sets steering value `value` of `key` for `timestep`; returns the
+    /// answers for the bridges waiting for it.
     pub fn set_feedback(
         &mut self,
         key: &str,
         timestep: i64,
         value: Vec<u8>,
-    ) -> Result<(), InsituError> {
-        let values = self.feedback.entry(key.to_string()).or_default();
-        if let Some(&(last, _)) = values.back()
-            && timestep <= last
-        {
-            return Err(InsituError::SteeringOrder {
-                key: key.to_string(),
-                timestep,
-                last,
-            });
-        }
-        values.push_back((timestep, value));
-        while values.len() > self.feedback_keep {
-            values.pop_front();
-        }
-        Ok(())
+    ) -> Result<Pushes, InsituError> {
+        self.feedback.set(key, timestep, value)
     }
 
     /// The value of `key` set for `timestep` (the latest one with `None`), if kept.
     pub fn feedback(&self, key: &str, timestep: Option<i64>) -> Option<(i64, Vec<u8>)> {
-        let values = self.feedback.get(key)?;
-        match timestep {
-            None => values.back().cloned(),
-            Some(t) => values.iter().find(|(at, _)| *at == t).cloned(),
+        self.feedback.get(key, timestep)
+    }
+
+    /// Bridge `bridge` waits for the value of `key` at `timestep`: the answer, now or
+    /// once it is known.
+    pub fn watch_feedback(&mut self, bridge: u64, key: &str, timestep: i64) -> Pushes {
+        self.feedback
+            .watch(bridge, key, timestep, self.progress.stopped)
+    }
+
+    /// The analytics' progress; returns the notices for the bridges if it changed (and,
+    /// once it stopped, the answers to every steering question pending).
+    pub fn set_progress(&mut self, progress: Progress) -> Pushes {
+        let progress = Progress {
+            contract: self.contract.version,
+            ..progress
+        };
+        if progress == self.progress {
+            return Vec::new();
         }
-    }
-
-    /// The newest timestep `key` has a value for.
-    pub fn feedback_latest(&self, key: &str) -> Option<i64> {
-        self.feedback.get(key)?.back().map(|(t, _)| *t)
-    }
-
-    pub fn set_progress(&mut self, progress: Progress) {
         self.progress = progress;
+        self.progress_seq += 1;
+        let seq = self.progress_seq;
+        let mut pushes: Pushes = self
+            .ranks
+            .subscribers(false)
+            .into_iter()
+            .map(|bridge| (bridge, Notice::Progress { seq, progress }))
+            .collect();
+        if progress.stopped {
+            pushes.extend(self.feedback.stopped());
+        }
+        pushes
     }
 
     /// The analytics' progress, with the version of the contract held here.
@@ -299,11 +367,18 @@ impl CoordinatorState {
         }
     }
 
-    /// The analytics' new contract (an older version than the one held is ignored).
-    pub fn set_contract(&mut self, contract: Contract) {
-        if contract.version > self.contract.version {
-            self.contract = contract;
+    /// The analytics' new contract (an older version than the one held is ignored);
+    /// returns the notices for the bridges that send chunks by it.
+    pub fn set_contract(&mut self, contract: Contract) -> Pushes {
+        if contract.version <= self.contract.version {
+            return Vec::new();
         }
+        self.contract = contract;
+        self.ranks
+            .subscribers(true)
+            .into_iter()
+            .map(|bridge| (bridge, Notice::Contract(self.contract.clone())))
+            .collect()
     }
 
     pub fn contract(&self) -> Contract {
@@ -312,141 +387,4 @@ impl CoordinatorState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use doreisa_array::DType;
-
-    fn meta() -> ArrayMeta {
-        ArrayMeta::new("t", &[4, 4], &[2, 2], DType::I32)
-    }
-
-    #[test]
-    fn progress_is_past_a_timestep_once_finished_or_stopped() {
-        let at = |done, running| Progress {
-            done,
-            running,
-            contract: 0,
-        };
-        assert!(!at(None, false).past(0), "not started yet: it will read it");
-        assert!(!at(Some(4), true).past(5));
-        assert!(at(Some(5), true).past(5));
-        assert!(at(Some(2), false).past(5), "ran and stopped");
-    }
-
-    fn declare_all(state: &mut CoordinatorState) {
-        for (i, position) in [[0, 0], [0, 1], [1, 0], [1, 1]].iter().enumerate() {
-            let decl = ChunkDecl::new(meta(), position).unwrap();
-            let events = state.declare(decl, NodeId(i as u64 % 2));
-            assert!(matches!(events[..], [Event::Declared { .. }]));
-        }
-    }
-
-    fn all() -> Vec<Vec<u32>> {
-        vec![vec![0, 0], vec![0, 1], vec![1, 0], vec![1, 1]]
-    }
-
-    #[test]
-    fn a_timestep_completes_when_every_chunk_arrived() {
-        let mut state = CoordinatorState::new(8);
-        declare_all(&mut state);
-        assert!(state.announce("t", 3, all()[..2].to_vec()).is_empty());
-        let events = state.announce("t", 3, all()[2..].to_vec());
-        assert_eq!(
-            events,
-            vec![Event::Complete {
-                array: "t".into(),
-                timestep: 3
-            }]
-        );
-    }
-
-    #[test]
-    fn going_back_duplicates_and_undeclared_arrays_are_errors() {
-        let mut state = CoordinatorState::new(8);
-        declare_all(&mut state);
-        state.announce("t", 2, all());
-        assert!(matches!(
-            state.announce("t", 1, all())[..],
-            [Event::Error(InsituError::OutOfOrder {
-                timestep: 1,
-                last: 2,
-                ..
-            })]
-        ));
-        assert!(matches!(
-            state.announce("t", 5, vec![vec![0, 0], vec![0, 0]])[..],
-            [Event::Error(InsituError::Duplicate { .. })]
-        ));
-        assert!(matches!(
-            state.announce("u", 5, all())[..],
-            [Event::Error(InsituError::Undeclared(_))]
-        ));
-        // Timestep 5 is left incomplete when 6 completes: reported, not kept forever.
-        let events = state.announce("t", 6, all());
-        assert!(events.iter().any(|e| matches!(
-            e,
-            Event::Error(InsituError::OutOfOrder {
-                timestep: 5,
-                last: 6,
-                ..
-            })
-        )));
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, Event::Complete { timestep: 6, .. }))
-        );
-    }
-
-    #[test]
-    fn conflicting_declarations_are_refused() {
-        let mut state = CoordinatorState::new(8);
-        declare_all(&mut state);
-        let other = ArrayMeta::new("t", &[4, 8], &[2, 2], DType::I32);
-        let events = state.declare(ChunkDecl::new(other, &[0, 0]).unwrap(), NodeId(0));
-        assert!(matches!(
-            events[..],
-            [Event::Error(InsituError::BadDeclaration { .. })]
-        ));
-        let events = state.declare(ChunkDecl::new(meta(), &[0, 0]).unwrap(), NodeId(1));
-        assert!(matches!(
-            events[..],
-            [Event::Error(InsituError::BadDeclaration { .. })]
-        ));
-    }
-
-    #[test]
-    fn the_session_closes_when_every_bridge_did() {
-        let mut state = CoordinatorState::new(8);
-        let (a, b) = (state.register_bridge(), state.register_bridge());
-        assert!(state.close(a, 9).is_empty());
-        assert_eq!(state.close(b, 10), vec![Event::Closed { timestep: 10 }]);
-    }
-
-    #[test]
-    fn the_session_stays_open_while_a_chunk_has_no_publisher_yet() {
-        let mut state = CoordinatorState::new(8);
-        let early = state.register_bridge();
-        state.declare(ChunkDecl::new(meta(), &[0, 0]).unwrap(), NodeId(0));
-        // The only bridge so far closes, but three chunks have no publisher yet.
-        assert!(state.close(early, 3).is_empty());
-        let late = state.register_bridge();
-        for position in [[0, 1], [1, 0], [1, 1]] {
-            state.declare(ChunkDecl::new(meta(), &position).unwrap(), NodeId(1));
-        }
-        assert_eq!(state.close(late, 3), vec![Event::Closed { timestep: 3 }]);
-    }
-
-    #[test]
-    fn steering_values_go_forward_and_old_ones_are_evicted() {
-        let mut state = CoordinatorState::new(2);
-        state.set_feedback("heat", 1, vec![1]).unwrap();
-        assert!(state.set_feedback("heat", 1, vec![9]).is_err());
-        state.set_feedback("heat", 2, vec![2]).unwrap();
-        state.set_feedback("heat", 3, vec![3]).unwrap();
-        assert_eq!(state.feedback("heat", Some(1)), None, "evicted");
-        assert_eq!(state.feedback("heat", Some(2)), Some((2, vec![2])));
-        assert_eq!(state.feedback("heat", None), Some((3, vec![3])));
-        assert_eq!(state.feedback("other", None), None);
-    }
-}
+mod tests;

@@ -2,8 +2,8 @@
 //! publishing on the node (one per process with ranks there) send it their
 //! declarations and, once per iteration, what their ranks published; it tells the
 //! coordinator, in one message, once every bridge of the node is done with the
-//! iteration. Declarations and closes pass through it too, so that the coordinator
-//! sees each bridge's messages in the order the bridge sent them.
+//! iteration. Declarations, ranks' numbers and closes pass through it too, so that the
+//! coordinator sees each bridge's messages in the order the bridge sent them.
 //!
 //! A bridge that has not joined yet holds nothing back: its chunks of an iteration
 //! already announced leave in a message of their own.
@@ -142,16 +142,31 @@ doreisa_core::actor! {
             self.state.join(bridge);
             0
         }
-        fn declare(&mut self, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
+        // Rank `rank` of bridge `bridge` declares its chunks.
+        fn declare(&mut self, bridge: u64, rank: u64, decls: Vec<ChunkDecl>, node: NodeId) -> u32 {
             let count = decls.len() as u32;
             let coordinator = self.coordinator;
-            tell("declare", |w| coordinator.declare(w, decls, node));
+            tell("declare", |w| coordinator.declare(w, bridge, rank, decls, node));
             count
+        }
+        // Rank `rank` of bridge `bridge` is rank `label` of its communicator.
+        fn label(&mut self, bridge: u64, rank: u64, label: u64) -> u32 {
+            let coordinator = self.coordinator;
+            tell("label", |w| coordinator.label(w, bridge, rank, label));
+            0
         }
         fn report(&mut self, bridge: u64, through: i64, announced: Vec<Announced>) -> u32 {
             announce(self.coordinator, self.state.report(bridge, through, announced))
         }
-        fn leave(&mut self, bridge: u64, timestep: i64) -> u32 {
+        // Rank `rank` of bridge `bridge` closed, after publishing up to `last`.
+        fn rank_closed(&mut self, bridge: u64, rank: u64, last: Option<i64>) -> u32 {
+            let coordinator = self.coordinator;
+            tell("rank closed", |w| coordinator.rank_closed(w, bridge, rank, last));
+            0
+        }
+        // Every rank of bridge `bridge` closed (`timestep`: their last; `None`: it had
+        // none, or they published nothing).
+        fn leave(&mut self, bridge: u64, timestep: Option<i64>) -> u32 {
             let count = announce(self.coordinator, self.state.leave(bridge));
             let coordinator = self.coordinator;
             tell("close", |w| coordinator.close(w, bridge, timestep));

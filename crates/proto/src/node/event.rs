@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Something that waits for the values of some objects: the node fills its positions
-/// (through [`Outbox::fills`]) as the values arrive or fail.
+/// (through [`Outbox::fills`](crate::node::Outbox::fills)) as the values arrive or fail.
 pub trait Waiter: Clone {
     /// The objects waited for, in position order.
     fn ids(&self) -> &[ObjectId];

@@ -11,7 +11,7 @@
 //! The table holds no sockets, clocks, threads or actors. Inputs are method calls
 //! (local events such as handle drops and task replies) and
 //! [`RefTable::handle_message`]; outputs are [`Effect`]s: messages to send, values to
-//! release, values lost, tasks to re-run. [`sim`] drives several tables in one
+//! release, values lost, tasks to re-run. `sim` (feature `sim`) drives several tables in one
 //! deterministic simulation with reordering, drops and worker deaths.
 
 mod borrow;

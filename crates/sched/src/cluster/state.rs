@@ -135,6 +135,10 @@ pub struct NodeScheduler<R> {
     /// Keys of `sources` that are persisted outputs: only an explicit `release` drops
     /// them, never `release_before` (their timestep is not the simulation's).
     persisted: FxHashSet<SourceKey>,
+    /// Persisted outputs released while a run here still reads them, or before they
+    /// were computed: dropped as soon as no run here needs them (a run holds what it
+    /// reads, as a submitted task holds its arguments).
+    released: FxHashSet<SourceKey>,
     runs: FxHashMap<RunKey, RunState<R>>,
 }
 
@@ -146,6 +150,7 @@ impl<R: Clone> NodeScheduler<R> {
             standing: FxHashMap::default(),
             sources: BTreeMap::new(),
             persisted: FxHashSet::default(),
+            released: FxHashSet::default(),
             runs: FxHashMap::default(),
         }
     }
@@ -163,6 +168,7 @@ impl<R: Clone> NodeScheduler<R> {
         self.plans.remove(&plan);
         self.standing.remove(&plan);
         self.runs.retain(|_, state| state.plan != plan);
+        self.drop_released();
     }
 
     /// Sources held here.
@@ -278,6 +284,7 @@ impl<R: Clone> NodeScheduler<R> {
         for (plan, timestep) in candidates {
             self.start_if_ready(plan, timestep, runtime);
         }
+        self.drop_released();
     }
 
     /// Starts standing plan `plan`'s run at `timestep` if every source it reads here is
@@ -403,13 +410,80 @@ impl<R: Clone> NodeScheduler<R> {
         self.standing.remove(&plan);
     }
 
+    /// Releases persisted outputs; returns how many were dropped now. One that a run
+    /// here still reads, or that a run here has yet to compute, is dropped once no run
+    /// needs it any more.
     pub fn release(&mut self, keys: &[SourceKey]) -> usize {
+        let (needed, expected) = self.needed_and_expected();
         keys.iter()
-            .filter(|k| {
-                self.persisted.remove(*k);
-                self.sources.remove(*k).is_some()
+            .filter(|&k| {
+                let present = self.sources.contains_key(k);
+                if needed.contains(k) || (!present && expected.contains(k)) {
+                    self.released.insert(k.clone());
+                    return false;
+                }
+                self.persisted.remove(k);
+                self.sources.remove(k).is_some()
             })
             .count()
+    }
+
+    /// The sources held here that unfinished runs have still to read (here or by a
+    /// push), and the persisted outputs unfinished runs are still to compute here.
+    fn needed_and_expected(&self) -> (FxHashSet<SourceKey>, FxHashSet<SourceKey>) {
+        let (mut needed, mut expected) = (FxHashSet::default(), FxHashSet::default());
+        for state in self.runs.values() {
+            let (Some(spec), Some(plan)) = (&state.spec, self.plans.get(&state.plan)) else {
+                continue;
+            };
+            for (position, fragment) in plan.fragments.iter().enumerate() {
+                if state.submitted.contains(&position) {
+                    continue;
+                }
+                for input in &fragment.inputs {
+                    if let FragmentInput::Source(s) = *input
+                        && let Some(key) = plan.local_source(s, spec.timestep)
+                    {
+                        needed.insert(key);
+                    }
+                }
+                if let Some(keys) = &spec.persist {
+                    for &(position, _) in &fragment.delivers {
+                        if let Some(key) = keys.get(position as usize) {
+                            expected.insert(key.clone());
+                        }
+                    }
+                }
+            }
+            for (s, readers) in &plan.source_readers {
+                let unsent = readers
+                    .iter()
+                    .any(|&node| !state.sources_sent.contains(&(*s, node)));
+                if unsent && let Some(key) = plan.local_source(*s, spec.timestep) {
+                    needed.insert(key);
+                }
+            }
+        }
+        (needed, expected)
+    }
+
+    /// Drops the released outputs no run needs any more.
+    fn drop_released(&mut self) {
+        if self.released.is_empty() {
+            return;
+        }
+        let (needed, expected) = self.needed_and_expected();
+        let sources = &mut self.sources;
+        let persisted = &mut self.persisted;
+        self.released.retain(|key| {
+            let keep =
+                needed.contains(key) || (!sources.contains_key(key) && expected.contains(key));
+            if !keep {
+                persisted.remove(key);
+                sources.remove(key);
+            }
+            keep
+        });
     }
 
     /// Drops published sources older than `timestep` (not persisted outputs); returns
@@ -448,6 +522,7 @@ impl<R: Clone> NodeScheduler<R> {
             .or_insert_with(|| RunState::new(request.plan, None))
             .spec = Some(spec);
         self.advance(key, runtime);
+        self.drop_released();
     }
 
     /// Refs pushed by another node for a run.
@@ -482,6 +557,7 @@ impl<R: Clone> NodeScheduler<R> {
             Push::Sources(sources) => state.pushed_sources.extend(sources),
         }
         self.advance(run, runtime);
+        self.drop_released();
     }
 
     /// Does what run `run` allows now: push held sources, start ready fragments, push

@@ -1,14 +1,14 @@
 //! The driver's side: a [`GraphRunner`] over a cluster's scheduling actors. It knows
 //! where sources are and partitions each new graph structure once. A graph asked again
 //! for a later timestep (an analysis that recurs) has its plan kept standing on its
-//! nodes (see [`standing`]): each node gets its own
+//! nodes (see the `standing` module): each node gets its own
 //! part once, runs it for every timestep as its chunks land, and sends the outputs to
 //! the plan's mailbox, so that in the steady state the driver sends nothing per
 //! iteration and, with [`GraphRunner::compute_keyed`], does not even lower the
 //! expression again. A graph's first run, a persisted graph, or a timestep before a plan's
 //! standing, runs on request instead (one message per node taking part): a graph
 //! computed once, such as a chunk written to a file, never runs speculatively. Kernels
-//! of a recurring graph may run for up to [`standing::IDLE_TIMESTEPS`] timesteps past
+//! of a recurring graph may run for up to 8 (`standing::IDLE_TIMESTEPS`) timesteps past
 //! the driver's last question before the plan is disarmed.
 
 mod standing;

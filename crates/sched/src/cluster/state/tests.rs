@@ -376,3 +376,102 @@ fn a_run_begun_by_a_push_runs_once_when_its_chunks_come() {
     );
     assert_eq!(schedulers[0].active_runs(), 0, "nothing left waiting");
 }
+
+/// Node 0's part of a one-node plan `id`: one task over `sources`.
+fn one_task_plan(id: u64, sources: &[SourceKey]) -> Arc<NodePlan> {
+    let mut graph = TaskGraph::default();
+    let inputs = sources.iter().map(|k| graph.source(k.clone())).collect();
+    let Input::Task(t) = graph.task("leaf", vec![], inputs) else {
+        unreachable!()
+    };
+    graph.outputs = vec![t];
+    let nodes = vec![NodeId(0)];
+    let holders = vec![NodeId(0); sources.len()];
+    let assignment = greedy(&graph, &holders, &nodes);
+    let plan = Plan::new(id, Arc::new(graph), &assignment, holders);
+    Arc::new(plan.node_plans().into_iter().next().unwrap())
+}
+
+fn kept_key() -> SourceKey {
+    SourceKey {
+        array: "kept".into(),
+        timestep: 0,
+        chunk: vec![0],
+    }
+}
+
+/// A request for run `run` of plan `plan` at `timestep`: delivered, or persisted as
+/// `persist`.
+fn asked(plan: u64, run: u64, timestep: i64, persist: Option<Vec<SourceKey>>) -> RunRequest {
+    RunRequest {
+        plan,
+        run,
+        timestep,
+        deliver: persist.is_none().then_some((NodeId(0), 1)),
+        persist,
+        release_before: None,
+    }
+}
+
+#[test]
+fn a_run_waiting_for_a_persisted_output_goes_on_when_it_is_computed() {
+    let kept = kept_key();
+    let mut n0 = NodeScheduler::new(NodeId(0));
+    n0.install(one_task_plan(1, &[key(0, 5)]));
+    n0.install(one_task_plan(2, std::slice::from_ref(&kept)));
+    let mut r0 = Recorder::default();
+    // The reader asks first: its source is not there yet.
+    n0.run(asked(2, 20, 0, None), &mut r0);
+    n0.run(asked(1, 10, 5, Some(vec![kept])), &mut r0);
+    assert!(r0.delivered.is_empty());
+    n0.publish(key(0, 5), "chunk".to_string(), &mut r0);
+    assert_eq!(r0.submitted.len(), 2, "the producer, then the reader");
+    assert_eq!(r0.submitted[1].1, vec!["n0f0s0[chunk]".to_string()]);
+    assert_eq!(r0.delivered.len(), 1);
+    assert_eq!(n0.active_runs(), 0);
+}
+
+#[test]
+fn a_persisted_output_released_while_a_run_reads_it_stays_until_read() {
+    let kept = kept_key();
+    let mut n0 = NodeScheduler::new(NodeId(0));
+    n0.install(one_task_plan(1, &[key(0, 5)]));
+    n0.install(one_task_plan(3, &[kept.clone(), key(0, 0)]));
+    let mut r0 = Recorder::default();
+    n0.run(asked(1, 1, 5, Some(vec![kept.clone()])), &mut r0);
+    n0.publish(key(0, 5), "chunk5".to_string(), &mut r0);
+    n0.run(asked(3, 2, 0, None), &mut r0);
+    // The array over the persisted output is dropped before the run could read it.
+    let released = n0.release(std::slice::from_ref(&kept));
+    assert_eq!(released, 0, "kept for the run");
+    assert_eq!(n0.release_before(1), 0, "still a persisted output");
+    n0.publish(key(0, 0), "chunk0".to_string(), &mut r0);
+    assert_eq!(
+        r0.submitted[1].1,
+        vec!["n0f0s0[chunk5]".to_string(), "chunk0".to_string()]
+    );
+    assert_eq!(
+        n0.source_count(),
+        2,
+        "read, then dropped: the chunks are left"
+    );
+    assert_eq!(n0.release(std::slice::from_ref(&kept)), 0, "once only");
+}
+
+#[test]
+fn a_persisted_output_released_before_it_is_computed_is_dropped_once_computed() {
+    let kept = kept_key();
+    let mut n0 = NodeScheduler::new(NodeId(0));
+    n0.install(one_task_plan(1, &[key(0, 5)]));
+    let mut r0 = Recorder::default();
+    n0.run(asked(1, 1, 5, Some(vec![kept.clone()])), &mut r0);
+    assert_eq!(n0.release(std::slice::from_ref(&kept)), 0);
+    n0.publish(key(0, 5), "chunk".to_string(), &mut r0);
+    assert_eq!(r0.submitted.len(), 1, "the producer ran");
+    assert_eq!(
+        n0.source_count(),
+        1,
+        "its output did not outlive its release"
+    );
+    assert_eq!(n0.active_runs(), 0);
+}
