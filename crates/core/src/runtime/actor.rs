@@ -139,14 +139,23 @@ impl NodeActor {
     }
 
     fn drain(&mut self) {
+        let mut departed = Vec::new();
         while self.inbox.drain_into(&mut self.batch) > 0 {
             for event in self.batch.drain(..) {
+                if let NodeEvent::NodeLeft { node, .. } = &event {
+                    departed.push(*node);
+                }
                 self.state.handle(event);
                 if self.state.out.stop {
                     return;
                 }
             }
             self.flush();
+            // Once the state failed what the departure fails: the watches of those
+            // who wait on something else than an object.
+            for node in departed.drain(..) {
+                self.shared.departures.left(node);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::object_ref::{Blob, HandleHolder, ObjectRef, Payload, RefHandle, decode_for};
 use crate::registry::Registry;
 use crate::runtime::buffers::BufferPool;
+use crate::runtime::departures::{DepartureWatch, Departures};
 use crate::runtime::event::{Command, NodeEvent};
 use crate::runtime::get::GetRequest;
 use crate::runtime::inbox::Inbox;
@@ -35,6 +36,8 @@ pub struct NodeShared {
     spread_cursor: AtomicUsize,
     /// Why the node stopped, when it stopped on its own (see [`NodeShared::stop_because`]).
     stop_reason: std::sync::OnceLock<String>,
+    /// The nodes that left the cluster, and who watches for them.
+    pub departures: Arc<Departures>,
 }
 
 impl NodeShared {
@@ -56,6 +59,7 @@ impl NodeShared {
             buffers: Arc::new(BufferPool::new(1 << 30)),
             spread_cursor: AtomicUsize::new(id.0 as usize),
             stop_reason: std::sync::OnceLock::new(),
+            departures: Arc::new(Departures::default()),
         }
     }
 
@@ -308,6 +312,22 @@ impl Worker {
     /// The live nodes of the cluster that take spread tasks.
     pub fn nodes(&self) -> Vec<NodeId> {
         self.shared.node.nodes()
+    }
+
+    /// Runs `on_lost` once, with the node, if the actor at `address` is lost with a
+    /// node: the node it lives on, or its creator's (an actor shares its creator's
+    /// fate) left the cluster. At once, on this thread, if one of them left already.
+    /// It runs on the node's thread: it must be quick and must not wait. Dropping the
+    /// watch cancels it. (An actor that ends otherwise, its handles released, is not
+    /// reported: its callers learn it from their calls.)
+    pub fn watch_actor(
+        &self,
+        address: ActorAddress,
+        on_lost: impl FnOnce(NodeId) + Send + 'static,
+    ) -> DepartureWatch {
+        let mut nodes = vec![address.node, address.id.creator.node()];
+        nodes.dedup();
+        self.shared.node.departures.watch(nodes, on_lost)
     }
 
     // ----- objects -------------------------------------------------------------------
