@@ -170,6 +170,35 @@ fn actors_of_a_killed_node_die() {
     assert_drained(&cluster);
 }
 
+/// A watch on an actor runs once its node is killed, with that node; one on an actor
+/// elsewhere does not, nor does a dropped one. A watch set afterwards runs at once.
+#[test]
+fn a_watch_on_an_actor_runs_when_its_node_dies() {
+    let mut cluster = chain_cluster(3);
+    let driver = cluster.driver().clone();
+    let (elsewhere, victim) = (cluster.nodes()[1], cluster.nodes()[2]);
+    let empty = Vec::<ObjectRef<i64>>::new;
+    let doomed = Holder::create(&driver, TaskOptions::on(victim), empty()).unwrap();
+    let spared = Holder::create(&driver, TaskOptions::on(elsewhere), empty()).unwrap();
+    let (told, heard) = std::sync::mpsc::channel();
+    let watch = |holder: &HolderHandle, name: &'static str| {
+        let told = told.clone();
+        driver.watch_actor(holder.address().address, move |node| {
+            let _ = told.send((name, node));
+        })
+    };
+    let _doomed_watch = watch(&doomed, "doomed");
+    let _spared_watch = watch(&spared, "spared");
+    drop(watch(&doomed, "dropped"));
+    cluster.kill_node(victim).unwrap();
+    let first = heard.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first, ("doomed", victim));
+    let _late_watch = watch(&doomed, "late");
+    assert_eq!(heard.try_recv(), Ok(("late", victim)), "at once");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(heard.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty));
+}
+
 /// Waiting on a cluster that shuts down ends with `Stopped`, never a hang; so does
 /// anything asked of it afterwards.
 #[test]

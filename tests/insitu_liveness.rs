@@ -398,3 +398,55 @@ fn a_bridge_for_no_rank_alone_ends_with_a_clear_error() {
         "{err}"
     );
 }
+
+/// The analytics' node dies (its process killed) while ranks wait for a steering value
+/// it would have set: the coordinator sends nothing any more, and each rank's wait ends
+/// with the loss instead of running to its bound (far beyond this test's limit). The
+/// ranks' next chunks are dropped, as once the analytics stopped.
+#[test]
+fn ranks_waiting_for_an_analytics_whose_node_died_are_told_it_is_gone() {
+    let outcomes = within(LIMIT, || {
+        let mut sim = sim::cluster(3, None);
+        let nodes = sim.task_nodes();
+        let (ranks_on, analytics_on) = (nodes[..2].to_vec(), nodes[2]);
+        let analytics_worker = sim.worker_on(analytics_on).unwrap();
+        let session = Session::start(&analytics_worker, &ranks_on).unwrap();
+        let (waiting, waited) = std::sync::mpsc::channel();
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let out = outcomes.clone();
+        let ranks = sim::simulate(
+            &sim,
+            &session,
+            2,
+            BridgeOptions {
+                timeout: Duration::from_secs(600),
+                ..Default::default()
+            },
+            move |rank| {
+                let meta = row(2);
+                let published = Published::new(meta, &[0, rank.rank as u32]).unwrap();
+                let mut client = rank.client(vec![published]);
+                client
+                    .publish_chunk("a", 0, sim::value(rank.rank, 0))
+                    .unwrap();
+                waiting.send(()).unwrap();
+                let read = client.get_at::<i64>("scale", 0, Duration::from_secs(600), -1);
+                let published = client.publish_chunk("a", 1, sim::value(rank.rank, 1));
+                out.lock().unwrap().push((read, published));
+            },
+        );
+        for _ in 0..2 {
+            waited.recv().unwrap();
+        }
+        sim.cluster.kill_node(analytics_on).unwrap();
+        sim::join(ranks);
+        let outcomes = outcomes.lock().unwrap().clone();
+        (analytics_on, outcomes)
+    });
+    let (analytics_on, outcomes) = outcomes;
+    assert_eq!(outcomes.len(), 2);
+    for (read, published) in outcomes {
+        assert_eq!(read, Err(InsituError::AnalyticsLost { node: analytics_on }));
+        assert_eq!(published, Ok(false), "the chunk after the loss is dropped");
+    }
+}

@@ -89,6 +89,10 @@ enum Command {
         /// any free one).
         #[arg(long, env = "DOREISA_LISTEN", default_value = "0.0.0.0:0", value_parser = args::worker_listen)]
         listen: SocketAddr,
+        /// Milliseconds without an answer from the head after which it is taken for
+        /// dead: the worker then exits with an error (at least 3 heartbeats).
+        #[arg(long, env = "DOREISA_HEAD_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+        head_timeout_ms: u64,
         #[command(flatten)]
         node: nodes::NodeArgs,
     },
@@ -179,8 +183,9 @@ fn main() -> ExitCode {
         Command::Worker {
             cluster_file,
             listen,
+            head_timeout_ms,
             node,
-        } => exit(nodes::worker(listen, cluster_file, &node)),
+        } => exit(nodes::worker(listen, cluster_file, head_timeout_ms, &node)),
         Command::Status {
             cluster_file,
             json,

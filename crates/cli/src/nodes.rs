@@ -75,15 +75,21 @@ pub fn head(
 }
 
 /// Runs a worker until interrupted (then it leaves the cluster) or until it loses the
-/// head.
-pub fn worker(listen: SocketAddr, cluster_file: PathBuf, args: &NodeArgs) -> Result<(), String> {
+/// head (nothing from it for `head_timeout_ms`) or is declared dead: then it fails,
+/// saying which.
+pub fn worker(
+    listen: SocketAddr,
+    cluster_file: PathBuf,
+    head_timeout_ms: u64,
+    args: &NodeArgs,
+) -> Result<(), String> {
     let cluster = ClusterFile::read(&cluster_file).map_err(|e| e.to_string())?;
-    let node = ProcessNode::join(
-        args.options(NodeRole::Worker, listen),
-        &cluster,
-        crate::registry(),
-    )
-    .map_err(|e| e.to_string())?;
+    let options = NodeOptions {
+        head_timeout: Duration::from_millis(head_timeout_ms),
+        ..args.options(NodeRole::Worker, listen)
+    };
+    let node =
+        ProcessNode::join(options, &cluster, crate::registry()).map_err(|e| e.to_string())?;
     println!("worker {:?} joined, listening on {}", node.id, node.addr);
     let interrupted = wait_for_signal(&node);
     if interrupted {
@@ -91,7 +97,10 @@ pub fn worker(listen: SocketAddr, cluster_file: PathBuf, args: &NodeArgs) -> Res
         node.leave();
         Ok(())
     } else {
-        Err("the node stopped (lost the head, or declared dead)".into())
+        let why = node
+            .stop_reason()
+            .unwrap_or_else(|| "its node stopped".into());
+        Err(format!("worker {:?}: {why}", node.id))
     }
 }
 

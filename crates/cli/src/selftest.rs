@@ -4,7 +4,9 @@
 //! large transfers, and stores back to empty afterwards.
 
 use doreisa::array::{Array, Chunk, DType, Grid, encode_chunks};
-use doreisa::core::{Blob, Cluster, NodeId, ObjectRef, Registry, TaskOptions, Worker};
+use doreisa::core::{
+    Blob, Cluster, CoreError, NodeId, ObjectId, ObjectRef, Registry, TaskOptions, Worker,
+};
 use doreisa::net::ClusterFile;
 use doreisa::sched::{ClusterRunner, LocalRunner, Strategy};
 use ndarray::{ArrayD, IxDyn};
@@ -84,6 +86,11 @@ doreisa::core::actor! {
         fn total(&mut self) -> i64 {
             let worker = Worker::current().expect("in a task");
             self.refs.iter().map(|r| worker.get(r).expect("a value")).sum()
+        }
+        // Each kept ref's value, or why it cannot be read (`OwnerDied` once its owner died).
+        fn values(&mut self) -> Vec<(ObjectId, Result<i64, CoreError>)> {
+            let worker = Worker::current().expect("in a task");
+            self.refs.iter().map(|r| (r.id(), worker.get(r))).collect()
         }
         fn clear(&mut self) -> usize { let n = self.refs.len(); self.refs.clear(); n }
         fn tick(&mut self) -> u64 { self.calls += 1; self.calls }

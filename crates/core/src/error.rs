@@ -42,6 +42,10 @@ pub enum CoreError {
     Failed(String),
     #[error("the cluster is shut down")]
     Stopped,
+    /// This program's node stopped on its own, for this reason (it lost the head, or
+    /// the head declared it dead): what waited on it, and what comes later, fails.
+    #[error("this node stopped: {0}")]
+    NodeStopped(String),
     #[error("invalid argument: {0}")]
     Invalid(String),
 }

@@ -27,6 +27,7 @@ pub use error::{CoreError, Result};
 pub use ids::{ActorId, IdMinter, NodeId, ObjectId, TaskId, WorkerId};
 pub use object_ref::{Arg, Blob, ObjectRef, Payload};
 pub use registry::Registry;
+pub use runtime::departures::DepartureWatch;
 pub use runtime::get::blocking;
 pub use runtime::mailboxes::Mailboxes;
 pub use runtime::worker::{ActorAddress, ActorHandle, TaskOptions, Worker};

@@ -102,6 +102,12 @@ pub enum InsituError {
         /// What keeps this bridge's iterations from leaving (ranks missing).
         holding: Vec<String>,
     },
+    /// The analytics' coordinator was lost with its node (the analytics' process died,
+    /// or left without closing the session): nothing it would have said will come.
+    #[error(
+        "the analytics is gone: its coordinator was lost with node {node:?}, which left the cluster"
+    )]
+    AnalyticsLost { node: doreisa_core::NodeId },
     #[error("a bridge started for {ranks} ranks takes no more once they all closed")]
     BridgeLeft { ranks: usize },
     #[error("shared memory: {0}")]

@@ -48,5 +48,6 @@ pub use stall::{RankName, Stall};
 pub fn register(registry: &mut doreisa_core::Registry) {
     coordinator::register(registry);
     gate::NodeGate::register(registry);
+    gate::register(registry);
     inbox::register(registry);
 }

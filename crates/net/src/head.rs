@@ -292,6 +292,11 @@ fn admit_peer(token: &[u8], hello: Hello) -> Admission {
     }
 }
 
+/// The head's answer to a heartbeat (an empty payload).
+fn heartbeat_ack() -> Bytes {
+    doreisa_proto::frame::frame_bytes(FrameKind::HeartbeatAck, &[])
+}
+
 /// Writes membership frames to one member's session stream.
 async fn write_session(mut send: quinn::SendStream, mut frames: mpsc::UnboundedReceiver<Bytes>) {
     while let Some(frame) = frames.recv().await {
@@ -320,7 +325,12 @@ async fn read_session(net: Rc<NodeNet>, node: NodeId, mut reader: FrameReader) {
                     Ok(beat) if beat.node == node => {
                         let mut head = head.borrow_mut();
                         let now = head.now_ms();
-                        head.membership.heartbeat(node, beat.status, now);
+                        if head.membership.heartbeat(node, beat.status, now)
+                            && let Some(session) = head.sessions.get(&node)
+                        {
+                            // The member's proof that its head lives.
+                            let _ = session.send(heartbeat_ack());
+                        }
                     }
                     Ok(beat) => {
                         tracing::warn!(?node, claimed = ?beat.node, "a heartbeat for another node")

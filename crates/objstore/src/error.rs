@@ -19,15 +19,22 @@ pub enum StoreError {
         capacity: u64,
     },
     /// The object would fit in an empty store, but not enough memory can be freed: primary
-    /// copies are pinned and no spill directory is configured. The store is left unchanged.
+    /// copies are pinned and no spill directory is configured. The store is left unchanged
+    /// (a store never waits for room: see the crate's documentation).
     #[error(
-        "object store full: {needed} bytes needed, at most {available} bytes can be made \
-         available (free memory plus evictable secondary copies; primary copies are pinned \
+        "full: object {key} of {needed} bytes does not fit: {used} of its {capacity} bytes \
+         are in use, and at most {available} can be made free (primary copies are pinned \
          and no spill directory is configured)"
     )]
     Full {
+        /// The key, as printed by `Debug`.
+        key: String,
         /// Bytes the operation needed.
         needed: u64,
+        /// The store's capacity in bytes.
+        capacity: u64,
+        /// Bytes in memory now (primary and secondary copies).
+        used: u64,
         /// Free bytes plus the bytes of all evictable copies.
         available: u64,
     },

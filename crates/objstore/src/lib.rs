@@ -10,6 +10,14 @@
 //!   first, then primary copies are spilled to one file each in [`StoreConfig::spill_dir`],
 //!   least recently used first; without a spill directory the put fails with
 //!   [`StoreError::Full`] and changes nothing.
+//! - A store never waits for room. The policy of a full store, which every put path of the
+//!   runtime shares (a local put, a task's return value, a copy fetched from another node,
+//!   a chunk a node takes in from a simulation): the put fails at once with
+//!   [`StoreError::Full`], which names the object, its size, the capacity, the bytes in use
+//!   and how many could be freed, and the failure goes to whoever waits for the object (the
+//!   caller of the put, the task, the reader of the chunk); nothing is dropped silently.
+//!   Back-pressure on how much is in flight is the producers' business (the in situ
+//!   bridges' bound on timesteps ahead), not the store's.
 //! - [`ObjectStore::get`] returns a zero-copy handle, reading a spilled object back first.
 //! - [`ObjectStore::wait`] is a runtime-agnostic future; [`ObjectStore::wait_timeout`]
 //!   blocks.

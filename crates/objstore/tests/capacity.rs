@@ -64,11 +64,20 @@ fn full_without_spill_dir_leaves_the_store_unchanged() {
         matches!(
             err,
             StoreError::Full {
+                ref key,
                 needed: 80,
+                capacity: 100,
+                used: 90,
                 available: 40
-            }
+            } if key == "3"
         ),
         "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "full: object 3 of 80 bytes does not fit: 90 of its 100 bytes are in use, and at \
+         most 40 can be made free (primary copies are pinned and no spill directory is \
+         configured)"
     );
     // The secondary copy that could have been evicted was kept: nothing changed.
     assert_eq!(store.stats(), before);

@@ -33,6 +33,9 @@ pub enum FrameKind {
     Status = 7,
     /// A node leaves on purpose (graceful shutdown).
     Leave = 8,
+    /// The head's answer to a member's heartbeat: it lives (a member that hears
+    /// nothing from the head for its head timeout stops).
+    HeartbeatAck = 9,
 }
 
 impl FrameKind {
@@ -46,6 +49,7 @@ impl FrameKind {
             6 => FrameKind::Object,
             7 => FrameKind::Status,
             8 => FrameKind::Leave,
+            9 => FrameKind::HeartbeatAck,
             _ => return None,
         })
     }

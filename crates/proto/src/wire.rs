@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Bumped when the wire format changes: peers of other versions are refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: the head answers heartbeats ([`FrameKind::HeartbeatAck`]).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Why a peer speaking wire `version` is refused, naming both versions.
 pub fn version_refusal(version: u32) -> String {
@@ -148,6 +149,7 @@ pub fn check_frame(frame: &Frame) -> Result<(), ProtoError> {
         FrameKind::Object => decode::<ObjectHeader>(&frame.payload).map(drop),
         FrameKind::Status => decode::<Option<ClusterStatus>>(&frame.payload).map(drop),
         FrameKind::Leave => decode::<NodeId>(&frame.payload).map(drop),
+        FrameKind::HeartbeatAck => decode::<()>(&frame.payload),
     }
 }
 

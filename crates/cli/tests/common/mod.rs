@@ -113,6 +113,28 @@ impl Processes {
         child.wait().unwrap();
     }
 
+    /// Waits up to `limit` for the process `name` to end by itself; how it ended and
+    /// when, or `None` if it still runs.
+    pub fn wait_exit(
+        &mut self,
+        name: &str,
+        limit: Duration,
+    ) -> Option<(std::process::ExitStatus, Instant)> {
+        let (_, child) = self
+            .children
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("a process of that name");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some((status, Instant::now()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Kills everything and checks that nothing is left running.
     pub fn stop_all(&mut self) {
         for (_, child) in &mut self.children {

@@ -4,7 +4,7 @@
 //! actix messages.
 
 use crate::runtime::compute::ComputePool;
-use crate::runtime::event::{Envelope, NodeEvent, fill_all};
+use crate::runtime::event::{Envelope, NodeEvent, fill_all, fill_all_stopped};
 use crate::runtime::inbox::Inbox;
 use crate::runtime::node::NodeState;
 use crate::runtime::transport::Transport;
@@ -120,7 +120,10 @@ impl NodeActor {
                         let mut leftovers = std::mem::take(&mut actor.batch);
                         actor.inbox.drain_into(&mut leftovers);
                         actor.state.stopped(leftovers);
-                        fill_all(std::mem::take(&mut actor.state.out.fills));
+                        fill_all_stopped(
+                            std::mem::take(&mut actor.state.out.fills),
+                            &actor.shared.stopped_error(),
+                        );
                         if let Some(hook) = actor.on_stop.take() {
                             hook();
                         }
@@ -136,14 +139,23 @@ impl NodeActor {
     }
 
     fn drain(&mut self) {
+        let mut departed = Vec::new();
         while self.inbox.drain_into(&mut self.batch) > 0 {
             for event in self.batch.drain(..) {
+                if let NodeEvent::NodeLeft { node, .. } = &event {
+                    departed.push(*node);
+                }
                 self.state.handle(event);
                 if self.state.out.stop {
                     return;
                 }
             }
             self.flush();
+            // Once the state failed what the departure fails: the watches of those
+            // who wait on something else than an object.
+            for node in departed.drain(..) {
+                self.shared.departures.left(node);
+            }
         }
     }
 

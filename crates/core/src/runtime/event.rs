@@ -4,6 +4,7 @@
 use crate::error::CoreError;
 use crate::registry::ActorInstance;
 use crate::runtime::get::GetRequest;
+use doreisa_proto::ProtoError;
 use doreisa_proto::node::Fill;
 
 pub use doreisa_proto::node::{Envelope, NodeCounters, NodeMessage, TaskOutput};
@@ -23,5 +24,18 @@ pub type NodeEvent = doreisa_proto::node::NodeEvent<GetRequest, Instance>;
 pub fn fill_all(fills: impl IntoIterator<Item = Fill<GetRequest>>) {
     for (request, index, value) in fills {
         request.fill(index, value.map_err(CoreError::from));
+    }
+}
+
+/// Fills the waiters of a node that stopped: they are told `stopped` (why it stopped).
+pub fn fill_all_stopped(fills: impl IntoIterator<Item = Fill<GetRequest>>, stopped: &CoreError) {
+    for (request, index, value) in fills {
+        request.fill(
+            index,
+            value.map_err(|e| match e {
+                ProtoError::Stopped => stopped.clone(),
+                e => CoreError::from(e),
+            }),
+        );
     }
 }

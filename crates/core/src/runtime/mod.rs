@@ -5,6 +5,7 @@ pub mod actor;
 pub mod boot;
 pub mod buffers;
 pub mod compute;
+pub mod departures;
 pub mod event;
 pub mod get;
 pub mod inbox;

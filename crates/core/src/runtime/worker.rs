@@ -8,6 +8,7 @@ use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::object_ref::{Blob, HandleHolder, ObjectRef, Payload, RefHandle, decode_for};
 use crate::registry::Registry;
 use crate::runtime::buffers::BufferPool;
+use crate::runtime::departures::{DepartureWatch, Departures};
 use crate::runtime::event::{Command, NodeEvent};
 use crate::runtime::get::GetRequest;
 use crate::runtime::inbox::Inbox;
@@ -33,6 +34,10 @@ pub struct NodeShared {
     /// Recycled large buffers for copies into the store.
     pub buffers: Arc<BufferPool>,
     spread_cursor: AtomicUsize,
+    /// Why the node stopped, when it stopped on its own (see [`NodeShared::stop_because`]).
+    stop_reason: std::sync::OnceLock<String>,
+    /// The nodes that left the cluster, and who watches for them.
+    pub departures: Arc<Departures>,
 }
 
 impl NodeShared {
@@ -53,6 +58,28 @@ impl NodeShared {
             spin,
             buffers: Arc::new(BufferPool::new(1 << 30)),
             spread_cursor: AtomicUsize::new(id.0 as usize),
+            stop_reason: std::sync::OnceLock::new(),
+            departures: Arc::new(Departures::default()),
+        }
+    }
+
+    /// Records why the node is about to stop on its own (it lost the head, say): its
+    /// waiters, and every later command, then fail with [`CoreError::NodeStopped`] and
+    /// this reason instead of a bare `Stopped`. The first reason given stays.
+    pub fn stop_because(&self, reason: impl Into<String>) {
+        let _ = self.stop_reason.set(reason.into());
+    }
+
+    /// Why the node stopped on its own, if it did.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.get().map(String::as_str)
+    }
+
+    /// What the waiters of this node are told once it stopped.
+    pub(crate) fn stopped_error(&self) -> CoreError {
+        match self.stop_reason() {
+            Some(reason) => CoreError::NodeStopped(reason.to_string()),
+            None => CoreError::Stopped,
         }
     }
 
@@ -106,7 +133,8 @@ impl WorkerShared {
             self.node.inbox.try_push(NodeEvent::Command(command))
         {
             // The node has stopped: whoever waits on this command learns it now.
-            crate::runtime::event::fill_all(command.refusals());
+            let stopped = self.node.stopped_error();
+            crate::runtime::event::fill_all_stopped(command.refusals(), &stopped);
         }
     }
 
@@ -284,6 +312,22 @@ impl Worker {
     /// The live nodes of the cluster that take spread tasks.
     pub fn nodes(&self) -> Vec<NodeId> {
         self.shared.node.nodes()
+    }
+
+    /// Runs `on_lost` once, with the node, if the actor at `address` is lost with a
+    /// node: the node it lives on, or its creator's (an actor shares its creator's
+    /// fate) left the cluster. At once, on this thread, if one of them left already.
+    /// It runs on the node's thread: it must be quick and must not wait. Dropping the
+    /// watch cancels it. (An actor that ends otherwise, its handles released, is not
+    /// reported: its callers learn it from their calls.)
+    pub fn watch_actor(
+        &self,
+        address: ActorAddress,
+        on_lost: impl FnOnce(NodeId) + Send + 'static,
+    ) -> DepartureWatch {
+        let mut nodes = vec![address.node, address.id.creator.node()];
+        nodes.dedup();
+        self.shared.node.departures.watch(nodes, on_lost)
     }
 
     // ----- objects -------------------------------------------------------------------

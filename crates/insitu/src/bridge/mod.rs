@@ -32,7 +32,7 @@ use crate::inbox::{BridgeInbox, BridgeInboxHandle, Inboxes, NoticeSink};
 use crate::notice::{Notice, Registration};
 use crate::session_info::SessionInfo;
 use crate::shm::{SegmentPool, SharedChunk};
-use doreisa_core::{Blob, NodeId, ObjectRef, TaskOptions, Worker};
+use doreisa_core::{Blob, DepartureWatch, NodeId, ObjectRef, TaskOptions, Worker};
 use doreisa_sched::SourceKey;
 use link::{ActorLink, BridgeLink};
 use state::{BridgeState, Pacing};
@@ -131,6 +131,19 @@ impl NoticeSink for Shared {
     }
 }
 
+impl Shared {
+    /// The analytics' coordinator was lost with `node`: no notice will come any more,
+    /// so the ranks waiting for one are woken (their waits end).
+    fn analytics_lost(&self, node: NodeId) {
+        tracing::warn!(?node, "the analytics' coordinator was lost with its node");
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .on_analytics_lost(node);
+        self.changed.notify_all();
+    }
+}
+
 /// The bridge's inbox: the actor the coordinator calls, and its number in this
 /// process (its notices stop with the bridge).
 struct Inbox {
@@ -158,6 +171,9 @@ pub struct Bridge {
     /// they were queued, whichever rank's thread queued them.
     sending: Mutex<()>,
     _inbox: Option<Inbox>,
+    /// Tells the state when the coordinator is lost with its node (the analytics'
+    /// process died): it sends no notice then, and the ranks would wait in vain.
+    _coordinator_watch: Option<DepartureWatch>,
 }
 
 impl Bridge {
@@ -201,6 +217,12 @@ impl Bridge {
             inboxes,
             id,
         };
+        let lost = Arc::downgrade(&shared);
+        let coordinator_watch = worker.watch_actor(info.coordinator.address, move |node| {
+            if let Some(shared) = lost.upgrade() {
+                shared.analytics_lost(node);
+            }
+        });
         let within = Some(options.timeout);
         worker.get_timeout(inbox.actor.actor.created(), within)?;
         let registered = info.coordinator.register_bridge(
@@ -240,6 +262,7 @@ impl Bridge {
             shared,
             sending: Mutex::new(()),
             _inbox: Some(inbox),
+            _coordinator_watch: Some(coordinator_watch),
         });
         // A bridge for no rank leaves at once.
         bridge.flush()?;
@@ -261,6 +284,7 @@ impl Bridge {
             }),
             sending: Mutex::new(()),
             _inbox: None,
+            _coordinator_watch: None,
         });
         bridge.flush().expect("the fake link takes everything");
         bridge

@@ -5,6 +5,8 @@
 
 use super::state::{Answer, BridgeState, Room};
 use super::{Bridge, Held};
+#[cfg(doc)]
+use crate::error::InsituError;
 use crate::error::Result;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
@@ -90,7 +92,8 @@ impl Bridge {
     /// The steering value `key` set for `timestep` (the latest one with `None`, asked
     /// now). With `wait`, waits up to that long until the analytics set it for
     /// `timestep` or a later one, or stopped: the ranks of this bridge share one
-    /// question, answered by a notice. `None` when there is none.
+    /// question, answered by a notice. `None` when there is none. A value not known
+    /// here fails with [`InsituError::AnalyticsLost`] once the analytics is gone.
     pub(crate) fn feedback(
         &self,
         key: &str,
@@ -98,6 +101,7 @@ impl Bridge {
         wait: Option<Duration>,
     ) -> Result<Option<Vec<u8>>> {
         let Some(timestep) = timestep else {
+            self.lock().check_analytics()?;
             let found = self.link.feedback(key, None, self.options.timeout)?;
             return Ok(found.map(|(_, value)| value));
         };
@@ -105,6 +109,7 @@ impl Bridge {
             if let Some(known) = self.lock().feedback_known(key, timestep) {
                 return Ok(known);
             }
+            self.lock().check_analytics()?;
             let found = self
                 .link
                 .feedback(key, Some(timestep), self.options.timeout)?;
@@ -125,6 +130,7 @@ impl Bridge {
             if let Some(value) = state.feedback_known(key, timestep) {
                 return Ok(value);
             }
+            state.check_analytics()?;
             let now = Instant::now();
             if now >= deadline {
                 return Ok(None);

@@ -12,6 +12,7 @@ use crate::coordinator::state::{Announced, Progress};
 use crate::decl::{AheadPolicy, ChunkDecl};
 use crate::error::{InsituError, Result};
 use crate::gather::{Gather, RankIteration};
+use doreisa_core::NodeId;
 use doreisa_sched::SourceKey;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -88,6 +89,9 @@ pub(crate) struct BridgeState<H> {
     left: bool,
     /// The analytics' progress, and the number of the coordinator's message that said it.
     progress: Progress,
+    /// The analytics is gone: its coordinator was lost with this node (it left the
+    /// cluster). No notice will come any more.
+    lost: Option<NodeId>,
     progress_seq: u64,
     /// What the analytics' graphs read (version 0: everything).
     contract: Contract,
@@ -117,6 +121,7 @@ impl<H> BridgeState<H> {
             closed_at: None,
             left: false,
             progress: Progress::default(),
+            lost: None,
             progress_seq: 0,
             contract: Contract::default(),
             paced: BTreeSet::new(),
@@ -366,7 +371,7 @@ impl<H> BridgeState<H> {
     /// The coordinator's `seq`th message says the analytics is at `progress`. Older
     /// news than what the state has is ignored.
     pub fn on_progress(&mut self, seq: u64, progress: Progress) {
-        if seq < self.progress_seq {
+        if seq < self.progress_seq || self.lost.is_some() {
             return;
         }
         self.progress_seq = seq;
@@ -377,6 +382,28 @@ impl<H> BridgeState<H> {
         if progress.stopped {
             // Nobody will read what is held: it goes now, not when the ranks close.
             self.gather.clear_pending();
+        }
+    }
+
+    /// The analytics is gone: its coordinator was lost with `node` (its process died,
+    /// or it left). It reads nothing more, as if it had stopped, and nothing more
+    /// comes from it: the ranks stop waiting, and what is held goes now.
+    pub fn on_analytics_lost(&mut self, node: NodeId) {
+        if self.lost.is_some() {
+            return;
+        }
+        self.lost = Some(node);
+        self.stalled = false;
+        self.progress.stopped = true;
+        self.gather.clear_pending();
+    }
+
+    /// An error if the analytics is gone (see [`BridgeState::on_analytics_lost`]):
+    /// what a rank waiting for it is told.
+    pub fn check_analytics(&self) -> Result<()> {
+        match self.lost {
+            Some(node) => Err(InsituError::AnalyticsLost { node }),
+            None => Ok(()),
         }
     }
 
@@ -403,7 +430,8 @@ impl<H> BridgeState<H> {
         if let Some(value) = self.feedback_known(key, timestep) {
             return Answer::Known(value);
         }
-        if self.answers.ask(key, timestep) {
+        // Nobody to ask once the analytics is gone.
+        if self.lost.is_none() && self.answers.ask(key, timestep) {
             self.out.push(Action::WatchFeedback {
                 key: key.to_string(),
                 timestep,

@@ -14,6 +14,8 @@
 
 mod intake;
 
+pub(crate) use intake::register;
+
 use crate::coordinator::CoordinatorAddress;
 use crate::coordinator::state::Announced;
 use crate::decl::ChunkDecl;

@@ -142,7 +142,7 @@ impl<K: ObjectKey> ObjectStore<K> {
                 capacity,
             });
         }
-        inner.make_room(size)?;
+        inner.make_room(key, size)?;
         let (wakers, blocked) = inner.waiters.fulfil(key, &data);
         inner.insert(key, data, kind);
         drop(inner);
@@ -344,7 +344,7 @@ impl<K: ObjectKey> Inner<K> {
         let (size, kind, path) = (entry.size, entry.kind, path.clone());
         // Read before making room, so that a bad file evicts nothing.
         let data = spill::read(&path, size)?;
-        self.make_room(size)?;
+        self.make_room(key, size)?;
         spill::remove(&path);
         let tick = self.tick();
         self.lru(kind).insert(tick, key);
@@ -358,10 +358,10 @@ impl<K: ObjectKey> Inner<K> {
         Ok(data)
     }
 
-    /// Frees memory until `needed` more bytes fit: evicts secondary copies, then spills
-    /// primary copies, least recently used first. Changes nothing if that cannot be
-    /// enough. `needed` must not exceed the capacity.
-    fn make_room(&mut self, needed: u64) -> Result<(), StoreError> {
+    /// Frees memory until `needed` more bytes (for `key`) fit: evicts secondary copies,
+    /// then spills primary copies, least recently used first. Changes nothing if that
+    /// cannot be enough. `needed` must not exceed the capacity.
+    fn make_room(&mut self, key: K, needed: u64) -> Result<(), StoreError> {
         let free = self.capacity - self.used_bytes;
         if needed <= free {
             return Ok(());
@@ -387,8 +387,13 @@ impl<K: ObjectKey> Inner<K> {
             }
         }
         if free + freed < needed {
-            let available = free + freed;
-            return Err(StoreError::Full { needed, available });
+            return Err(StoreError::Full {
+                key: format!("{key:?}"),
+                needed,
+                capacity: self.capacity,
+                used: self.used_bytes,
+                available: free + freed,
+            });
         }
         // Spill first: if the disk fails, no secondary copy has been dropped for nothing.
         for key in to_spill {

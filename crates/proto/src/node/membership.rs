@@ -5,7 +5,7 @@
 use super::event::task_failed;
 use super::{Host, NodeState};
 use crate::error::ProtoError;
-use crate::ids::{NodeId, ObjectId, TaskId, WorkerId};
+use crate::ids::{ActorId, NodeId, ObjectId, TaskId, WorkerId};
 use crate::task::Placement;
 
 impl<H: Host> NodeState<H> {
@@ -69,8 +69,22 @@ impl<H: Host> NodeState<H> {
             }
         }
         self.actor_objects.retain(|_, (_, n)| *n != node);
+        // Actors living here that a worker of the dead node created: their owner died,
+        // so nobody can release their handles any more. They share its fate (as Ray's
+        // non-detached actors do) and drop what they hold, or they would live forever.
+        let mut fate_shared: Vec<ActorId> = self
+            .actors
+            .keys()
+            .filter(|a| a.creator.node() == node)
+            .copied()
+            .collect();
+        fate_shared.sort();
+        for actor in fate_shared {
+            tracing::debug!(?actor, "its creator died: the actor ends");
+            self.kill_actor(actor);
+        }
         // Calls waiting for an actor whose creator died: it will never be created.
-        let orphans: Vec<crate::ids::ActorId> = self
+        let orphans: Vec<ActorId> = self
             .unborn_calls
             .keys()
             .filter(|a| a.creator.node() == node)

@@ -126,6 +126,29 @@ impl<H: Host> NodeState<H> {
         self.release_copy(id);
     }
 
+    /// Requests from other nodes for `id`, parked here while it was computed: its value
+    /// is on `node` now, so they are asked there (as [`Self::on_fetch`] does), rather
+    /// than this node pulling a copy into its own store to pass on.
+    pub(super) fn forward_parked_fetches(&mut self, id: ObjectId, node: NodeId) {
+        let Some(waiters) = self.waiters.get_mut(&id) else {
+            return;
+        };
+        let mut requesters = Vec::new();
+        waiters.retain(|waiter| match waiter {
+            ObjectWaiter::Fetch(requester) => {
+                requesters.push(*requester);
+                false
+            }
+            _ => true,
+        });
+        if waiters.is_empty() {
+            self.waiters.remove(&id);
+        }
+        for requester in requesters {
+            self.send(node, NodeMessage::Fetch { id, requester });
+        }
+    }
+
     pub(super) fn on_object_failed(&mut self, id: ObjectId, error: ProtoError) {
         self.fetching.remove(&id);
         self.fail_waiters(id, error);

@@ -190,6 +190,7 @@ impl<H: Host> NodeState<H> {
                 self.table(caller).object_pinned_at(ret.id, node);
                 if node != self.id {
                     self.primary_elsewhere.insert(ret.id, node);
+                    self.forward_parked_fetches(ret.id, node);
                     if self.waiters.contains_key(&ret.id) {
                         self.ensure_fetch(ret.id, caller);
                     }

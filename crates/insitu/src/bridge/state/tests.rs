@@ -264,3 +264,40 @@ fn the_ranks_of_a_bridge_share_one_steering_question() {
     s.on_feedback("k".into(), 5, None);
     assert_eq!(s.watch_feedback("k", 5), Answer::Known(None));
 }
+
+#[test]
+fn once_the_analytics_is_lost_nothing_waits_for_it_and_its_late_news_is_ignored() {
+    let mut s = state(2, 1, AheadPolicy::Block);
+    s.attach(vec![decl(0)]).unwrap();
+    s.attach(vec![decl(1)]).unwrap();
+    s.on_progress(1, running(None));
+    s.on_feedback("k".into(), 0, Some(vec![7]));
+    sent(&mut s);
+    publish(&mut s, 0, 0);
+    assert_eq!(s.room(1), Room::Go);
+    assert_eq!(s.room(2), Room::Wait);
+    assert_eq!(s.check_analytics(), Ok(()));
+    s.on_analytics_lost(NodeId(5));
+    assert_eq!(
+        s.check_analytics(),
+        Err(InsituError::AnalyticsLost { node: NodeId(5) })
+    );
+    assert_eq!(s.room(2), Room::Drop, "nobody reads it any more");
+    assert!(
+        s.progress().past(0),
+        "the ranks' chunks are not needed any more"
+    );
+    // What was said before stays true; nobody is asked what was not.
+    assert_eq!(s.watch_feedback("k", 0), Answer::Known(Some(vec![7])));
+    assert_eq!(s.watch_feedback("k", 1), Answer::Pending);
+    // A notice that was on its way changes nothing.
+    s.on_progress(2, running(Some(0)));
+    assert!(s.progress().stopped);
+    // Nothing goes to the node for an analytics that is gone.
+    s.rank_closed(0, 0, Some(0));
+    s.rank_closed(1, 0, None);
+    assert_eq!(
+        sent(&mut s),
+        ["closed 0 Some(0)", "closed 1 None", "leave Some(0)"]
+    );
+}

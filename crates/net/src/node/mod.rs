@@ -18,7 +18,7 @@ use doreisa_core::runtime::actor::{GetStatus, NodeActor};
 use doreisa_core::runtime::boot::NodeParts;
 use doreisa_core::runtime::event::NodeEvent;
 use doreisa_core::runtime::inbox::Inbox;
-use doreisa_core::runtime::worker::Worker;
+use doreisa_core::runtime::worker::{NodeShared, Worker};
 use doreisa_objstore::StoreConfig;
 use doreisa_proto::frame::FrameKind;
 use doreisa_proto::limits::ConnectionLimits;
@@ -32,6 +32,11 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+mod head_watch;
+
+pub use head_watch::{DEFAULT_HEAD_TIMEOUT, HEAD_TIMEOUT_ENV, MIN_HEARTBEATS_PER_HEAD_TIMEOUT};
+use head_watch::{HeadWatch, follow_membership};
 
 /// How to run a node of a process cluster.
 #[derive(Debug, Clone)]
@@ -48,6 +53,11 @@ pub struct NodeOptions {
     pub heartbeat: Duration,
     /// On the head: how long a member may stay silent before it is declared dead.
     pub death_timeout: Duration,
+    /// On a worker or driver: how long the head may stay silent (no answer to our
+    /// heartbeats) before this node takes it for dead and stops (see
+    /// [`ProcessNode::stop_reason`]). At least [`MIN_HEARTBEATS_PER_HEAD_TIMEOUT`]
+    /// heartbeats, or joining fails.
+    pub head_timeout: Duration,
     pub spin: Duration,
     /// Incoming connections this node keeps open, and in their handshake, at once.
     pub connection_limits: ConnectionLimits,
@@ -64,6 +74,7 @@ impl NodeOptions {
             spill_dir: None,
             heartbeat: Duration::from_millis(250),
             death_timeout: Duration::from_secs(3),
+            head_timeout: head_watch::from_env(),
             // A process node shares its host's cores with the simulation: it parks
             // at once unless told otherwise (and polling between processes on a small
             // machine measured slower, not faster).
@@ -81,6 +92,7 @@ pub struct ProcessNode {
     /// How others join (the head's; every node knows it).
     pub cluster: ClusterFile,
     inbox: Arc<Inbox<NodeEvent>>,
+    shared: Arc<NodeShared>,
     actor: Addr<NodeActor>,
     store: Arc<ObjectStore>,
     executor: Worker,
@@ -95,6 +107,7 @@ struct Started {
     id: NodeId,
     addr: SocketAddr,
     cluster: ClusterFile,
+    shared: Arc<NodeShared>,
     actor: Addr<NodeActor>,
     executor: Worker,
     driver: Option<Worker>,
@@ -125,6 +138,7 @@ impl ProcessNode {
         cluster
             .check_version()
             .map_err(|reason| CoreError::Invalid(format!("the cluster file was {reason}")))?;
+        head_watch::check(&options)?;
         Self::start(options, Some(cluster.clone()), registry)
     }
 
@@ -179,6 +193,7 @@ impl ProcessNode {
             addr: started.addr,
             cluster: started.cluster,
             inbox,
+            shared: started.shared,
             actor: started.actor,
             store,
             executor: started.executor,
@@ -218,6 +233,12 @@ impl ProcessNode {
     /// Whether the node still runs.
     pub fn is_running(&self) -> bool {
         !self.inbox.is_closed()
+    }
+
+    /// Why the node stopped on its own (it lost the head, or the head declared it
+    /// dead); `None` while it runs or if it was stopped or left on purpose.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.shared.stop_reason().map(str::to_string)
     }
 
     /// Leaves the cluster on purpose: the head tells the others at once (no waiting
@@ -334,6 +355,7 @@ impl Setup {
         node.shared.set_node(id, options.role.takes_tasks());
         node.state.start_at_epoch(epoch);
         let executor = node.executor_worker();
+        let shared = node.shared.clone();
         let driver =
             (options.role == NodeRole::Driver).then(|| node.add_worker(WorkerId::new(id, 1)));
         let links = Links::new(
@@ -395,13 +417,22 @@ impl Setup {
                     options.heartbeat,
                     self.leave_requests,
                 ));
-                tokio::task::spawn_local(follow_membership(net.clone(), session.reader));
+                tokio::task::spawn_local(follow_membership(
+                    net.clone(),
+                    session.reader,
+                    HeadWatch {
+                        addr: cluster.head,
+                        timeout: options.head_timeout,
+                        node: shared.clone(),
+                    },
+                ));
             }
         }
         Ok(Started {
             id,
             addr,
             cluster,
+            shared,
             actor,
             executor,
             driver,
@@ -504,37 +535,4 @@ async fn heartbeats(
             }
         }
     }
-}
-
-/// A member follows the head's membership news; it stops if it loses the head or is
-/// declared dead.
-async fn follow_membership(net: Rc<NodeNet>, mut reader: FrameReader) {
-    loop {
-        match reader.next().await {
-            Ok(Some(frame)) => {
-                match stream::decode_frame::<MembershipEvent>(&frame, FrameKind::Membership) {
-                    Ok(MembershipEvent::Left { node, .. }) if node == net.me => {
-                        tracing::error!(node = ?net.me, "the head declared this node dead: stopping");
-                        break;
-                    }
-                    Ok(event) => net.apply(&event),
-                    Err(e) => {
-                        tracing::error!(error = %e, "bad membership news from the head: stopping");
-                        break;
-                    }
-                }
-            }
-            Ok(None) | Err(_) if net.leaving.get() => break,
-            Ok(None) => {
-                tracing::error!("the head closed our session: stopping");
-                break;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "lost the head: stopping");
-                break;
-            }
-        }
-    }
-    net.links.borrow_mut().close_all();
-    stop_node(&net.inbox);
 }
