@@ -29,6 +29,15 @@ struct CountingLowerings<'a> {
     lowered: AtomicUsize,
 }
 
+impl<'a> CountingLowerings<'a> {
+    fn new(runner: &'a ClusterRunner) -> Self {
+        CountingLowerings {
+            runner,
+            lowered: AtomicUsize::new(0),
+        }
+    }
+}
+
 impl GraphRunner for CountingLowerings<'_> {
     fn compute(&self, graph: &TaskGraph) -> Result<Vec<Bytes>, SchedError> {
         self.lowered.fetch_add(1, Ordering::SeqCst);
@@ -65,6 +74,15 @@ fn cluster(nodes: usize) -> Cluster {
     .unwrap()
 }
 
+/// A cluster of `nodes` and a runner keeping two timesteps of sources.
+fn retaining_runner(nodes: usize) -> (Cluster, ClusterRunner) {
+    let cluster = cluster(nodes);
+    let runner = ClusterRunner::start(cluster.driver(), &cluster.nodes(), Strategy::Greedy)
+        .unwrap()
+        .with_retention(2);
+    (cluster, runner)
+}
+
 /// Two 4x4 chunks per node of a 2-d field whose values move with `timestep`.
 fn publish(runner: &ClusterRunner, nodes: &[NodeId], timestep: i64) -> (Array, f64) {
     let rows = 8 * nodes.len();
@@ -82,15 +100,9 @@ fn publish(runner: &ClusterRunner, nodes: &[NodeId], timestep: i64) -> (Array, f
 }
 
 fn steady_state_sends_nothing(nodes: usize) {
-    let cluster = cluster(nodes);
+    let (cluster, runner) = retaining_runner(nodes);
     let ids = cluster.nodes();
-    let runner = ClusterRunner::start(cluster.driver(), &ids, Strategy::Greedy)
-        .unwrap()
-        .with_retention(2);
-    let counting = CountingLowerings {
-        runner: &runner,
-        lowered: AtomicUsize::new(0),
-    };
+    let counting = CountingLowerings::new(&runner);
     let mut after_standing = None;
     for timestep in 0..100 {
         let (field, expected) = publish(&runner, &ids, timestep);
@@ -127,15 +139,9 @@ fn a_recurring_analysis_on_64_nodes_sends_nothing_per_iteration() {
 
 #[test]
 fn a_changed_analysis_recompiles_once_and_alternating_ones_stay_compiled() {
-    let cluster = cluster(8);
+    let (cluster, runner) = retaining_runner(8);
     let ids = cluster.nodes();
-    let runner = ClusterRunner::start(cluster.driver(), &ids, Strategy::Greedy)
-        .unwrap()
-        .with_retention(2);
-    let counting = CountingLowerings {
-        runner: &runner,
-        lowered: AtomicUsize::new(0),
-    };
+    let counting = CountingLowerings::new(&runner);
     let lowered = || counting.lowered.load(Ordering::SeqCst);
     let rows = 8 * ids.len();
     let check = |timestep: i64, use_max: bool| {
