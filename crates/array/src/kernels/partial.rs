@@ -325,7 +325,9 @@ mod tests {
     /// Values whose sums round differently in different orders.
     fn awkward(len: usize) -> Vec<f64> {
         (0..len)
-            .map(|i| ((i * 7919) % 1013) as f64 * 1e-3 + if i.is_multiple_of(5) { 1e12 } else { 0.1 })
+            .map(|i| {
+                ((i * 7919) % 1013) as f64 * 1e-3 + if i.is_multiple_of(5) { 1e12 } else { 0.1 }
+            })
             .collect()
     }
 
