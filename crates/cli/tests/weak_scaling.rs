@@ -104,7 +104,9 @@ fn flip_sum_sinsqrt_and_mean_equal_ndarray_over_the_gathered_data() {
     .unwrap();
     let session = Session::start(&cluster, SMALL).unwrap();
     for timestep in [0, 1, 2, 25] {
-        session.publish(timestep).unwrap();
+        let asked = weak_scaling::usage::monotonic_ns();
+        let published = session.publish(timestep).unwrap().wait().unwrap();
+        assert!(asked <= published && published <= weak_scaling::usage::monotonic_ns());
         let x = gather(&session, timestep);
         // What the producers published is the formula, element for element.
         assert_eq!(x.dim(), (96, 5));

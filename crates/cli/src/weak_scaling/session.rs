@@ -2,7 +2,7 @@
 //! analysis of every iteration and checks its value, and the clocks are read.
 
 use super::{Expected, ScalingConfig, Workload, chunk_values, usage};
-use doreisa::core::{Cluster, TaskOptions, Worker};
+use doreisa::core::{Cluster, ObjectRef, TaskOptions, Worker};
 use doreisa::sched::cluster::SchedulingActorAddress;
 use doreisa::sched::{ClusterRunner, SourceKey, Strategy};
 use ndarray::{ArrayD, IxDyn};
@@ -17,8 +17,10 @@ doreisa::core::actor! {
         fn new(first_chunk: u32, chunks: u32, rows: u32, cols: u32, scheduler: SchedulingActorAddress) -> Self {
             Producer { first_chunk, chunks, rows, cols, scheduler }
         }
-        fn produce(&mut self, timestep: i64) -> u32 {
-            let worker = Worker::current().expect("in an actor call");
+        // Publishes the chunks of `timestep`; returns when they were announced
+        // (`usage::monotonic_ns`), or why they could not be.
+        fn produce(&mut self, timestep: i64) -> Result<u64, String> {
+            let worker = Worker::current().ok_or("not in an actor call")?;
             let shape = [self.rows as usize, self.cols as usize];
             let mut published = Vec::with_capacity(self.chunks as usize);
             for c in 0..self.chunks {
@@ -26,14 +28,14 @@ doreisa::core::actor! {
                 let values = chunk_values(shape, index as usize, timestep);
                 let data = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("rows x cols values");
                 let bytes = doreisa::array::Chunk::from(data).encode();
-                let chunk = worker.put_blob(bytes).expect("room for a chunk");
+                let chunk = worker.put_blob(bytes).map_err(|e| format!("chunk {index}: {e}"))?;
                 let key = SourceKey { array: "x".into(), timestep, chunk: vec![index, 0] };
                 published.push((key, chunk));
             }
-            if let Err(e) = self.scheduler.publish_many(&worker, published) {
-                tracing::error!(error = %e, "cannot announce chunks");
-            }
-            self.chunks
+            self.scheduler
+                .publish_many(&worker, published)
+                .map_err(|e| format!("cannot announce chunks: {e}"))?;
+            Ok(usage::monotonic_ns())
         }
     }
 }
@@ -104,15 +106,45 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// Has every producer publish its chunks of `timestep`; returns once all are
-    /// announced.
-    pub fn publish(&self, timestep: i64) -> Result<(), String> {
-        for producer in &self.producers {
-            producer
-                .produce(self.driver, timestep)
-                .map_err(|e| e.to_string())?;
+    /// Asks every producer to publish its chunks of `timestep`, without waiting; see
+    /// [`Publishing::wait`].
+    pub fn publish(&self, timestep: i64) -> Result<Publishing, String> {
+        let calls = self
+            .producers
+            .iter()
+            .map(|producer| producer.produce(self.driver, timestep))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(Publishing {
+            timestep,
+            calls,
+            driver: self.driver.clone(),
+        })
+    }
+}
+
+/// The producers' publishing of one timestep, under way.
+pub struct Publishing {
+    timestep: i64,
+    calls: Vec<ObjectRef<Result<u64, String>>>,
+    driver: Worker,
+}
+
+impl Publishing {
+    /// Waits until every producer has announced its chunks; returns when the last one
+    /// did ([`usage::monotonic_ns`]), or the first producer's error.
+    pub fn wait(self) -> Result<u64, String> {
+        let timestep = self.timestep;
+        let ends = self
+            .driver
+            .get_all(&self.calls)
+            .map_err(|e| format!("iteration {timestep}: a producer: {e}"))?;
+        let mut last = 0;
+        for (node, end) in ends.into_iter().enumerate() {
+            let end = end.map_err(|e| format!("iteration {timestep}: producer {node}: {e}"))?;
+            last = last.max(end);
         }
-        Ok(())
+        Ok(last)
     }
 }
 
@@ -140,8 +172,7 @@ pub(super) fn measure(
         if timestep == measured.end {
             cpu_end = (usage::thread_cpu(), usage::process_cpu());
         }
-        session.publish(timestep)?;
-        let published = Instant::now();
+        let publishing = session.publish(timestep)?;
         let x = workload.source(timestep).map_err(|e| error(&e))?;
         let analysis = config.analysis.expression(&x).map_err(|e| error(&e))?;
         if timestep == 0 {
@@ -151,8 +182,10 @@ pub(super) fn measure(
             Ok(value) => value,
             Err(e) => return Err(describe_failure(timestep, &e, runner, cluster)),
         };
+        let done = usage::monotonic_ns();
+        let published = publishing.wait()?;
         if measured.contains(&timestep) {
-            analysis_time += published.elapsed();
+            analysis_time += Duration::from_nanos(done.saturating_sub(published));
         }
         let value = value.scalar::<f64>().map_err(|e| error(&e))?;
         expected(timestep)

@@ -1,5 +1,5 @@
-//! What the benchmark reads of its own process: a thread's CPU time, the process's CPU
-//! time, and its peak resident memory (Linux `/proc`).
+//! What the benchmark reads of its own process: the monotonic clock, a thread's CPU
+//! time, the process's CPU time, and its peak resident memory (Linux `/proc`).
 
 use std::time::Duration;
 
@@ -14,6 +14,12 @@ fn clock(id: libc::clockid_t) -> Duration {
         return Duration::ZERO;
     }
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Nanoseconds of the system's monotonic clock: comparable between the processes of
+/// one machine (a producer's in a node process and the driver's).
+pub fn monotonic_ns() -> u64 {
+    clock(libc::CLOCK_MONOTONIC).as_nanos() as u64
 }
 
 /// CPU time the calling thread has used (user and system), polling included.
