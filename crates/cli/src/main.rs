@@ -58,6 +58,9 @@ enum Command {
         /// (also timed as a hand-written loop), or (x + flip(x, 0)).sum().
         #[arg(long, value_enum, default_value = "mean")]
         analysis: weak_scaling::Analysis,
+        /// weak-scaling: draw ms per iteration against nodes (log scales) as a PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
         /// Measured runs (after one warm-up run), at least 1.
         #[arg(long, default_value_t = 5, value_parser = args::at_least_one)]
         runs: usize,
@@ -156,6 +159,7 @@ fn main() -> ExitCode {
             chunks_per_node,
             iterations,
             analysis,
+            plot,
         } if name == "weak-scaling" => exit(if cluster_file.is_some() {
             Err("weak-scaling starts its own clusters (--mode embedded|processes)".into())
         } else {
@@ -168,9 +172,14 @@ fn main() -> ExitCode {
                 iterations,
                 analysis,
             };
-            weak_scaling::run(&config).and_then(|report| match json {
-                Some(path) => weak_scaling::write(&report, &path),
-                None => Ok(()),
+            weak_scaling::run(&config).and_then(|report| {
+                if let Some(path) = plot {
+                    weak_scaling::plot(&report, &path)?;
+                }
+                match json {
+                    Some(path) => weak_scaling::write(&report, &path),
+                    None => Ok(()),
+                }
             })
         }),
         Command::Bench {

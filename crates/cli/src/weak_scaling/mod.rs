@@ -8,11 +8,13 @@
 //! is checked against the exact one from the producers' formula: a wrong value ends the
 //! benchmark with an error.
 
+mod plot;
 mod processes;
 mod session;
 pub mod usage;
 pub mod workload;
 
+pub use plot::plot;
 pub use session::{Producer, Session};
 pub use workload::{Analysis, Expected, HandLoop, Workload, chunk_values, element};
 
