@@ -44,7 +44,9 @@ fn each_analysis_runs_embedded_every_value_checked_and_reports_its_figures() {
         assert!((point.chunks_per_s - per_s).abs() < 1e-6 * per_s);
         assert!(point.tasks_per_iteration >= 2, "{point:?}");
         assert!(point.driver_cpu_ms_per_iteration > 0.0, "{point:?}");
-        assert!(point.process_cpu_ms_per_iteration >= point.driver_cpu_ms_per_iteration);
+        assert!(point.producer_calls_cpu_ms_per_iteration > 0.0, "{point:?}");
+        let driver = point.driver_cpu_ms_per_iteration + point.producer_calls_cpu_ms_per_iteration;
+        assert!(point.process_cpu_ms_per_iteration >= driver, "{point:?}");
         assert!(point.peak_rss_bytes.unwrap() > 1 << 20, "{point:?}");
         assert_eq!(point.hand_loop.is_some(), analysis == Analysis::Sinsqrt);
 

@@ -138,12 +138,16 @@ pub struct ScalingPoint {
     /// Tasks of each iteration's graph (as Dask would count them, before fusion).
     pub tasks_per_iteration: usize,
     pub tasks_per_s: f64,
-    /// CPU time of the driver thread per iteration, ms: the thread that runs the
-    /// benchmark loop (asks the producers to publish, builds the expression, finds its
-    /// plan, waits for the value, including any polling while it waits). Not the
-    /// nodes' scheduling actors, their compute, or the producers, which run on other
-    /// threads (or processes).
+    /// The analytics side's CPU time per iteration, ms: the CPU time of the driver
+    /// thread (the one that runs the benchmark loop: builds the expression, finds its
+    /// plan, submits it or finds it standing, waits for the value, including any polling
+    /// while it waits, and checks it), less its time asking the producers to publish and
+    /// gathering their replies. Not the nodes' scheduling actors, their compute or the
+    /// producers, which run on other threads (or processes).
     pub driver_cpu_ms_per_iteration: f64,
+    /// The driver thread's CPU time per iteration asking the producers to publish and
+    /// gathering their replies, ms (the emulated simulation's share of that thread).
+    pub producer_calls_cpu_ms_per_iteration: f64,
     /// CPU time of this whole process per iteration, ms: in embedded mode every node,
     /// producer and the driver; in processes mode the driver process only.
     pub process_cpu_ms_per_iteration: f64,
@@ -254,6 +258,7 @@ pub fn run(config: &ScalingConfig) -> Result<ScalingReport, String> {
             tasks_per_iteration: median.tasks,
             tasks_per_s: median.tasks as f64 * 1e3 / median.ms,
             driver_cpu_ms_per_iteration: median.driver_cpu_ms,
+            producer_calls_cpu_ms_per_iteration: median.producer_calls_cpu_ms,
             process_cpu_ms_per_iteration: median.process_cpu_ms,
             peak_rss_bytes: (config.mode == Mode::Embedded)
                 .then(usage::peak_rss)
@@ -286,8 +291,8 @@ fn print_point(mode: &str, analysis: Analysis, point: &ScalingPoint) {
         .unwrap_or_else(|| "-".into());
     println!(
         "weak-scaling {mode:<9} {:<8} {:>4} nodes: {:>8.3} ms/iteration, {:>9.0} chunks/s, \
-         {:>9.0} tasks/s ({} tasks), driver CPU {:.3} ms/iteration, process CPU {:.3} ms/iteration, \
-         peak RSS {rss}",
+         {:>9.0} tasks/s ({} tasks), driver CPU {:.3} ms/iteration (+{:.3} asking the producers), \
+         process CPU {:.3} ms/iteration, peak RSS {rss}",
         analysis.name(),
         point.nodes,
         point.ms_per_iteration,
@@ -295,6 +300,7 @@ fn print_point(mode: &str, analysis: Analysis, point: &ScalingPoint) {
         point.tasks_per_s,
         point.tasks_per_iteration,
         point.driver_cpu_ms_per_iteration,
+        point.producer_calls_cpu_ms_per_iteration,
         point.process_cpu_ms_per_iteration,
     );
     if let Some(hand) = &point.hand_loop {

@@ -119,6 +119,7 @@ mod tests {
             tasks_per_iteration: 0,
             tasks_per_s: 0.0,
             driver_cpu_ms_per_iteration: 0.0,
+            producer_calls_cpu_ms_per_iteration: 0.0,
             process_cpu_ms_per_iteration: 0.0,
             peak_rss_bytes: None,
             hand_loop: None,
