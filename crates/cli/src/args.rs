@@ -1,5 +1,6 @@
 //! Parsers of command-line values that clap's defaults do not cover: addresses given
-//! by host name, counts that must be positive, durations.
+//! by host name, counts that must be positive, durations, chunk shapes, iteration
+//! counts.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -77,6 +78,28 @@ pub fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A chunk shape `ROWSxCOLS` (e.g. `10x10`), both at least 1.
+pub fn chunk_shape(text: &str) -> Result<[usize; 2], String> {
+    let usage = || format!("`{text}`: a chunk shape is ROWSxCOLS, e.g. 10x10");
+    let (rows, cols) = text.trim().split_once(['x', 'X']).ok_or_else(usage)?;
+    let side = |s: &str| match s.trim().parse::<usize>() {
+        Ok(0) => Err(format!("`{text}`: rows and columns must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(usage()),
+    };
+    Ok([side(rows)?, side(cols)?])
+}
+
+/// A weak-scaling run's iterations: enough for its measured window (see
+/// [`crate::weak_scaling::check_iterations`]).
+pub fn iterations(text: &str) -> Result<i64, String> {
+    let n = text
+        .trim()
+        .parse::<i64>()
+        .map_err(|e| format!("`{text}`: {e}"))?;
+    crate::weak_scaling::check_iterations(n).map(|()| n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +147,24 @@ mod tests {
         assert_eq!(at_least_one("0"), Err("must be at least 1".into()));
         assert!(at_least_one("-1").is_err());
         assert!(at_least_one("many").is_err());
+    }
+
+    #[test]
+    fn chunk_shapes_are_rows_x_columns() {
+        assert_eq!(chunk_shape("10x10"), Ok([10, 10]));
+        assert_eq!(chunk_shape("1000X3"), Ok([1000, 3]));
+        assert!(chunk_shape("10").unwrap_err().contains("ROWSxCOLS"));
+        assert!(chunk_shape("10x").unwrap_err().contains("ROWSxCOLS"));
+        assert!(chunk_shape("ax3").unwrap_err().contains("ROWSxCOLS"));
+        assert!(chunk_shape("0x3").unwrap_err().contains("at least 1"));
+    }
+
+    #[test]
+    fn iterations_leave_a_measured_window() {
+        assert_eq!(iterations("40"), Ok(40));
+        assert_eq!(iterations("230"), Ok(230));
+        assert!(iterations("39").unwrap_err().contains("at least 40"));
+        assert!(iterations("-5").unwrap_err().contains("at least 40"));
+        assert!(iterations("lots").is_err());
     }
 }

@@ -33,9 +33,10 @@ enum Command {
     ///
     /// Microbenchmarks named like Ray's (tasks-async, tasks-sync, put-small, get-small,
     /// put-gigabytes, actor-calls-async, actor-calls-sync, nested-refs, or all), or
-    /// weak-scaling (Doreisa's protocol: 40 chunks of 10x10 per node, the mean every
-    /// iteration, 230 iterations, time per iteration from 20 to 220). Prints the
-    /// figures, and writes them as JSON with --json.
+    /// weak-scaling (Doreisa's protocol: by default 40 chunks of 10x10 per node, the
+    /// mean every iteration, 230 iterations, time per iteration from 20 to 220; see
+    /// --chunk, --chunks-per-node, --iterations, --analysis). Prints the figures, and
+    /// writes them as JSON with --json.
     Bench {
         /// The benchmark.
         #[arg(value_parser = bench_names())]
@@ -45,8 +46,24 @@ enum Command {
         nodes: Vec<usize>,
         /// weak-scaling: `embedded` (virtual nodes in this process) or `processes`
         /// (a head and workers started on this machine).
-        #[arg(long, default_value = "embedded", value_parser = ["embedded", "processes"])]
-        mode: String,
+        #[arg(long, value_enum, default_value = "embedded")]
+        mode: weak_scaling::Mode,
+        /// weak-scaling: the chunk shape, ROWSxCOLS.
+        #[arg(long, default_value = "10x10", value_parser = args::chunk_shape)]
+        chunk: [usize; 2],
+        /// weak-scaling: chunks each node publishes per iteration.
+        #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+        chunks_per_node: u32,
+        /// weak-scaling: iterations per run, at least 40 (measured from 20 to N-10).
+        #[arg(long, default_value_t = 230, value_parser = args::iterations)]
+        iterations: i64,
+        /// weak-scaling: the analysis every iteration: the mean, mean(sin(sqrt(x+1)))
+        /// (also timed as a hand-written loop), or (x + flip(x, 0)).sum().
+        #[arg(long, value_enum, default_value = "mean")]
+        analysis: weak_scaling::Analysis,
+        /// weak-scaling: draw ms per iteration against nodes (log scales) as a PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
         /// Measured runs (after one warm-up run), at least 1.
         #[arg(long, default_value_t = 5, value_parser = args::at_least_one)]
         runs: usize,
@@ -152,12 +169,31 @@ fn main() -> ExitCode {
             runs,
             json,
             cluster_file,
+            chunk,
+            chunks_per_node,
+            iterations,
+            analysis,
+            plot,
         } if name == "weak-scaling" => exit(if cluster_file.is_some() {
             Err("weak-scaling starts its own clusters (--mode embedded|processes)".into())
         } else {
-            weak_scaling::run(&nodes, &mode, runs).and_then(|report| match json {
-                Some(path) => weak_scaling::write(&report, &path),
-                None => Ok(()),
+            let config = weak_scaling::ScalingConfig {
+                nodes,
+                mode,
+                runs,
+                chunk,
+                chunks_per_node,
+                iterations,
+                analysis,
+            };
+            weak_scaling::run(&config).and_then(|report| {
+                if let Some(path) = plot {
+                    weak_scaling::plot(&report, &path)?;
+                }
+                match json {
+                    Some(path) => weak_scaling::write(&report, &path),
+                    None => Ok(()),
+                }
             })
         }),
         Command::Bench {

@@ -133,6 +133,17 @@ fn bad_values_are_refused_before_anything_runs() {
         "must be at least 1",
     );
     refused(&["bench", "weak-scaling", "--mode", "cloud"], "processes");
+    refused(&["bench", "weak-scaling", "--chunk", "10"], "ROWSxCOLS");
+    refused(&["bench", "weak-scaling", "--chunk", "0x10"], "at least 1");
+    refused(&["bench", "weak-scaling", "--chunks-per-node", "0"], "0");
+    refused(
+        &["bench", "weak-scaling", "--iterations", "39"],
+        "must be at least 40",
+    );
+    refused(
+        &["bench", "weak-scaling", "--analysis", "median"],
+        "flip-sum",
+    );
     refused(&["bench", "tasks-asink"], "weak-scaling");
     refused(&["head", "--listen", "localhost:http"], "not a port number");
     refused(&["demo", "--colour-range", "80:20"], "LOW:HIGH");

@@ -151,9 +151,15 @@ fn a_node_with_absurdly_many_compute_threads_is_refused_cleanly() {
 
 #[test]
 fn a_weak_scaling_run_larger_than_this_host_is_refused_before_it_starts() {
-    let error = doreisa_cli::weak_scaling::run(&[100_000], "processes", 1).unwrap_err();
+    use doreisa_cli::weak_scaling::{Mode, ScalingConfig, run};
+    let huge = |mode| ScalingConfig {
+        nodes: vec![100_000],
+        mode,
+        ..ScalingConfig::default()
+    };
+    let error = run(&huge(Mode::Processes)).unwrap_err();
     assert!(error.contains("100000 node processes"), "{error}");
-    let error = doreisa_cli::weak_scaling::run(&[100_000], "embedded", 1).unwrap_err();
+    let error = run(&huge(Mode::Embedded)).unwrap_err();
     assert!(error.contains("100000 nodes"), "{error}");
 }
 

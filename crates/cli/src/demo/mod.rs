@@ -11,7 +11,7 @@ mod heat;
 mod history;
 mod limits;
 mod output;
-mod picture;
+pub(crate) mod picture;
 mod rank;
 mod report;
 

@@ -15,10 +15,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// The family name every text style of the pictures uses.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Registers the bundled font under [`FONT`] (once per process).
-fn register_font() -> Result<(), String> {
+pub(crate) fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -30,12 +30,12 @@ fn register_font() -> Result<(), String> {
 }
 
 /// A drawing error as a message.
-fn draw_error(e: impl std::fmt::Debug) -> String {
+pub(crate) fn draw_error(e: impl std::fmt::Debug) -> String {
     format!("drawing: {e:?}")
 }
 
 /// Writes `pixels` (RGB, row by row) as a PNG.
-fn write_png(path: &Path, width: u32, height: u32, pixels: &[u8]) -> Result<(), String> {
+pub(crate) fn write_png(path: &Path, width: u32, height: u32, pixels: &[u8]) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
     encoder.set_color(png::ColorType::Rgb);
@@ -76,7 +76,7 @@ fn tick_label(value: f64) -> String {
 
 /// Reads a PNG written by [`write_png`]: width, height, RGB pixels.
 #[cfg(test)]
-fn read_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+pub(crate) fn read_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
     let file = std::fs::File::open(path).unwrap();
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
