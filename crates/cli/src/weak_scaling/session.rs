@@ -108,7 +108,7 @@ impl<'a> Session<'a> {
     }
 
     /// Asks every producer to publish its chunks of `timestep`, without waiting; see
-    /// [`Publishing::wait`].
+    /// `Publishing::wait`.
     pub fn publish(&self, timestep: i64) -> Result<Publishing, String> {
         let calls = self
             .producers
