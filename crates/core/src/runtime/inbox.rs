@@ -189,7 +189,8 @@ impl<T> Inbox<T> {
 
     /// Blocks the calling thread (the only consumer) until something is queued or the
     /// inbox is closed, polling for `spin` before parking.
-    pub fn wait_blocking(&self, spin: Duration) {
+    /// Returns after `at_most` in any case (the caller looks around, then waits again).
+    pub fn wait_blocking(&self, spin: Duration, at_most: Duration) {
         let waiter = self
             .waiter
             .get_or_init(|| Waiter::Thread(Mutex::new(std::thread::current())));
@@ -218,11 +219,13 @@ impl<T> Inbox<T> {
                 self.state.store(RUNNING, Ordering::SeqCst);
                 return;
             }
-            std::thread::park_timeout(Duration::from_millis(100));
+            let left = at_most.saturating_sub(start.elapsed());
+            std::thread::park_timeout(left.min(Duration::from_millis(100)));
             if self.state.load(Ordering::SeqCst) == RUNNING
                 || self.has_items()
                 || self.is_closed()
                 || self.take_nudge()
+                || start.elapsed() >= at_most
             {
                 self.state.store(RUNNING, Ordering::SeqCst);
                 return;
@@ -300,7 +303,7 @@ mod tests {
                 seen.extend_from_slice(&batch);
                 break;
             }
-            inbox.wait_blocking(Duration::from_micros(50));
+            inbox.wait_blocking(Duration::from_micros(50), Duration::from_secs(1));
         }
         producer.join().unwrap();
         let expected: Vec<u32> = (0..20_000).collect();

@@ -17,11 +17,12 @@
 //!
 //! A task body may also just take long, or wait on something without saying so (see
 //! `core::blocking`). Jobs are therefore sent to a queue whose server is not running a
-//! job when there is one; a thread starting a job while more wait in its lane wakes an
-//! idle thread, and a thread whose queue runs dry takes, from the lane of a thread that
-//! is running a job, its waiting jobs and the tasks of its job not started, and sends
-//! the results it finished. So a long task holds up only its own thread, never the jobs
-//! or results of the nodes that share the pool.
+//! job when there is one (if all are, the first thread to be free takes them), and a
+//! thread whose queue runs dry, or an idle one every [`LOOK_AROUND`], takes from the
+//! lane of a thread that is running a job its waiting jobs and the tasks of its job not
+//! started, and sends the results it finished. So a long task holds up only its own
+//! thread, never the jobs or results of the nodes that share the pool for longer than
+//! that, and the hot path of short jobs pays no wake-up for it.
 
 mod execute;
 
@@ -35,6 +36,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// How often an idle thread looks at the other lanes for jobs and results held up
+/// behind a long job (a bound on how long they wait; costs an idle thread a wake-up).
+const LOOK_AROUND: Duration = Duration::from_millis(50);
 
 /// How long a standby thread waits for a queue to serve before it exits.
 const STANDBY_LINGER: Duration = Duration::from_secs(30);
@@ -219,19 +224,28 @@ impl ComputePool {
         });
         let n = self.lanes.len();
         let count = assigned.len();
-        let order = self.lane_order();
+        let mut order = self.lane_order();
         if n == 1 || count == 1 {
-            self.push_to(order[0], assigned);
+            let lane = order.next().unwrap_or(0);
+            self.push_to(lane, assigned);
             return;
         }
         let per_thread = count.div_ceil(n);
         let mut assigned = assigned;
+        let mut last = 0;
         for lane in order {
             let share: Vec<Assigned> = assigned.by_ref().take(per_thread).collect();
             if share.is_empty() {
                 break;
             }
             self.push_to(lane, share);
+            last = lane;
+        }
+        // (A lane's busy flag may change while the order is read: every job is
+        // queued all the same.)
+        let left: Vec<Assigned> = assigned.collect();
+        if !left.is_empty() {
+            self.push_to(last, left);
         }
     }
 
@@ -247,12 +261,14 @@ impl ComputePool {
 
     /// The lanes, round robin from the next turn, those whose server is not running a
     /// job first.
-    fn lane_order(&self) -> Vec<usize> {
+    fn lane_order(&self) -> impl Iterator<Item = usize> + '_ {
         let n = self.lanes.len();
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut order: Vec<usize> = (0..n).map(|k| (turn + k) % n).collect();
-        order.sort_by_key(|&lane| self.lanes[lane].busy.load(Ordering::SeqCst));
-        order
+        let busy = |lane: &usize| self.lanes[*lane].busy.load(Ordering::SeqCst);
+        let round = move || (0..n).map(move |k| (turn + k) % n);
+        round()
+            .filter(move |lane| !busy(lane))
+            .chain(round().filter(move |lane| busy(lane)))
     }
 
     /// Tells the threads to stop once they finish the task they run; queued jobs are
@@ -365,18 +381,10 @@ impl PoolShared {
             let next = lane.running().pending.pop_front();
             match next {
                 Some(assigned) => {
-                    // The last job in sight: what is finished goes now, not after it
-                    // (which may be long).
-                    let more = !lane.running().pending.is_empty();
-                    if !more && !queue.has_items() {
-                        lane.send_done();
-                    }
-                    // Busy, then a look at the queue (submit does the reverse): jobs
-                    // queued behind this one are seen by one of the two.
+                    // Busy: if this job runs long, an idle thread looking around (at
+                    // once when nudged, else within LOOK_AROUND) takes what waits
+                    // behind it and sends the results not sent yet.
                     lane.busy.store(true, Ordering::SeqCst);
-                    if more || queue.has_items() {
-                        nudge_idle(&self.lanes, &queue);
-                    }
                     let executed = self.execute(assigned);
                     let handed_off = with_serving(|s| s.handed_off) == Some(true);
                     if !handed_off {
@@ -399,7 +407,7 @@ impl PoolShared {
                 None => {
                     lane.send_done();
                     if queue.drain_into(&mut taken) == 0 && self.steal(&queue, &mut taken) == 0 {
-                        queue.wait_blocking(self.spin);
+                        queue.wait_blocking(self.spin, LOOK_AROUND);
                     } else {
                         lane.running().pending.extend(taken.drain(..));
                     }
@@ -466,9 +474,6 @@ impl PoolShared {
                 let mut running = s.lane.running();
                 running.worker = Some(worker.clone());
                 running.rest = std::mem::take(&mut own);
-                drop(running);
-                // An idle thread may take the tasks after the first.
-                nudge_idle(&self.lanes, &s.queue);
             }
         });
         loop {
