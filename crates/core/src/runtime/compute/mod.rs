@@ -18,7 +18,7 @@
 //! A task body may also just take long, or wait on something without saying so (see
 //! `core::blocking`). Jobs are therefore sent to a queue whose server is not running a
 //! job when there is one (if all are, the first thread to be free takes them), and a
-//! thread whose queue runs dry, or an idle one every [`LOOK_AROUND`], takes from the
+//! thread whose queue runs dry, or an idle one every `LOOK_AROUND` (50 ms), takes from the
 //! lane of a thread that is running a job its waiting jobs and the tasks of its job not
 //! started, and sends the results it finished. So a long task holds up only its own
 //! thread, never the jobs or results of the nodes that share the pool for longer than
