@@ -64,7 +64,8 @@ enum Command {
         /// weak-scaling: draw ms per iteration against nodes (log scales) as a PNG.
         #[arg(long)]
         plot: Option<PathBuf>,
-        /// Measured runs (after one warm-up run), at least 1.
+        /// Measured runs, at least 1 (the microbenchmarks run one more first, to warm up;
+        /// weak-scaling starts a new cluster for each run and measures iterations 20 on).
         #[arg(long, default_value_t = 5, value_parser = args::at_least_one)]
         runs: usize,
         /// Write the report(s) here as JSON.
