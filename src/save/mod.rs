@@ -26,8 +26,7 @@ mod zarr;
 pub use npy::{Column, read_npy, read_npy_records, write_npy, write_npy_records};
 pub use zarr::{ZarrArray, ZarrSeries, read_zarr, register_kernels};
 
-use doreisa_array::{Chunk, DType, Element};
-use ndarray::{ArrayD, IxDyn};
+use doreisa_array::{Chunk, DType};
 use std::path::{Path, PathBuf};
 
 /// What saving or reading results can fail with.
@@ -79,97 +78,25 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&partial, path).map_err(io_error(path))
 }
 
-/// Runs `$body` with `$t` the element type of `$dtype`.
-macro_rules! with_element_type {
-    ($dtype:expr, $t:ident => $body:expr) => {
-        match $dtype {
-            DType::Bool => {
-                type $t = bool;
-                $body
-            }
-            DType::I8 => {
-                type $t = i8;
-                $body
-            }
-            DType::U8 => {
-                type $t = u8;
-                $body
-            }
-            DType::I16 => {
-                type $t = i16;
-                $body
-            }
-            DType::U16 => {
-                type $t = u16;
-                $body
-            }
-            DType::I32 => {
-                type $t = i32;
-                $body
-            }
-            DType::U32 => {
-                type $t = u32;
-                $body
-            }
-            DType::I64 => {
-                type $t = i64;
-                $body
-            }
-            DType::U64 => {
-                type $t = u64;
-                $body
-            }
-            DType::F16 => {
-                type $t = doreisa_array::F16;
-                $body
-            }
-            DType::F32 => {
-                type $t = f32;
-                $body
-            }
-            DType::F64 => {
-                type $t = f64;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_element_type;
-
-/// The elements of `chunk` in C order, little-endian (bool as one byte, 0 or 1).
-fn le_bytes(chunk: &Chunk) -> Vec<u8> {
-    fn put<T: Element>(chunk: &Chunk) -> Vec<u8> {
-        let array = T::chunk_ref(chunk).expect("the chunk's own dtype");
-        let mut out = Vec::with_capacity(array.len() * T::DTYPE.size());
-        for &v in array.iter() {
-            v.write_le(&mut out);
-        }
-        out
-    }
-    with_element_type!(chunk.dtype(), T => put::<T>(chunk))
+/// The elements of `chunk` in C order, little-endian (bool as one byte, 0 or 1): the
+/// chunk's own encoding without its header.
+fn le_bytes(chunk: &Chunk) -> bytes::Bytes {
+    let header = Chunk::encoded_header(chunk.dtype(), chunk.shape()).len();
+    chunk.encode().slice(header..)
 }
 
 /// The chunk of `dtype` and `shape` whose elements are `bytes` (as [`le_bytes`] writes
-/// them); `None` if the length or a bool byte is wrong.
+/// them); `None` if the length or a bool byte is wrong (the chunk decoder checks both).
 fn from_le_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Option<Chunk> {
-    fn get<T: Element>(shape: &[usize], bytes: &[u8]) -> Option<Chunk> {
-        let size = T::DTYPE.size();
-        if bytes.len() != size * shape.iter().product::<usize>() {
-            return None;
-        }
-        if T::DTYPE == DType::Bool && bytes.iter().any(|&b| b > 1) {
-            return None;
-        }
-        let values: Vec<T> = bytes.chunks_exact(size).map(T::read_le).collect();
-        let array = ArrayD::from_shape_vec(IxDyn(shape), values).ok()?;
-        Some(T::into_chunk(array))
-    }
-    with_element_type!(dtype, T => get::<T>(shape, bytes))
+    let mut encoded = Chunk::encoded_header(dtype, shape);
+    encoded.extend_from_slice(bytes);
+    Chunk::decode(&encoded).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::{ArrayD, IxDyn};
 
     #[test]
     fn elements_round_trip_through_little_endian_bytes() {
@@ -190,7 +117,7 @@ mod tests {
             assert_eq!(back, chunk);
         }
         assert_eq!(
-            le_bytes(&Chunk::from(ArrayD::from_elem(IxDyn(&[1]), 258i32))),
+            le_bytes(&Chunk::from(ArrayD::from_elem(IxDyn(&[1]), 258i32)))[..],
             [2, 1, 0, 0]
         );
         assert!(

@@ -12,7 +12,7 @@
 
 use super::{Result, SaveError, format_error, from_le_bytes, io_error, le_bytes, write_atomically};
 use bytes::Bytes;
-use doreisa_array::{Array, Chunk, DType, Element, SliceArg};
+use doreisa_array::{Array, Chunk, DType, SliceArg};
 use doreisa_sched::{GraphRunner, KernelRegistry};
 use ndarray::{ArrayD, IxDyn, Slice};
 use serde_json::{Value, json};
@@ -57,15 +57,8 @@ fn fill_value(dtype: DType) -> Value {
 
 /// An array of `shape` holding the fill value (NaN, 0 or false).
 fn filled(dtype: DType, shape: &[usize]) -> Chunk {
-    fn fill<T: Element>(shape: &[usize]) -> Chunk {
-        let value = if T::DTYPE.is_float() {
-            f64::NAN.cast::<T>()
-        } else {
-            T::default()
-        };
-        T::into_chunk(ArrayD::from_elem(IxDyn(shape), value))
-    }
-    super::with_element_type!(dtype, T => fill::<T>(shape))
+    let value = if dtype.is_float() { f64::NAN } else { 0.0 };
+    Chunk::from(ArrayD::from_elem(IxDyn(shape), value)).cast(dtype)
 }
 
 /// `chunk` in an array of `shape` (at least as large), the rest the fill value.
